@@ -1,0 +1,62 @@
+# vizpipe: simulation output -> Blender/Maya assets -> frames -> movie.
+# Every target creates the virtual environment it needs (.venv, from requirements.lock).
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+OUT ?= out
+WORKERS ?=
+ENGINE ?=
+RUNFLAGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS))
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: help venv test test-all bench check demo materials climate containers lock clean
+
+help: ## show this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (bpy 5.0 needs Python 3.11)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+test: $(STAMP) ## run the test suite (render tests with the real bpy wheel included)
+	$(PYTEST) -m "not slow and not benchmark" -q
+
+test-all: $(STAMP) ## run every test, slow ones included
+	$(PYTEST) -m "not benchmark" -q
+
+bench: $(STAMP) ## run the benchmarks and print the ratios against their references
+	$(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
+	  --benchmark-json=$(OUT)/bench.json -o addopts="--strict-markers"
+
+check: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check core render climate_pipeline materials_pipeline tests
+	$(BIN)/mypy
+
+demo: $(STAMP) ## build a small scene with the core writers, render stills and a movie
+	$(BIN)/python -m core.demo $(OUT)/demo $(RUNFLAGS)
+	$(BIN)/python -m render $(OUT)/demo $(RUNFLAGS)
+
+materials: $(STAMP) ## materials pipeline on INPUT (default: embedded data)
+	@echo "make materials: the materials pipeline is issue #3 and not built yet" >&2; exit 2
+
+climate: $(STAMP) ## climate pipeline on INPUT (default: embedded data)
+	@echo "make climate: the climate pipeline is issue #4 and not built yet" >&2; exit 2
+
+containers: ## build the Singularity images (needs singularity or apptainer)
+	@echo "make containers: recipes are issue #5 and not written yet" >&2; exit 2
+
+lock: $(STAMP) ## rewrite requirements.lock from the current .venv
+	{ echo "# Exact versions tested (pip freeze of .venv, Python 3.11, x86_64 Linux). Regenerate: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^vizpipe'; } > requirements.lock
+
+clean: ## remove outputs and caches (keeps .venv)
+	rm -rf $(OUT) .pytest_cache .benchmarks .mypy_cache .ruff_cache
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

@@ -1,0 +1,57 @@
+"""Camera framing, decided by pure code and written into the manifest per frame.
+
+A camera frames a bounding box: its distance is chosen so the box's bounding sphere fills the
+vertical field of view of a lens (default 50 mm on a 36 mm sensor, Blender's default).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SENSOR_MM = 36.0
+
+
+def fit_distance(bounds, lens_mm: float = 50.0, aspect: float = 16 / 9, margin: float = 1.1
+                 ) -> float:
+    """Distance at which a sphere around ``bounds`` fits the narrower field of view."""
+    b = np.asarray(bounds, dtype=np.float64)
+    radius = max(0.5 * float(np.linalg.norm(b[1] - b[0])), 1e-9)
+    # Blender's sensor fit AUTO applies the sensor width to the longer image side
+    fov_long = 2 * math.atan(SENSOR_MM / (2 * lens_mm))
+    fov_short = 2 * math.atan(math.tan(fov_long / 2) / max(aspect, 1 / aspect))
+    return margin * radius / math.sin(fov_short / 2)
+
+
+def look_from(target, azimuth_deg: float, elevation_deg: float, distance: float) -> list[float]:
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    t = np.asarray(target, dtype=np.float64)
+    d = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+    return (t + distance * d).tolist()
+
+
+def orbit(bounds, n_frames: int, *, turns: float = 1.0, azimuth_deg: float = -60.0,
+          elevation_deg: float = 25.0, lens_mm: float = 50.0, aspect: float = 16 / 9,
+          margin: float = 1.1) -> list[dict]:
+    """Per-frame cameras circling the box centre (``turns`` full turns over the frames)."""
+    b = np.asarray(bounds, dtype=np.float64)
+    target = ((b[0] + b[1]) / 2).tolist()
+    dist = fit_distance(b, lens_mm, aspect, margin)
+    out = []
+    for f in range(n_frames):
+        az = azimuth_deg + 360.0 * turns * f / max(n_frames, 1)
+        out.append({"location": look_from(target, az, elevation_deg, dist), "look_at": target,
+                    "up": [0.0, 0.0, 1.0], "lens_mm": lens_mm})
+    return out
+
+
+def static(bounds, n_frames: int, **kw) -> list[dict]:
+    return orbit(bounds, n_frames, turns=0.0, **kw)
+
+
+def flyover(bounds, n_frames: int, *, elevation_deg: float = 35.0, lens_mm: float = 35.0,
+            aspect: float = 16 / 9, sweep_deg: float = 40.0, margin: float = 1.0) -> list[dict]:
+    """A slow arc above a flat scene (maps): azimuth sweeps ``sweep_deg`` over the frames."""
+    return orbit(bounds, n_frames, turns=sweep_deg / 360.0, azimuth_deg=-90 - sweep_deg / 2,
+                 elevation_deg=elevation_deg, lens_mm=lens_mm, aspect=aspect, margin=margin)

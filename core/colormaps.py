@@ -1,0 +1,129 @@
+"""Perceptual scientific colour maps: vertex colours, Blender colour ramps and colour bars.
+
+Sequential: viridis, magma, inferno, plasma, cividis (matplotlib), batlow, lajolla, devon,
+oslo, lipari (Crameri). Diverging (for signed fields, centred on zero): vik, berlin, broc,
+roma (Crameri), RdBu_r, coolwarm. Names are case-sensitive as listed; ``_r`` reverses any map.
+
+All colours here are sRGB in [0, 1] unless a function says *linear* (Blender node colours are
+scene-linear).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import atomic_path
+from core.errors import BadInputError
+
+SEQUENTIAL = ("viridis", "magma", "inferno", "plasma", "cividis",
+              "batlow", "lajolla", "devon", "oslo", "lipari")
+DIVERGING = ("vik", "berlin", "broc", "roma", "RdBu_r", "coolwarm")
+_CRAMERI = {"batlow", "lajolla", "devon", "oslo", "lipari", "vik", "berlin", "broc", "roma"}
+NAMES = SEQUENTIAL + DIVERGING
+
+
+def is_diverging(name: str) -> bool:
+    return name.removesuffix("_r") in DIVERGING
+
+
+@lru_cache(maxsize=64)
+def _lut(name: str, n: int) -> np.ndarray:
+    base = name.removesuffix("_r") if name not in NAMES else name
+    if base not in NAMES:
+        raise BadInputError(f"unknown colour map {name!r}; known: {', '.join(NAMES)} (+ '_r')")
+    import matplotlib
+
+    if base in _CRAMERI:
+        import cmcrameri.cm as cmc
+
+        cmap = getattr(cmc, base)
+    else:
+        cmap = matplotlib.colormaps[base]
+    if name != base:
+        cmap = cmap.reversed()
+    lut = cmap(np.linspace(0.0, 1.0, n))
+    lut.setflags(write=False)
+    return lut
+
+
+def lut(name: str, n: int = 256) -> np.ndarray:
+    """(n, 4) float sRGBA table of the map."""
+    return _lut(name, n)
+
+
+def normalize(values, vmin: float, vmax: float, *, log: bool = False) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if log:
+        if vmin <= 0 or vmax <= 0:
+            raise BadInputError(f"log colour scale needs a positive range, got [{vmin}, {vmax}]")
+        v, vmin, vmax = np.log10(np.clip(v, vmin, None)), np.log10(vmin), np.log10(vmax)
+    span = vmax - vmin
+    t = (v - vmin) / span if span != 0 else np.zeros_like(v)
+    return np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+
+
+def apply(values, name: str, vmin: float, vmax: float, *, log: bool = False,
+          alpha: float = 1.0) -> np.ndarray:
+    """Map values to (n, 4) uint8 sRGBA (NaN maps to the low end)."""
+    table = (lut(name, 256) * 255.0 + 0.5).astype(np.uint8)
+    idx = (normalize(values, vmin, vmax, log=log) * 255.0 + 0.5).astype(np.intp)
+    out = table[idx].copy()
+    out[..., 3] = int(round(alpha * 255))
+    return out
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def ramp_stops(name: str, n: int = 32) -> list[tuple[float, tuple[float, float, float, float]]]:
+    """Stops for a Blender ColorRamp (max 32 elements): (position, linear RGBA)."""
+    n = max(2, min(int(n), 32))
+    table = lut(name, n)
+    rgb = srgb_to_linear(table[:, :3])
+    pos = np.linspace(0.0, 1.0, n)
+    return [(float(p), (float(r), float(g), float(b), float(a)))
+            for p, (r, g, b), a in zip(pos, rgb, table[:, 3])]
+
+
+def symmetric_range(values) -> tuple[float, float]:
+    """(-m, m) with m = max |values|: the range a diverging map should use."""
+    m = float(np.nanmax(np.abs(values))) if np.size(values) else 1.0
+    return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def colorbar_png(path: str | Path, name: str, vmin: float, vmax: float, *, label: str = "",
+                 units: str = "", log: bool = False, size_px: tuple[int, int] = (220, 900),
+                 text_color: str = "white", dpi: int = 150) -> Path:
+    """A colour bar image with tick labels and ``label [units]``, transparent background.
+
+    Vertical when ``size_px`` is taller than wide, else horizontal. Written atomically.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    w, h = size_px
+    vertical = h >= w
+    fig = plt.figure(figsize=(w / dpi, h / dpi), dpi=dpi)
+    try:
+        ax = fig.add_axes([0.12, 0.05, 0.22, 0.9] if vertical else [0.05, 0.55, 0.9, 0.25])
+        norm = (mcolors.LogNorm(vmin, vmax) if log else mcolors.Normalize(vmin, vmax))
+        cmap = mcolors.ListedColormap(lut(name, 256))
+        cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=ax,
+                          orientation="vertical" if vertical else "horizontal")
+        text = f"{label} [{units}]" if units and label else (label or units)
+        cb.set_label(text, color=text_color, fontsize=9)
+        cb.ax.tick_params(colors=text_color, labelsize=8)
+        cb.outline.set_edgecolor(text_color)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", transparent=True, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return Path(path)
