@@ -77,6 +77,15 @@ class Mesh:
         self.attributes = _check_attrs("Mesh", n, self.attributes)
         self.colors = _check_colors("Mesh", n, self.colors)
 
+    @classmethod
+    def _trusted(cls, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None
+                 ) -> Mesh:
+        """Build without validation or copies (for kernels whose output is known good)."""
+        m = object.__new__(cls)
+        m.vertices, m.faces, m.normals = vertices, faces, normals
+        m.attributes, m.colors = {}, None
+        return m
+
     @property
     def n_vertices(self) -> int:
         return len(self.vertices)
@@ -311,7 +320,8 @@ def isosurface(
       ``values > level`` for ``level >= 0`` and ``values < level`` for a negative level (the
       negative lobe of an orbital, spin or difference density). Faces wind counter-clockwise
       seen from outside, and normals point outward, for either sign.
-    * NaN samples are an error (they would silently punch holes).
+    * NaN samples next to the surface are an error (they would poison its vertices); an
+      all-NaN volume is an error.
 
     The kernel is VTK's vtkFlyingEdges3D (the fastest open marching-cubes implementation we
     measured); this function adds the affine, periodic closure and orientation.
@@ -327,8 +337,6 @@ def isosurface(
     level = float(level)
     if not np.isfinite(level):
         raise BadInputError(f"isosurface of {volume.name!r}: level must be finite, got {level}")
-    if np.isnan(vals.min()):
-        raise BadInputError(f"isosurface of {volume.name!r}: values contain NaN")
     negative = level < 0
     vals = _pad_periodic(vals, tuple(bool(p) for p in periodic))  # type: ignore[arg-type]
     vals = np.ascontiguousarray(vals)
@@ -337,11 +345,17 @@ def isosurface(
             f"isosurface of {volume.name!r}: need at least 2 samples per axis, got {vals.shape}"
         )
 
+    # VTK runs x fastest, so a C-ordered (i, j, k) array is VTK's (x, y, z) = (k, j, i). Fold
+    # that axis swap and the whole affine into the image's direction matrix: VTK then emits
+    # world-space points and world-space unit normals itself (no extra passes in numpy).
+    lin = volume.affine[:3, :3]
+    direction = lin[:, ::-1]
     img = vtkImageData()
     ni, nj, nk = vals.shape
-    img.SetDimensions(nk, nj, ni)  # VTK runs x fastest: x=k, y=j, z=i for a C-ordered array
-    arr = numpy_to_vtk(vals.ravel(), deep=0)
-    img.GetPointData().SetScalars(arr)
+    img.SetDimensions(nk, nj, ni)
+    img.SetDirectionMatrix(*direction.ravel().tolist())
+    img.SetOrigin(*volume.affine[:3, 3].tolist())
+    img.GetPointData().SetScalars(numpy_to_vtk(vals.ravel(), deep=0))
     fe = vtkFlyingEdges3D()
     fe.SetInputData(img)
     fe.SetValue(0, level)
@@ -350,30 +364,30 @@ def isosurface(
     fe.Update()
     out = fe.GetOutput()
     if out.GetNumberOfPoints() == 0:
-        return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64),
+        if np.isnan(vals).all():
+            raise BadInputError(f"isosurface of {volume.name!r}: all values are NaN")
+        return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32),
                     np.zeros((0, 3), np.float32) if normals else None)
 
-    pts_kji = vtk_to_numpy(out.GetPoints().GetData())
-    lin = volume.affine[:3, :3]
-    # world = A @ [i, j, k] + t = A[:, ::-1] @ [k, j, i] + t: fold the axis swap into the matrix
-    m = lin[:, ::-1].T.astype(np.float32)
-    verts = pts_kji @ m
-    verts += volume.affine[:3, 3].astype(np.float32)
+    verts = vtk_to_numpy(out.GetPoints().GetData())
+    if np.isnan(verts.min()):  # NaN samples next to the surface poison its vertices
+        raise BadInputError(f"isosurface of {volume.name!r}: values contain NaN")
     tri = vtk_to_numpy(out.GetPolys().GetConnectivityArray()).reshape(-1, 3)
-    # Winding: VTK orients faces for its own (x, y, z) = (k, j, i) frame, which is a reflection
-    # of ours; the affine may reflect again; a negative level flips inside and outside.
-    flip = (np.linalg.det(lin) > 0) != negative
-    faces = tri[:, [0, 2, 1]] if flip else tri
+    # VTK winds faces (and points normals) away from values > level in its own index frame;
+    # a direction matrix with negative determinant reflects both into the world, and a
+    # negative level swaps inside and outside. Flip both when exactly one of these holds.
+    flip = (np.linalg.det(direction) < 0) != negative
+    dtype = np.int32 if len(verts) < 2**31 else np.int64
+    faces = np.empty(tri.shape, dtype)
+    faces[:, 0] = tri[:, 0]
+    faces[:, 1] = tri[:, 2 if flip else 1]
+    faces[:, 2] = tri[:, 1 if flip else 2]
     nrm = None
     if normals:
-        g = vtk_to_numpy(out.GetPointData().GetNormals())  # unit, in VTK index space (k, j, i)
-        # VTK's normals point down the gradient (out of values > level); map index-space
-        # normals to world space with the inverse transpose, then restore unit length.
-        nrm = g @ np.linalg.inv(lin[:, ::-1]).astype(np.float32)
-        if negative:
-            nrm = -nrm
-        nrm = _unit(nrm)
-    return Mesh(verts, faces, nrm)
+        nrm = vtk_to_numpy(out.GetPointData().GetNormals())
+        if flip:
+            np.negative(nrm, out=nrm)
+    return Mesh._trusted(verts, faces, nrm)
 
 
 def periodic_weld(mesh: Mesh, cell: np.ndarray, decimals: int = 4) -> Mesh:
