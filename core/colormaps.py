@@ -26,7 +26,7 @@ NAMES = SEQUENTIAL + DIVERGING
 
 
 def is_diverging(name: str) -> bool:
-    return name.removesuffix("_r") in DIVERGING
+    return name in DIVERGING or name.removesuffix("_r") in DIVERGING
 
 
 @lru_cache(maxsize=64)

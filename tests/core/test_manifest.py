@@ -1,0 +1,95 @@
+"""Manifest: schema validation on write and read, provenance, precise errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from core import manifest as mf
+from core.camera import fit_distance, orbit
+from core.errors import ManifestError
+
+
+def small_manifest(tmp_path):
+    (tmp_path / "assets" / "0000").mkdir(parents=True)
+    (tmp_path / "assets" / "0000" / "iso.ply").write_bytes(b"ply\n")
+    src = tmp_path / "input.dat"
+    src.write_bytes(b"12345")
+    m = mf.new_manifest("t", "demo", length_unit="angstrom", bounds=np.array([[0, 0, 0], [1, 2, 3]]))
+    m["frames"].append(mf.frame(0, [mf.asset("iso", "mesh", "assets/0000/iso.ply",
+                                              units="e/Angstrom^3", level=np.float32(0.5),
+                                              colormap={"name": "viridis", "vmin": 0, "vmax": 1})],
+                                time=0.0, label="t = 0 fs", camera=orbit([[0, 0, 0], [1, 2, 3]], 1)[0]))
+    m["provenance"] = mf.provenance([src], {"iso": 0.5, "shape": np.array([2, 2])}, engine="serial")
+    return m
+
+
+def test_round_trip_and_provenance(tmp_path):
+    m = small_manifest(tmp_path)
+    path = mf.write_manifest(tmp_path, m)
+    back = mf.read_manifest(tmp_path)
+    assert back["frames"][0]["assets"][0]["level"] == 0.5
+    prov = back["provenance"]
+    assert prov["inputs"][0]["sha256"] == (
+        "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5")
+    assert prov["inputs"][0]["size"] == 5
+    assert prov["parameters"] == {"iso": 0.5, "shape": [2, 2]}
+    assert "numpy" in prov["packages"] and "python" in prov["packages"]
+    assert json.loads(path.read_text())["schema"] == "vizpipe-manifest"
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda m: m["frames"][0]["assets"][0].update(kind="blob"), "frames/0/assets/0/kind"),
+        (lambda m: m["frames"][0]["assets"][0].pop("path"), "frames/0/assets/0"),
+        (lambda m: m.update(bounds=[[0, 0], [1, 1]]), "bounds/0"),
+        (lambda m: m.update(version=2), "version"),
+        (lambda m: m["frames"][0]["assets"][0].update(opacity=3), "frames/0/assets/0/opacity"),
+        (lambda m: m.update(extra_thing=1), "(top level)"),
+    ],
+)
+def test_invalid_field_is_named(tmp_path, mutate, field):
+    m = small_manifest(tmp_path)
+    mutate(m)
+    with pytest.raises(ManifestError, match=re.escape(f"field {field}")):
+        mf.write_manifest(tmp_path, m)
+    assert not (tmp_path / "manifest.json").exists()  # nothing written
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(ManifestError, match="no manifest here"):
+        mf.read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        mf.read_manifest(tmp_path)
+    m = small_manifest(tmp_path)
+    mf.write_manifest(tmp_path, m)
+    (tmp_path / "assets" / "0000" / "iso.ply").unlink()
+    with pytest.raises(ManifestError, match=r"asset 'iso' file missing: .*assets/0000/iso.ply"):
+        mf.read_manifest(tmp_path)
+
+
+def test_duplicate_frame_index(tmp_path):
+    m = small_manifest(tmp_path)
+    m["frames"].append(dict(m["frames"][0]))
+    with pytest.raises(ManifestError, match="duplicate frame index"):
+        mf.validate(m)
+
+
+def test_camera_frames_the_box():
+    b = np.array([[0, 0, 0], [10, 10, 10]])
+    cams = orbit(b, 8)
+    centre = np.array([5, 5, 5])
+    d = fit_distance(b)
+    for c in cams:
+        assert np.allclose(c["look_at"], centre)
+        assert np.linalg.norm(np.array(c["location"]) - centre) == pytest.approx(d)
+    # a full turn: first and (virtual) last+1 camera coincide, consecutive ones differ
+    assert not np.allclose(cams[0]["location"], cams[1]["location"])
+    # the bounding sphere fits the vertical field of view (16:9, 50 mm lens, 36 mm sensor)
+    half_fov_v = np.arctan(np.tan(np.arctan(18 / 50)) / (16 / 9))
+    assert np.sin(half_fov_v) * d >= 0.5 * np.linalg.norm(b[1] - b[0])
