@@ -165,6 +165,7 @@ def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geo
     the node and the mesh inside the file; ``tube_sides`` is the polygon of curve tubes.
     """
     b = _Builder()
+    kind = {Mesh: "mesh", Points: "points", Curves: "curves"}.get(type(obj), "")
     if isinstance(obj, Curves) and obj.radius > 0:
         sides = int(tube_sides)
         tube = obj.tubes(sides=sides)
@@ -200,7 +201,8 @@ def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geo
     doc: dict = {
         "asset": {"version": "2.0", "generator": "vizpipe core.io.gltf",
                   "extras": {"vizpipe": {"source_up_axis": "Z",
-                                         "axis_mapping": "(x, y, z)_zup -> (x, z, -y)_gltf"}}},
+                                         "axis_mapping": "(x, y, z)_zup -> (x, z, -y)_gltf",
+                                         "kind": kind}}},
         "scene": 0,
         "scenes": [{"name": name, "nodes": [0]}],
         "nodes": [node],
@@ -287,8 +289,14 @@ def read_glb(path: str | Path) -> Mesh | Points | Curves:
     if doc is None:
         raise BadInputError(f"{path}: GLB has no JSON chunk")
     meshes = doc.get("meshes", [])
-    if not meshes:
-        return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64))
+    if not meshes:  # an empty geometry: its kind is recorded by write_glb
+        kind = doc.get("asset", {}).get("extras", {}).get("vizpipe", {}).get("kind")
+        empty = np.zeros((0, 3), np.float32)
+        if kind == "points":
+            return Points(empty)
+        if kind == "curves":
+            return Curves(empty, np.zeros(0, np.int64))
+        return Mesh(empty, np.zeros((0, 3), np.int64))
     prim = meshes[0]["primitives"][0]
     attrs = prim["attributes"]
     pos = gltf_to_zup(_accessor(doc, blob, attrs["POSITION"], path))

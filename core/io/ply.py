@@ -86,8 +86,9 @@ def write_ply(obj: Mesh | Points | Curves, path: str | Path, comments: list[str]
     elif isinstance(obj, Curves):
         rec = _vertex_fields(obj.points, None, obj.colors, obj.attributes)
         starts = np.concatenate([[0], np.cumsum(obj.counts)[:-1]])
-        idx = np.concatenate([np.arange(s, s + c - 1) for s, c in zip(starts, obj.counts)]) \
-            if len(starts) else np.zeros(0, np.int64)
+        idx = np.concatenate([np.arange(s, s + c - 1)
+                              for s, c in zip(starts, obj.counts, strict=True)]) \
+            if len(obj.counts) else np.zeros(0, np.int64)
         edges = np.stack([idx, idx + 1], -1).astype("<i4")
         extra = [f"element edge {len(edges)}", "property int vertex1", "property int vertex2"]
         body = [rec.tobytes(), edges.tobytes()]
@@ -168,6 +169,8 @@ def read_ply(path: str | Path) -> Mesh | Points | Curves:
         e = arrays["edge"]
         e = np.stack([e["vertex1"], e["vertex2"]], -1)
         # curves: a new polyline starts wherever an edge does not continue the previous one
+        if len(e) == 0:
+            return Curves(pos, np.zeros(0, np.int64), attrs, colors)
         starts = np.flatnonzero(np.concatenate([[True], e[1:, 0] != e[:-1, 1]]))
         ends = np.concatenate([starts[1:], [len(e)]])
         counts = ends - starts + 1

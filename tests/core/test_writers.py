@@ -539,3 +539,16 @@ def test_registry_lists_formats():
     names = [f.name for f in FORMATS]
     assert names == ["ply", "glb", "vdb", "usd"]
     assert all(f.magic and f.suffixes and f.kinds for f in FORMATS)
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".glb", ".usda"])
+@pytest.mark.parametrize("kind", ["mesh", "points", "curves"])
+def test_empty_geometry_round_trips(tmp_path, suffix, kind):
+    """A frame with nothing in it (no trails yet, no coast in the box) still writes a file."""
+    empty = {"mesh": Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64)),
+             "points": Points(np.zeros((0, 3))),
+             "curves": Curves(np.zeros((0, 3)), np.zeros(0, np.int64))}[kind]
+    p = write(empty, tmp_path / f"e{suffix}")
+    back = read(p)
+    n = {"mesh": "vertices", "points": "positions", "curves": "points"}[kind]
+    assert len(getattr(back, n)) == 0
