@@ -1,0 +1,171 @@
+"""Blender-side entry point: render a chunk of frames, or write scene.blend (one per process).
+
+bpy keeps global state, so the driver starts one process per chunk::
+
+    python -m render.blender_chunk RUN_DIR --frames 0,1,2 [--resolution 1280x720]
+        [--samples 32] [--device CPU|GPU] [--threads N]
+    python -m render.blender_chunk RUN_DIR --blend scene.blend [--resolution WxH]
+    python -m render.blender_chunk --probe-device GPU
+
+A chunk builds the static assets once, then for each frame builds that frame's objects, places
+the camera, renders a clean RGBA plate to ``frames/raw/NNNN.png`` and composes the final
+``frames/NNNN.png`` (background, title, time label, colour bar, legend; see
+:mod:`render.overlay`). Both files are written under a temporary name and renamed, so a frame
+file exists only when complete, and a failure keeps the frames rendered before it. Each frame
+prints ``frame N done in Xs``; an error prints one ``error: ...`` line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from core.atomic import atomic_path
+from core.errors import PipelineError
+from core.manifest import read_manifest
+
+
+def _parse_frames(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _parse_resolution(text: str) -> tuple[int, int]:
+    w, h = (int(x) for x in text.lower().split("x"))
+    return w, h
+
+
+def _quiet_render():
+    """Context manager silencing Blender's per-tile progress lines on stdout (fd level)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def quiet():
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(devnull)
+            os.close(saved)
+
+    return quiet()
+
+
+def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, int] | None,
+                  samples: int | None, device: str, threads: int) -> list[float]:
+    """Render the given frame indices; returns the seconds each took."""
+    import bpy
+
+    from render import overlay, paths
+    from render import scene as sc
+
+    manifest = read_manifest(run_dir, check_files=False)
+    res = resolution or paths.manifest_resolution(manifest)
+    spp = samples or paths.manifest_samples(manifest)
+    by_index = {f["index"]: f for f in manifest["frames"]}
+    missing = [i for i in frames if i not in by_index]
+    if missing:
+        raise PipelineError(f"{run_dir}: frames {missing} are not in the manifest")
+    t0 = time.perf_counter()
+    scene, builder, cam, chosen = sc.prepare(manifest, run_dir, resolution=res, samples=spp,
+                                             device=device, threads=threads)
+    print(f"chunk {frames[0]:04d}-{frames[-1]:04d}: scene ready in "
+          f"{time.perf_counter() - t0:.1f}s ({chosen['device']}"
+          f"{' ' + chosen['backend'] if chosen['backend'] else ''}, {spp} samples, "
+          f"{res[0]}x{res[1]}, denoiser {chosen['denoiser'] or 'none'})", flush=True)
+    aspect = res[0] / res[1]
+    timings = []
+    for index in frames:
+        t1 = time.perf_counter()
+        f = by_index[index]
+        objs = builder.build_frame(f)
+        sc.set_camera(cam, f.get("camera") or sc.default_camera(manifest, aspect))
+        scene.frame_set(index)
+        raw = paths.raw_frame(run_dir, index)
+        with atomic_path(raw) as tmp:
+            scene.render.filepath = str(tmp)
+            with _quiet_render():
+                bpy.ops.render.render(write_still=True)
+            if not tmp.exists():
+                raise PipelineError(f"frame {index}: Blender wrote no image to {tmp}")
+        overlay.compose_file(raw, paths.final_frame(run_dir, index), manifest, f, run_dir)
+        sc.remove_objects(objs)
+        dt = time.perf_counter() - t1
+        timings.append(dt)
+        print(f"frame {index} done in {dt:.1f}s", flush=True)
+    return timings
+
+
+def write_blend(run_dir: Path, out: Path, resolution: tuple[int, int] | None) -> None:
+    """The whole animation as a .blend (volumes referenced by paths relative to it)."""
+    import bpy
+
+    from render import paths
+    from render import scene as sc
+
+    manifest = read_manifest(run_dir, check_files=False)
+    res = resolution or paths.manifest_resolution(manifest)
+    t0 = time.perf_counter()
+    sc.build_animation(manifest, run_dir, resolution=res,
+                       samples=paths.manifest_samples(manifest))
+    out = out if out.is_absolute() else run_dir / out
+    with atomic_path(out) as tmp:
+        # relative_remap=False: the volume paths are already '//...' relative to RUN_DIR
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=True, relative_remap=False,
+                                    copy=True)
+    print(f"blend {out.name} written in {time.perf_counter() - t0:.1f}s "
+          f"({len(bpy.data.objects)} objects)", flush=True)
+
+
+def probe_device(device: str) -> str:
+    """Check that the device can be used; returns a one-line description."""
+    from render import scene as sc
+
+    sc.reset()
+    if device.upper() == "GPU":
+        return f"GPU ({sc.enable_gpu()})"
+    return "CPU"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m render.blender_chunk",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("run_dir", nargs="?")
+    ap.add_argument("--frames", type=_parse_frames, help="comma-separated frame indices")
+    ap.add_argument("--blend", type=Path, help="write the whole animation to this .blend")
+    ap.add_argument("--resolution", type=_parse_resolution)
+    ap.add_argument("--samples", type=int)
+    ap.add_argument("--device", default="CPU", choices=["CPU", "GPU", "cpu", "gpu"])
+    ap.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    ap.add_argument("--probe-device", choices=["CPU", "GPU", "cpu", "gpu"])
+    args = ap.parse_args(argv)
+    try:
+        if args.probe_device:
+            print(f"device: {probe_device(args.probe_device)}", flush=True)
+            return 0
+        if not args.run_dir:
+            ap.error("RUN_DIR is required")
+        run_dir = Path(args.run_dir).resolve()
+        if args.blend:
+            write_blend(run_dir, args.blend, args.resolution)
+        elif args.frames:
+            render_frames(run_dir, args.frames, resolution=args.resolution,
+                          samples=args.samples, device=args.device.upper(),
+                          threads=args.threads)
+        else:
+            ap.error("give --frames or --blend")
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The render driver: manifest -> frames (Blender chunks in parallel) -> movie. No bpy here.
+
+::
+
+    python -m render RUN_DIR [--frames A:B] [--resolution WxH] [--samples N]
+                     [--device CPU|GPU] [--chunk N] [--engine local|serial|compss]
+                     [--workers N] [--no-movie] [--no-blend] [--force]
+
+1. Reads and validates ``RUN_DIR/manifest.json`` (every asset file must exist; the legend's
+   colour bar image too). A bad manifest, a missing asset or a folder without a manifest ends
+   with one ``error: ...`` line and exit status 1.
+2. Picks the frames to render: those selected by ``--frames`` (manifest indices, ``A:B`` is
+   A <= index < B, ``A:`` and ``:B`` are open, ``A`` is one frame) whose final PNG is not
+   already there (complete, with the requested size); ``--force`` renders them all again.
+3. Splits them into chunks (``--chunk`` frames each, by default an even share per worker,
+   at most 8) and runs one Blender subprocess per chunk as a task
+   (:func:`render.tasks.render_chunk`) on the chosen engine, plus one that writes
+   ``RUN_DIR/scene.blend`` (all frames, keyframed visibility and camera) when it is missing or
+   older than the manifest. Each frame file is renamed into place when complete, so a failing
+   chunk keeps the frames rendered before it, and a re-run renders only what is missing.
+4. Encodes ``RUN_DIR/movie.mp4`` (H.264, the manifest's fps) once every frame of the manifest
+   is rendered (``--no-movie`` skips it).
+
+Cycles' threads per chunk are the cores shared out between the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+from core.cli import add_engine_args, engine_from_args, main_wrapper, set_log_file
+from core.errors import ManifestError, PipelineError
+from core.manifest import read_manifest
+from render import paths
+
+MAX_DEFAULT_CHUNK = 8
+
+
+def parse_frame_range(text: str) -> tuple[int | None, int | None]:
+    """``A:B`` -> (A, B) (B exclusive; either may be omitted); ``A`` -> (A, A + 1)."""
+    t = text.strip()
+    try:
+        if ":" in t:
+            a, b = t.split(":", 1)
+            lo = int(a) if a.strip() else None
+            hi = int(b) if b.strip() else None
+        else:
+            lo = int(t)
+            hi = lo + 1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B, A: , :B or A (frame indices), "
+                                         f"got {text!r}") from None
+    return lo, hi
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"resolution must be at least 16x16, got {text!r}")
+    return w, h
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m render",
+        description="Render a vizpipe run directory with Blender (Cycles): frames/NNNN.png, "
+                    "scene.blend and movie.mp4.")
+    ap.add_argument("run_dir", type=Path, help="run directory holding manifest.json")
+    ap.add_argument("--frames", type=parse_frame_range, metavar="A:B",
+                    help="frame indices to render: A:B (B excluded), A:, :B or A [all]")
+    ap.add_argument("--resolution", type=parse_resolution, metavar="WxH",
+                    help="image size [manifest render.resolution, else 1280x720]")
+    ap.add_argument("--samples", type=_positive, metavar="N",
+                    help=f"Cycles samples per pixel [manifest render.samples, else "
+                         f"{paths.DEFAULT_SAMPLES}]")
+    ap.add_argument("--device", type=str.upper, choices=["CPU", "GPU"], default="CPU",
+                    help="Cycles device; GPU uses OptiX/CUDA/HIP/oneAPI when present [CPU]")
+    ap.add_argument("--chunk", type=_positive, metavar="N",
+                    help=f"frames per Blender process [an even share per worker, at most "
+                         f"{MAX_DEFAULT_CHUNK}]")
+    ap.add_argument("--no-movie", action="store_true", help="do not encode movie.mp4")
+    ap.add_argument("--no-blend", action="store_true", help="do not write scene.blend")
+    ap.add_argument("--force", action="store_true",
+                    help="render the selected frames again even if they exist")
+    add_engine_args(ap)
+    return ap
+
+
+def select_frames(manifest: dict, rng: tuple[int | None, int | None] | None) -> list[int]:
+    """Manifest frame indices within ``rng`` (sorted)."""
+    indices = sorted(f["index"] for f in manifest["frames"])
+    if rng is None:
+        return indices
+    lo, hi = rng
+    sel = [i for i in indices if (lo is None or i >= lo) and (hi is None or i < hi)]
+    if not sel:
+        a = "" if lo is None else lo
+        b = "" if hi is None else hi
+        raise PipelineError(f"--frames {a}:{b}: no frame of the manifest in this range "
+                            f"(indices {indices[0]}..{indices[-1]})")
+    return sel
+
+
+def make_chunks(frames: list[int], chunk: int | None, workers: int) -> list[list[int]]:
+    """Consecutive chunks; by default an even share per worker, at most MAX_DEFAULT_CHUNK."""
+    if not frames:
+        return []
+    size = chunk or max(1, min(MAX_DEFAULT_CHUNK, math.ceil(len(frames) / max(1, workers))))
+    return [frames[i:i + size] for i in range(0, len(frames), size)]
+
+
+def check_run(run_dir: Path) -> dict:
+    """Read the manifest (assets checked); also check the legend's colour bar image."""
+    if not run_dir.exists():
+        raise ManifestError(f"{run_dir}: no such run directory")
+    manifest = read_manifest(run_dir)
+    bar = manifest.get("legend", {}).get("colorbar")
+    if bar and not (run_dir / bar["image"]).exists():
+        raise ManifestError(f"{run_dir / 'manifest.json'}: field legend/colorbar/image: "
+                            f"file missing: {run_dir / bar['image']}")
+    return manifest
+
+
+def blend_outdated(run_dir: Path) -> bool:
+    blend = paths.blend_path(run_dir)
+    if not blend.exists():
+        return True
+    return blend.stat().st_mtime < (run_dir / "manifest.json").stat().st_mtime
+
+
+def probe_device(run_dir: Path, device: str) -> None:
+    """Fail early, with the child's own message, if the device cannot be used."""
+    from render.process import run_blender
+
+    run_blender(["--probe-device", device], paths.logs_dir(run_dir) / "device.log",
+                f"--device {device}", echo=False)
+
+
+def movie_outdated(run_dir: Path, frames: list[Path]) -> bool:
+    movie = paths.movie_path(run_dir)
+    if not movie.exists():
+        return True
+    newest = max([p.stat().st_mtime for p in frames]
+                 + [(run_dir / "manifest.json").stat().st_mtime])
+    return movie.stat().st_mtime < newest
+
+
+def _threads(engine: object, n_tasks: int) -> int:
+    """Cycles threads per Blender process: the cores shared out between concurrent tasks."""
+    if getattr(engine, "name", "") != "local":
+        return 0  # serial: one process at a time, all cores; compss: the worker's slot
+    from core.runtime import default_workers
+
+    workers = int(getattr(engine, "workers", 1) or 1)
+    return max(1, default_workers() // max(1, min(workers, n_tasks)))
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Render as the parsed ``args`` ask; returns a summary dict."""
+    run_dir = args.run_dir.resolve()
+    manifest = check_run(run_dir)
+    set_log_file(run_dir / "run.log")
+    resolution = args.resolution or paths.manifest_resolution(manifest)
+    samples = args.samples or paths.manifest_samples(manifest)
+    selected = select_frames(manifest, args.frames)
+    todo = [i for i in selected if args.force or not paths.frame_done(run_dir, i, resolution)]
+    skipped = len(selected) - len(todo)
+    need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))
+    print(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
+          f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, "
+          f"{samples} samples, {args.device}", flush=True)
+    if todo and args.device == "GPU":
+        probe_device(run_dir, "GPU")
+
+    from core.runtime import wait_on
+    from render.tasks import render_chunk, write_blend
+
+    t0 = time.perf_counter()
+    results: list[dict] = []
+    if todo or need_blend:
+        with engine_from_args(args, label="render") as engine:
+            workers = int(getattr(engine, "workers", 1) or 1)
+            chunks = make_chunks(todo, args.chunk, workers)
+            threads = _threads(engine, len(chunks) + int(need_blend))
+            futures = [render_chunk(str(run_dir), c, list(resolution), samples, args.device,
+                                    threads) for c in chunks]
+            if need_blend:
+                futures.append(write_blend(str(run_dir), str(paths.blend_path(run_dir)),
+                                           list(resolution)))
+            results = wait_on(futures)
+    wall = time.perf_counter() - t0
+    per_frame = [s for r in results for s in r.get("seconds", [])]
+    rendered = sum(len(r.get("frames", [])) for r in results)
+    if per_frame:
+        print(f"render: {rendered} frame(s) in {wall:.1f}s wall, "
+              f"{sum(per_frame) / len(per_frame):.1f}s per frame in Blender "
+              f"(min {min(per_frame):.1f}s, max {max(per_frame):.1f}s)", flush=True)
+
+    movie = None
+    if not args.no_movie:
+        all_frames = sorted(f["index"] for f in manifest["frames"])
+        missing = [i for i in all_frames if not paths.frame_done(run_dir, i, resolution)]
+        if missing:
+            print(f"render: movie not made: {len(missing)} frame(s) of the manifest are not "
+                  f"rendered at {resolution[0]}x{resolution[1]} (first: {missing[0]})",
+                  flush=True)
+        else:
+            files = [paths.final_frame(run_dir, i) for i in all_frames]
+            movie = paths.movie_path(run_dir)
+            if args.force or rendered or movie_outdated(run_dir, files):
+                from render.movie import encode
+
+                t1 = time.perf_counter()
+                encode(files, movie, float(manifest.get("fps", 24)))
+                print(f"render: {movie} ({len(files)} frames, {manifest.get('fps', 24)} fps) "
+                      f"encoded in {time.perf_counter() - t1:.1f}s", flush=True)
+            else:
+                print(f"render: {movie} is up to date", flush=True)
+    return {"selected": selected, "rendered": rendered, "skipped": skipped,
+            "seconds_per_frame": per_frame, "wall_s": wall,
+            "movie": str(movie) if movie else None}
+
+
+@main_wrapper
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (see the module docstring)."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run(args)
+    return 0

@@ -1,0 +1,73 @@
+"""Where the renderer's outputs live in a run directory, and when a frame counts as done.
+
+Pure Python (no bpy): used by the driver and by the Blender chunk processes alike.
+
+``RUN_DIR/frames/NNNN.png``      final frame (render + background + overlays), NNNN = index
+``RUN_DIR/frames/raw/NNNN.png``  clean RGBA plate from Blender (transparent background)
+``RUN_DIR/logs/*.log``           the full output of each Blender process
+``RUN_DIR/scene.blend``          the whole animation for artists
+``RUN_DIR/movie.mp4``            H.264 movie of the final frames
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_RESOLUTION = (1280, 720)
+DEFAULT_SAMPLES = 32
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def frames_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "frames"
+
+
+def final_frame(run_dir: Path, index: int) -> Path:
+    return frames_dir(run_dir) / f"{index:04d}.png"
+
+
+def raw_frame(run_dir: Path, index: int) -> Path:
+    return frames_dir(run_dir) / "raw" / f"{index:04d}.png"
+
+
+def logs_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "logs"
+
+
+def blend_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "scene.blend"
+
+
+def movie_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "movie.mp4"
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a complete PNG file, else None (missing, truncated, not a PNG)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+            fh.seek(-12, 2)
+            tail = fh.read(12)
+    except OSError:
+        return None
+    if len(head) < 24 or not head.startswith(_PNG_MAGIC) or head[12:16] != b"IHDR":
+        return None
+    if not tail.endswith(_PNG_END):
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def frame_done(run_dir: Path, index: int, resolution: tuple[int, int]) -> bool:
+    """A final frame exists, is a complete PNG and has the requested size."""
+    return png_size(final_frame(run_dir, index)) == tuple(resolution)
+
+
+def manifest_resolution(manifest: dict) -> tuple[int, int]:
+    r = manifest.get("render", {}).get("resolution")
+    return (int(r[0]), int(r[1])) if r else DEFAULT_RESOLUTION
+
+
+def manifest_samples(manifest: dict) -> int:
+    return int(manifest.get("render", {}).get("samples", DEFAULT_SAMPLES))
