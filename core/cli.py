@@ -1,0 +1,168 @@
+"""Shared command-line plumbing: engine options and one-line errors.
+
+::
+
+    import argparse
+    from core.cli import add_engine_args, engine_from_args, main_wrapper, set_log_file
+
+    @main_wrapper
+    def main(argv=None):
+        parser = argparse.ArgumentParser(prog="python -m climate_pipeline")
+        parser.add_argument("run_dir")
+        add_engine_args(parser)
+        args = parser.parse_args(argv)
+        set_log_file(Path(args.run_dir) / "run.log")
+        with engine_from_args(args, label="climate"):
+            ...
+
+    if __name__ == "__main__":
+        main()
+
+A :class:`core.errors.PipelineError` (TaskError included) ends the command with one line on
+stderr, ``error: <message>``, and exit status 1; the full traceback (and a failed task's own
+traceback) goes to the log file when one is configured, and to stderr with
+``VIZPIPE_DEBUG=1``. Ctrl-C exits with status 130. Other exceptions are bugs: they keep
+Python's traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.errors import PipelineError, TaskError
+
+__all__ = ["add_engine_args", "engine_from_args", "main_wrapper", "set_log_file",
+           "format_error", "debug_enabled"]
+
+_LOGGER = "vizpipe"
+R = TypeVar("R")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--engine {local,serial,compss}`` and ``--workers N`` to ``parser``.
+
+    Both default to None, meaning: ``VIZPIPE_ENGINE`` / ``VIZPIPE_WORKERS``, else compss under
+    the COMPSs runtime (local elsewhere) and the cores available. They are resolved, and bad
+    environment values reported, by :func:`engine_from_args`.
+    """
+    from core.runtime import ENGINES
+
+    group = parser.add_argument_group("execution")
+    group.add_argument(
+        "--engine", choices=ENGINES, default=None,
+        help="where tasks run: local worker processes, serial (in-process, for debugging) or "
+             "compss (PyCOMPSs) [default: $VIZPIPE_ENGINE, else compss under runcompss, "
+             "else local]")
+    group.add_argument(
+        "--workers", type=_positive_int, default=None, metavar="N",
+        help="worker processes of the local engine [default: $VIZPIPE_WORKERS, else the "
+             "cores available]")
+    return parser
+
+
+def engine_from_args(args: argparse.Namespace, label: str | None = None
+                     ) -> AbstractContextManager[Any]:
+    """The ``use_engine(...)`` context manager for parsed ``--engine``/``--workers``."""
+    from core.runtime import use_engine
+
+    return use_engine(getattr(args, "engine", None), workers=getattr(args, "workers", None),
+                      label=label)
+
+
+def set_log_file(path: str | os.PathLike) -> logging.Handler:
+    """Log the ``vizpipe`` logger (INFO and up) to ``path``, e.g. a run's ``run.log``.
+
+    Error tracebacks from :func:`main_wrapper` go there too. Returns the handler.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(_LOGGER)
+    for h in logger.handlers:
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve():
+            return h
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler
+
+
+def debug_enabled() -> bool:
+    """True when ``VIZPIPE_DEBUG`` is set to a true value (1, true, yes, on)."""
+    return os.environ.get("VIZPIPE_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def format_error(err: BaseException) -> str:
+    """``error: <message>`` on one line."""
+    msg = " ".join(str(err).split()) or type(err).__name__
+    return f"error: {msg}"
+
+
+def _file_handlers() -> list[logging.FileHandler]:
+    seen: list[logging.FileHandler] = []
+    for logger in (logging.getLogger(_LOGGER), logging.getLogger()):
+        for h in logger.handlers:
+            if isinstance(h, logging.FileHandler) and h not in seen:
+                seen.append(h)
+    return seen
+
+
+def _details(err: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    if isinstance(err, TaskError) and err.traceback_text:
+        text += f"\nThe task's own traceback ({err.name}):\n{err.traceback_text}"
+    return text
+
+
+def _report(err: BaseException) -> None:
+    details = _details(err)
+    handlers = _file_handlers()
+    if handlers:
+        record = logging.LogRecord(_LOGGER, logging.ERROR, __file__, 0, "%s\n%s",
+                                   (format_error(err), details.rstrip()), None)
+        for h in handlers:
+            h.handle(record)
+    if debug_enabled():
+        sys.stderr.write(details)
+    print(format_error(err), file=sys.stderr, flush=True)
+
+
+def main_wrapper(fn: Callable[..., R]) -> Callable[..., R]:
+    """Decorate a command's ``main``: one ``error:`` line and exit 1 on a PipelineError.
+
+    KeyboardInterrupt prints ``error: interrupted`` and exits 130. The decorated function's
+    return value is returned unchanged on success (``raise SystemExit(main())`` works too).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PipelineError as err:
+            _report(err)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr, flush=True)
+            sys.exit(130)
+
+    return wrapper
