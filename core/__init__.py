@@ -1,0 +1,14 @@
+"""vizpipe core: what both pipelines stand on. Imports nothing heavy at import time.
+
+* :mod:`core.geometry` — ``Mesh``, ``Volume``, ``Points``, ``Curves`` dataclasses and
+  ``isosurface(volume, level, periodic=...)``.
+* :mod:`core.io` — writers and readers chosen by suffix: PLY, glTF binary (.glb), OpenVDB
+  (.vdb), USD (.usd/.usda/.usdc); every write is atomic.
+* :mod:`core.manifest` — the run manifest (JSON Schema ``manifest.schema.json``) and provenance.
+* :mod:`core.usdscene` — ``scene.usda`` assembling every frame with time samples.
+* :mod:`core.colormaps` — perceptual colour maps, Blender ramps, colour bar images.
+* :mod:`core.camera` — camera framing and orbits written into the manifest.
+* :mod:`core.runtime` — the task decorator and engines (PyCOMPSs, local dask, serial).
+* :mod:`core.cli` — ``--engine``/``--workers`` and the one-line error convention.
+* :mod:`core.errors` — ``PipelineError`` and its subclasses.
+"""
