@@ -52,8 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "orbit_radius": 0.8,  # Angstrom
     "trail_ps": 0.3,
     "trail_samples": 40,
-    "resolution": [1280, 720],
-    "samples": 24,
+    "resolution": [960, 540],
+    "samples": 16,
     "fps": 8,
 }
 
@@ -209,8 +209,15 @@ def cell_edges(params: dict):
 _FRAME_FILES = ("density.vdb", "density_iso.ply", "atoms.ply", "bonds.ply", "trails.ply")
 
 
+METERS_PER_UNIT = 1e-10  # the demo's length unit is the angstrom
+
+
 def _alternate_writers() -> dict[str, Any]:
-    """GLB/USD writers when the core modules that provide them exist (suffix -> writer)."""
+    """Writers of the alternate formats whose core modules exist: suffix -> f(obj, path, name).
+
+    glTF (``core.io.gltf.write_glb``) and USD (``core.io.usd.write_usd``, in the manifest's
+    length unit so that ``scene.usda`` can reference the files unscaled).
+    """
     import importlib.util
 
     out: dict[str, Any] = {}
@@ -218,12 +225,17 @@ def _alternate_writers() -> dict[str, Any]:
         from core.io import gltf
 
         if hasattr(gltf, "write_glb"):
-            out[".glb"] = gltf.write_glb
+            out[".glb"] = lambda obj, path, name: gltf.write_glb(obj, path, name=name)
     if importlib.util.find_spec("core.io.usd") is not None:
         from core.io import usd
 
         if hasattr(usd, "write_usd"):
-            out[".usdc"] = usd.write_usd
+            def _usd(obj: Any, path: Path, name: str) -> Path:
+                radius = getattr(obj, "radius", None) or None
+                return usd.write_usd(obj, path, name=name, meters_per_unit=METERS_PER_UNIT,
+                                     radius=radius)
+
+            out[".usd"] = _usd
     return out
 
 
@@ -260,7 +272,7 @@ def frame_entry(index: int, params: dict, alternates: tuple[str, ...] = ()) -> d
     t = frame_time(index, params)
     cams = orbit(_bounds(params), params["frames"], turns=0.25, azimuth_deg=-70.0,
                  elevation_deg=20.0, lens_mm=50.0,
-                 aspect=params["resolution"][0] / params["resolution"][1], margin=0.5)
+                 aspect=params["resolution"][0] / params["resolution"][1], margin=0.58)
     return frame(index, assets, time=t, label=f"t = {t:.2f} ps", camera=cams[index])
 
 
@@ -294,12 +306,12 @@ def write_frame(out_dir: str, index: int, params: dict) -> dict:
     vols, iso, pts, bonds, trails = frame_geometry(index, params)
     d = out / "assets" / f"{index:04d}"
     d.mkdir(parents=True, exist_ok=True)
-    write_vdb(vols, d / "density.vdb", tolerance=1e-5)
+    write_vdb(vols, d / "density.vdb", tolerance=1e-3)
     for stem, obj in (("density_iso", iso), ("atoms", pts), ("bonds", bonds),
                       ("trails", trails)):
         write_ply(obj, d / f"{stem}.ply", comments=[f"vizpipe demo frame {index}"])
         for suffix, writer in writers.items():
-            writer(obj, d / f"{stem}{suffix}")
+            writer(obj, d / f"{stem}{suffix}", stem)
     return {"index": index, "skipped": False, "seconds": time.perf_counter() - t0,
             "alternates": list(alts)}
 
@@ -317,15 +329,20 @@ def write_static(out_dir: Path, params: dict) -> list[dict]:
     from core.manifest import asset
 
     # cheap, and they depend on the parameters: always rewritten (atomically)
-    write_ply(cell_edges(params), out_dir / "static" / "cell.ply")
+    cell = cell_edges(params)
+    write_ply(cell, out_dir / "static" / "cell.ply")
+    writers = _alternate_writers()
+    for suffix, writer in writers.items():
+        writer(cell, out_dir / "static" / f"cell{suffix}", "cell")
     vr = float(params["potential_range"])
     # sized for the overlay, which scales the bar to ~55 % of the frame height
     h = max(200, round(0.55 * params["resolution"][1]))
     colormaps.colorbar_png(out_dir / "static" / "colorbar_potential.png", "roma", -vr, vr,
                            label="electrostatic potential", units="V",
                            size_px=(round(0.34 * h), h))
-    return [asset("cell", "curves", "static/cell.ply", units="", radius=0.02,
-                  color=[0.62, 0.64, 0.7], label="unit cell")]
+    alts = [f"static/cell{suf}" for suf in writers] or None
+    return [asset("cell", "curves", "static/cell.ply", units="", radius=0.015, alternates=alts,
+                  color=[0.5, 0.52, 0.58], label="unit cell")]
 
 
 def build_manifest(out_dir: Path, params: dict, frames: list[dict], static: list[dict],
@@ -337,7 +354,7 @@ def build_manifest(out_dir: Path, params: dict, frames: list[dict], static: list
     b = _bounds(params)
     m = new_manifest(
         "Water in a triclinic cage", "demo", length_unit="angstrom", bounds=b.tolist(),
-        meters_per_unit=1e-10, fps=float(params["fps"]),
+        meters_per_unit=METERS_PER_UNIT, fps=float(params["fps"]),
         camera={"mode": "orbit", "target": ((b[0] + b[1]) / 2).tolist(), "turns": 0.25,
                 "elevation_deg": 20.0, "azimuth_deg": -70.0, "lens_mm": 50.0},
         legend={
@@ -351,7 +368,7 @@ def build_manifest(out_dir: Path, params: dict, frames: list[dict], static: list
             "items": [{"label": "oxygen", "color": [0.9, 0.16, 0.12]},
                       {"label": "hydrogen", "color": [0.94, 0.94, 0.94]},
                       {"label": "density below the isovalue", "color": [0.55, 0.7, 0.95]},
-                      {"label": "unit cell", "color": [0.62, 0.64, 0.7]}],
+                      {"label": "unit cell", "color": [0.5, 0.52, 0.58]}],
         },
         render={"resolution": list(params["resolution"]), "samples": int(params["samples"]),
                 "background": [0.045, 0.05, 0.065], "exposure": 0.0},
@@ -373,7 +390,12 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
     results = wait_on([build_frame(str(out), i, p) for i in range(int(p["frames"]))])
     alts = tuple(results[0]["alternates"]) if results else ()
     frames = [frame_entry(r["index"], p, alts) for r in results]
-    write_manifest(out, build_manifest(out, p, frames, static, engine))
+    manifest = build_manifest(out, p, frames, static, engine)
+    write_manifest(out, manifest)
+    if ".usd" in alts:  # the whole run as one USD stage (Maya, Houdini, usdview)
+        from core.usdscene import write_scene_usda
+
+        write_scene_usda(out, manifest)
     done = sum(not r["skipped"] for r in results)
     print(f"demo: {done} frame(s) built, {len(results) - done} already there -> "
           f"{out / 'manifest.json'}", flush=True)

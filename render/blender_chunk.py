@@ -162,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ap.error("give --frames or --blend")
     except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # a bug or a Blender failure: traceback for the log, one line
+        import traceback
+
+        traceback.print_exc()
+        msg = " ".join(str(exc).split())
+        print(f"error: {type(exc).__name__}: {msg}", file=sys.stderr, flush=True)
         return 1
     return 0
 
