@@ -16,7 +16,7 @@ PYTEST := $(BIN)/python -m pytest
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml setup.py $(wildcard core/_isokernel/*.[ch])
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (bpy 5.0 needs Python 3.11)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -55,6 +55,7 @@ containers: ## build the Singularity images (needs singularity or apptainer)
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	{ echo "# Exact versions tested (pip freeze of .venv, Python 3.11, x86_64 Linux). Regenerate: make lock"; \
+	  $(BIN)/python -m pip freeze --all | grep -E "^(setuptools|wheel)=="; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^vizpipe'; } > requirements.lock
 
 clean: ## remove outputs and caches (keeps .venv)
