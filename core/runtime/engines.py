@@ -310,9 +310,6 @@ class SerialEngine(Engine):
     def wait_on(self, *objs: Any, **kwargs: Any) -> Any:
         return _one_or_list(list(objs))
 
-    def barrier(self, no_more_tasks: bool = False) -> None:
-        super().barrier(no_more_tasks)
-
 
 #: what current_engine() returns inside a running task (nested calls run in-process)
 NESTED = SerialEngine(label="nested", progress=False)
@@ -646,6 +643,8 @@ class LocalEngine(Engine):
         for f in unique:
             if f.key in self._pending:
                 self._account(f)
+        if not self._pending and self._progress is not None:
+            self._progress.flush()  # everything submitted is done: the final line now
         failed = [f for f in unique if f.status != "finished"]
         if failed:
             self._raise_first(failed, len(unique))

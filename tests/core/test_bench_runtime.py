@@ -55,7 +55,7 @@ def test_local_engine_speedup(benchmark, report_ratio):
 
     Both engines are warm. Before each 2-worker round the same work is timed on 1 worker
     (in-process) and, as a reference for what the machine gives at that moment, on a plain
-    2-process ``ProcessPoolExecutor``; the best of 3 rounds of each is compared.
+    2-process ``ProcessPoolExecutor``; the best of 4 rounds of each is compared.
     """
     n = _calibrate()
     sizes = [n + i for i in range(N_CPU)]
@@ -78,7 +78,7 @@ def test_local_engine_speedup(benchmark, report_ratio):
         with use_engine("local", workers=2, label="bench-2-workers") as eng:
             eng.start()
             wait_on(T.noop(-1))
-            result = benchmark.pedantic(run, setup=time_references, rounds=3, iterations=1)
+            result = benchmark.pedantic(run, setup=time_references, rounds=4, iterations=1)
     one_worker.close()
     assert result == [T.spin_work(k) for k in sizes[:1]] + result[1:]
     one = min(one_times)
