@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> dict:
         with engine_from_args(args, label="render") as engine:
             workers = int(getattr(engine, "workers", 1) or 1)
             chunks = make_chunks(todo, args.chunk, workers)
-            threads = _threads(engine, len(chunks) + int(need_blend))
+            threads = _threads(engine, len(chunks))  # (the .blend task is brief)
             futures = [render_chunk(str(run_dir), c, list(resolution), samples, args.device,
                                     threads) for c in chunks]
             if need_blend:
