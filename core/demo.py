@@ -22,8 +22,9 @@ Atom speeds (a few Angstrom/ps, i.e. a few hundred m/s) are those of thermal mot
 temperature.
 
 One task per frame (``build_frame``) writes ``assets/NNNN/*`` atomically and skips a frame
-whose files all exist; the main process writes the static assets, the colour bar and the
-manifest (validated, with provenance).
+whose files all exist (delete OUT_DIR to rebuild with other parameters); the main process
+writes the static assets, the colour bar, the manifest (validated, with provenance; left
+untouched when nothing but its time stamp would change) and ``scene.usda``.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ def frame_geometry(index: int, params: dict):
     t = frame_time(index, params)
     atoms = atom_positions(t, params)
     cell = _cell(params)
-    shape = tuple(int(n) for n in params["grid"])
+    ni, nj, nk = (int(n) for n in params["grid"])
+    shape = (ni, nj, nk)
     affine = Volume.affine_from_cell(cell, shape)
     ijk = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), -1)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
@@ -379,6 +381,27 @@ def build_manifest(out_dir: Path, params: dict, frames: list[dict], static: list
     return m
 
 
+def _same_manifest(out: Path, manifest: dict) -> bool:
+    """The manifest on disk equals ``manifest`` apart from when/where/how it was made."""
+    import json
+
+    path = out / "manifest.json"
+    if not path.exists():
+        return False
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+
+    def key(m: dict) -> str:
+        body = {k: v for k, v in m.items() if k != "provenance"}
+        body["parameters"] = m.get("provenance", {}).get("parameters")
+        return json.dumps(body, sort_keys=True,
+                          default=lambda x: x.tolist() if hasattr(x, "tolist") else str(x))
+
+    return bool(json.loads(key(old)) == json.loads(key(manifest)))
+
+
 def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> dict:
     """Build every frame through the runtime (engine chosen by the caller) and the manifest."""
     from core.manifest import write_manifest
@@ -391,14 +414,17 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
     alts = tuple(results[0]["alternates"]) if results else ()
     frames = [frame_entry(r["index"], p, alts) for r in results]
     manifest = build_manifest(out, p, frames, static, engine)
-    write_manifest(out, manifest)
-    if ".usd" in alts:  # the whole run as one USD stage (Maya, Houdini, usdview)
+    changed = not _same_manifest(out, manifest)
+    if changed:  # else keep the file and its time stamp (the renderer compares them)
+        write_manifest(out, manifest)
+    if ".usd" in alts and (changed or not (out / "scene.usda").exists()):
+        # the whole run as one USD stage (Maya, Houdini, usdview)
         from core.usdscene import write_scene_usda
 
         write_scene_usda(out, manifest)
     done = sum(not r["skipped"] for r in results)
     print(f"demo: {done} frame(s) built, {len(results) - done} already there -> "
-          f"{out / 'manifest.json'}", flush=True)
+          f"{out / 'manifest.json'}{'' if changed else ' (unchanged)'}", flush=True)
     return {"frames": results, "manifest": str(out / "manifest.json")}
 
 

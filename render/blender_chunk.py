@@ -134,7 +134,22 @@ def probe_device(device: str) -> str:
     return "CPU"
 
 
+def _die_with_parent() -> None:
+    """Linux: end this process when the task that started it dies (no orphan renders)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     ap = argparse.ArgumentParser(prog="python -m render.blender_chunk",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", nargs="?")

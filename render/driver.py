@@ -27,6 +27,7 @@ Cycles' threads per chunk are the cores shared out between the workers.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import time
@@ -38,6 +39,13 @@ from core.manifest import read_manifest
 from render import paths
 
 MAX_DEFAULT_CHUNK = 8
+log = logging.getLogger("vizpipe.render")
+
+
+def say(msg: str) -> None:
+    """A progress line on stdout, also logged to RUN_DIR/run.log."""
+    print(msg, flush=True)
+    log.info(msg)
 
 
 def parse_frame_range(text: str) -> tuple[int | None, int | None]:
@@ -183,9 +191,9 @@ def run(args: argparse.Namespace) -> dict:
     todo = [i for i in selected if args.force or not paths.frame_done(run_dir, i, resolution)]
     skipped = len(selected) - len(todo)
     need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))
-    print(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
-          f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, "
-          f"{samples} samples, {args.device}", flush=True)
+    say(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
+        f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, "
+        f"{samples} samples, {args.device}")
     if todo and args.device == "GPU":
         probe_device(run_dir, "GPU")
 
@@ -209,18 +217,17 @@ def run(args: argparse.Namespace) -> dict:
     per_frame = [s for r in results for s in r.get("seconds", [])]
     rendered = sum(len(r.get("frames", [])) for r in results)
     if per_frame:
-        print(f"render: {rendered} frame(s) in {wall:.1f}s wall, "
-              f"{sum(per_frame) / len(per_frame):.1f}s per frame in Blender "
-              f"(min {min(per_frame):.1f}s, max {max(per_frame):.1f}s)", flush=True)
+        say(f"render: {rendered} frame(s) in {wall:.1f}s wall, "
+            f"{sum(per_frame) / len(per_frame):.1f}s per frame in Blender "
+            f"(min {min(per_frame):.1f}s, max {max(per_frame):.1f}s)")
 
     movie = None
     if not args.no_movie:
         all_frames = sorted(f["index"] for f in manifest["frames"])
         missing = [i for i in all_frames if not paths.frame_done(run_dir, i, resolution)]
         if missing:
-            print(f"render: movie not made: {len(missing)} frame(s) of the manifest are not "
-                  f"rendered at {resolution[0]}x{resolution[1]} (first: {missing[0]})",
-                  flush=True)
+            say(f"render: movie not made: {len(missing)} frame(s) of the manifest are not "
+                f"rendered at {resolution[0]}x{resolution[1]} (first: {missing[0]})")
         else:
             files = [paths.final_frame(run_dir, i) for i in all_frames]
             movie = paths.movie_path(run_dir)
@@ -229,10 +236,10 @@ def run(args: argparse.Namespace) -> dict:
 
                 t1 = time.perf_counter()
                 encode(files, movie, float(manifest.get("fps", 24)))
-                print(f"render: {movie} ({len(files)} frames, {manifest.get('fps', 24)} fps) "
-                      f"encoded in {time.perf_counter() - t1:.1f}s", flush=True)
+                say(f"render: {movie} ({len(files)} frames, {manifest.get('fps', 24)} fps) "
+                    f"encoded in {time.perf_counter() - t1:.1f}s")
             else:
-                print(f"render: {movie} is up to date", flush=True)
+                say(f"render: {movie} is up to date")
     return {"selected": selected, "rendered": rendered, "skipped": skipped,
             "seconds_per_frame": per_frame, "wall_s": wall,
             "movie": str(movie) if movie else None}

@@ -85,7 +85,8 @@ def compose(plate: Image.Image, manifest: dict, frame: dict, run_dir: Path) -> I
     """The final frame: plate over the background, with every overlay the manifest asks for."""
     w, h = plate.size
     img = plate.convert("RGBA")
-    if plate.mode in ("RGBA", "LA") and img.getextrema()[3][0] < 255:
+    alpha_min = img.getchannel("A").getextrema()[0]
+    if plate.mode in ("RGBA", "LA") and float(alpha_min) < 255:  # type: ignore[arg-type]
         # a transparent plate (film_transparent): put it over the run's background
         img = background((w, h), manifest.get("render", {}).get("background"))
         img.alpha_composite(plate.convert("RGBA"))
@@ -140,7 +141,7 @@ def _paste_colorbar(img: Image.Image, path: Path, margin: int) -> int:
     if target_w > 0.3 * w:  # a wide (horizontal) bar: limit by width instead
         target_w = round(0.3 * w)
         target_h = max(1, round(bar.height * target_w / bar.width))
-    bar = bar.resize((target_w, target_h), Image.LANCZOS)
+    bar = bar.resize((target_w, target_h), Image.Resampling.LANCZOS)
     img.alpha_composite(bar, (w - target_w - margin // 2, (h - target_h) // 2))
     return target_w
 

@@ -81,9 +81,11 @@ def test_run_builds_once_and_writes_a_valid_manifest(tmp_path):
         first = demo.run(tmp_path, SMALL)
         assert not any(r["skipped"] for r in first["frames"])
         mtime = (tmp_path / "assets" / "0001" / "density_iso.ply").stat().st_mtime_ns
+        m_mtime = (tmp_path / "manifest.json").stat().st_mtime_ns
         again = demo.run(tmp_path, SMALL)
     assert all(r["skipped"] for r in again["frames"])
     assert (tmp_path / "assets" / "0001" / "density_iso.ply").stat().st_mtime_ns == mtime
+    assert (tmp_path / "manifest.json").stat().st_mtime_ns == m_mtime  # nothing changed
     m = read_manifest(tmp_path)  # schema and every asset file (alternates included)
     assert [f["index"] for f in m["frames"]] == [0, 1]
     assert m["render"]["resolution"] == [160, 90]
