@@ -24,6 +24,31 @@ def fit_distance(bounds, lens_mm: float = 50.0, aspect: float = 16 / 9, margin: 
     return margin * radius / math.sin(fov_short / 2)
 
 
+def _basis(direction: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Right and up vectors of a camera looking along -direction (direction: target->camera)."""
+    d = direction / np.linalg.norm(direction)
+    right = np.cross(np.asarray(up, dtype=np.float64), d)
+    if np.linalg.norm(right) < 1e-9:
+        right = np.array([1.0, 0.0, 0.0])
+    right /= np.linalg.norm(right)
+    return right, np.cross(d, right)
+
+
+def fit_distance_points(points, target, direction, lens_mm: float = 50.0,
+                        aspect: float = 16 / 9, margin: float = 1.05) -> float:
+    """Smallest distance along ``direction`` (target -> camera) at which every point projects
+    inside the image (perspective, Blender's sensor fit), with ``margin`` >= 1 of slack."""
+    q = np.asarray(points, dtype=np.float64).reshape(-1, 3) - np.asarray(target, np.float64)
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+    right, up = _basis(d)
+    tan_long = SENSOR_MM / (2 * lens_mm)
+    tan_x, tan_y = (tan_long, tan_long / aspect) if aspect >= 1 else (tan_long * aspect, tan_long)
+    depth = q @ d  # how far each point sits towards the camera
+    need = np.maximum(np.abs(q @ right) * margin / tan_x, np.abs(q @ up) * margin / tan_y)
+    return float(np.max(depth + need))
+
+
 def look_from(target, azimuth_deg: float, elevation_deg: float, distance: float) -> list[float]:
     az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
     t = np.asarray(target, dtype=np.float64)
@@ -33,11 +58,25 @@ def look_from(target, azimuth_deg: float, elevation_deg: float, distance: float)
 
 def orbit(bounds, n_frames: int, *, turns: float = 1.0, azimuth_deg: float = -60.0,
           elevation_deg: float = 25.0, lens_mm: float = 50.0, aspect: float = 16 / 9,
-          margin: float = 1.1) -> list[dict]:
-    """Per-frame cameras circling the box centre (``turns`` full turns over the frames)."""
+          margin: float = 1.1, points=None) -> list[dict]:
+    """Per-frame cameras circling the box centre (``turns`` full turns over the frames).
+
+    Without ``points`` the distance fits the box's bounding sphere (safe for any view). With
+    ``points`` (e.g. the 8 corners of a unit cell) it is the smallest distance at which all of
+    them stay in the image from every camera of the orbit: tight framing, constant distance.
+    """
     b = np.asarray(bounds, dtype=np.float64)
     target = ((b[0] + b[1]) / 2).tolist()
-    dist = fit_distance(b, lens_mm, aspect, margin)
+    if points is None:
+        dist = fit_distance(b, lens_mm, aspect, margin)
+    else:
+        dist = max(
+            fit_distance_points(points, target,
+                                np.subtract(look_from(target, azimuth_deg + 360.0 * turns * f
+                                                      / max(n_frames, 1), elevation_deg, 1.0),
+                                            target), lens_mm, aspect, margin)
+            for f in range(n_frames)
+        )
     out = []
     for f in range(n_frames):
         az = azimuth_deg + 360.0 * turns * f / max(n_frames, 1)

@@ -87,7 +87,7 @@ def ramp_stops(name: str, n: int = 32) -> list[tuple[float, tuple[float, float, 
     rgb = srgb_to_linear(table[:, :3])
     pos = np.linspace(0.0, 1.0, n)
     return [(float(p), (float(r), float(g), float(b), float(a)))
-            for p, (r, g, b), a in zip(pos, rgb, table[:, 3])]
+            for p, (r, g, b), a in zip(pos, rgb, table[:, 3], strict=True)]
 
 
 def symmetric_range(values) -> tuple[float, float]:
@@ -113,7 +113,7 @@ def colorbar_png(path: str | Path, name: str, vmin: float, vmax: float, *, label
     vertical = h >= w
     fig = plt.figure(figsize=(w / dpi, h / dpi), dpi=dpi)
     try:
-        ax = fig.add_axes([0.12, 0.05, 0.22, 0.9] if vertical else [0.05, 0.55, 0.9, 0.25])
+        ax = fig.add_axes((0.12, 0.05, 0.22, 0.9) if vertical else (0.05, 0.55, 0.9, 0.25))
         norm = (mcolors.LogNorm(vmin, vmax) if log else mcolors.Normalize(vmin, vmax))
         cmap = mcolors.ListedColormap(lut(name, 256))
         cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=ax,

@@ -274,13 +274,18 @@ def frame_entry(index: int, params: dict, alternates: tuple[str, ...] = ()) -> d
     t = frame_time(index, params)
     cams = orbit(_bounds(params), params["frames"], turns=0.25, azimuth_deg=-70.0,
                  elevation_deg=20.0, lens_mm=50.0,
-                 aspect=params["resolution"][0] / params["resolution"][1], margin=0.58)
+                 aspect=params["resolution"][0] / params["resolution"][1], margin=1.04,
+                 points=_corners(params))
     return frame(index, assets, time=t, label=f"t = {t:.2f} ps", camera=cams[index])
 
 
-def _bounds(params: dict) -> np.ndarray:
+def _corners(params: dict) -> np.ndarray:
     a, b, c = _cell(params)
-    corners = np.array([i * a + j * b + k * c for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    return np.array([i * a + j * b + k * c for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+
+
+def _bounds(params: dict) -> np.ndarray:
+    corners = _corners(params)
     return np.array([corners.min(0), corners.max(0)])
 
 

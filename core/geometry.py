@@ -129,7 +129,8 @@ class Mesh:
             return Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64))
         offsets = np.cumsum([0] + [m.n_vertices for m in meshes[:-1]])
         verts = np.concatenate([m.vertices for m in meshes])
-        faces = np.concatenate([m.faces.astype(np.int64) + o for m, o in zip(meshes, offsets)])
+        pairs = zip(meshes, offsets, strict=True)
+        faces = np.concatenate([m.faces.astype(np.int64) + o for m, o in pairs])
         normals = (
             np.concatenate([m.normals for m in meshes])
             if all(m.normals is not None for m in meshes)
@@ -416,7 +417,8 @@ def periodic_weld(mesh: Mesh, cell: np.ndarray, decimals: int = 4) -> Mesh:
     _, inverse = np.unique(frac, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     faces = inverse[mesh.faces]
-    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    a, b, c = faces.T
+    keep = (a != b) & (b != c) & (a != c)
     verts = np.zeros((inverse.max() + 1, 3), np.float32)
     verts[inverse] = mesh.vertices
     return Mesh(verts, faces[keep])

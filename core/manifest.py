@@ -166,7 +166,7 @@ def iter_assets(m: dict):
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _jsonable(x: Any) -> Any:

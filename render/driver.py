@@ -188,7 +188,9 @@ def run(args: argparse.Namespace) -> dict:
     resolution = args.resolution or paths.manifest_resolution(manifest)
     samples = args.samples or paths.manifest_samples(manifest)
     selected = select_frames(manifest, args.frames)
-    todo = [i for i in selected if args.force or not paths.frame_done(run_dir, i, resolution)]
+    todo = [i for i in selected
+            if args.force or not paths.frame_done(run_dir, i, resolution,
+                                                  paths.frame_key(manifest, i))]
     skipped = len(selected) - len(todo)
     need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))
     say(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
@@ -224,7 +226,8 @@ def run(args: argparse.Namespace) -> dict:
     movie = None
     if not args.no_movie:
         all_frames = sorted(f["index"] for f in manifest["frames"])
-        missing = [i for i in all_frames if not paths.frame_done(run_dir, i, resolution)]
+        missing = [i for i in all_frames
+                   if not paths.frame_done(run_dir, i, resolution, paths.frame_key(manifest, i))]
         if missing:
             say(f"render: movie not made: {len(missing)} frame(s) of the manifest are not "
                 f"rendered at {resolution[0]}x{resolution[1]} (first: {missing[0]})")

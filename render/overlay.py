@@ -151,6 +151,14 @@ def compose_file(raw: Path, out: Path, manifest: dict, frame: dict, run_dir: Pat
     with Image.open(raw) as plate:
         plate.load()
         img = compose(plate, manifest, frame, Path(run_dir))
+    from PIL.PngImagePlugin import PngInfo
+
+    from render.paths import KEY_FIELD, frame_key
+
+    info = PngInfo()
+    info.add_text(KEY_FIELD, frame_key(manifest, frame["index"]))
+    info.add_text("Software", "vizpipe render (Blender Cycles)")
     with atomic_path(out) as tmp:
-        img.convert("RGB").save(tmp, format="PNG", optimize=False, compress_level=6)
+        img.convert("RGB").save(tmp, format="PNG", optimize=False, compress_level=6,
+                                pnginfo=info)
     return out

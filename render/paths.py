@@ -11,6 +11,8 @@ Pure Python (no bpy): used by the driver and by the Blender chunk processes alik
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 DEFAULT_RESOLUTION = (1280, 720)
@@ -59,9 +61,39 @@ def png_size(path: Path) -> tuple[int, int] | None:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def frame_done(run_dir: Path, index: int, resolution: tuple[int, int]) -> bool:
-    """A final frame exists, is a complete PNG and has the requested size."""
-    return png_size(final_frame(run_dir, index)) == tuple(resolution)
+KEY_FIELD = "vizpipe-frame-key"
+
+
+def frame_key(manifest: dict, index: int) -> str:
+    """Hash of everything in the manifest that shapes frame ``index``: the frame entry (assets,
+    camera, label), static assets, legend, title and render settings. Stored in the final PNG,
+    so a re-run re-renders a frame whose inputs changed and skips one whose inputs did not."""
+    frame = next(f for f in manifest["frames"] if f["index"] == index)
+    parts = {k: manifest.get(k) for k in ("title", "static", "legend", "render", "bounds")}
+    parts["frame"] = frame
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def png_key(path: Path) -> str | None:
+    """The frame key stored in a final frame's PNG text chunk, if any."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.info.get(KEY_FIELD)  # text chunks before the image data: no decoding
+    except (OSError, ValueError):
+        return None
+
+
+def frame_done(run_dir: Path, index: int, resolution: tuple[int, int],
+               key: str | None = None) -> bool:
+    """A final frame exists, is a complete PNG of the requested size and, when ``key`` is
+    given, was rendered from the same manifest content (see :func:`frame_key`)."""
+    path = final_frame(run_dir, index)
+    if png_size(path) != tuple(resolution):
+        return False
+    return key is None or png_key(path) == key
 
 
 def manifest_resolution(manifest: dict) -> tuple[int, int]:

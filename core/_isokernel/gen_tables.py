@@ -129,7 +129,7 @@ def check_watertight(table) -> None:
         inside = rng.random((n, n, n)) < 0.5
         inside[0], inside[-1], inside[:, 0], inside[:, -1] = False, False, False, False
         inside[:, :, 0], inside[:, :, -1] = False, False
-        verts = {}
+        verts: dict = {}
         faces = []
         for i, j, k in itertools.product(range(n - 1), repeat=3):
             case = 0
@@ -144,7 +144,7 @@ def check_watertight(table) -> None:
                                         (i + b[0], j + b[1], k + b[2])]))
                     ids.append(verts.setdefault(key, len(verts)))
                 faces.append(ids)
-        directed = {}
+        directed: dict = {}
         for f in faces:
             for a, b in ((f[0], f[1]), (f[1], f[2]), (f[2], f[0])):
                 directed[(a, b)] = directed.get((a, b), 0) + 1

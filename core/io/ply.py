@@ -71,7 +71,7 @@ def _header(rec: np.ndarray, extra: list[str], comments: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def write_ply(obj: Mesh | Points | Curves, path: str | Path, comments: list[str] = ()) -> Path:
+def write_ply(obj: Mesh | Points | Curves, path: str | Path, comments: tuple[str, ...] | list[str] = ()) -> Path:
     """Write a Mesh, Points or Curves as binary PLY, atomically."""
     if isinstance(obj, Mesh):
         rec = _vertex_fields(obj.vertices, obj.normals, obj.colors, obj.attributes)

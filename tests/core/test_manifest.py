@@ -18,11 +18,11 @@ def small_manifest(tmp_path):
     (tmp_path / "assets" / "0000" / "iso.ply").write_bytes(b"ply\n")
     src = tmp_path / "input.dat"
     src.write_bytes(b"12345")
-    m = mf.new_manifest("t", "demo", length_unit="angstrom", bounds=np.array([[0, 0, 0], [1, 2, 3]]))
-    m["frames"].append(mf.frame(0, [mf.asset("iso", "mesh", "assets/0000/iso.ply",
-                                              units="e/Angstrom^3", level=np.float32(0.5),
-                                              colormap={"name": "viridis", "vmin": 0, "vmax": 1})],
-                                time=0.0, label="t = 0 fs", camera=orbit([[0, 0, 0], [1, 2, 3]], 1)[0]))
+    box = np.array([[0, 0, 0], [1, 2, 3]])
+    m = mf.new_manifest("t", "demo", length_unit="angstrom", bounds=box)
+    iso = mf.asset("iso", "mesh", "assets/0000/iso.ply", units="e/Angstrom^3",
+                   level=np.float32(0.5), colormap={"name": "viridis", "vmin": 0, "vmax": 1})
+    m["frames"].append(mf.frame(0, [iso], time=0.0, label="t = 0 fs", camera=orbit(box, 1)[0]))
     m["provenance"] = mf.provenance([src], {"iso": 0.5, "shape": np.array([2, 2])}, engine="serial")
     return m
 
@@ -93,3 +93,29 @@ def test_camera_frames_the_box():
     # the bounding sphere fits the vertical field of view (16:9, 50 mm lens, 36 mm sensor)
     half_fov_v = np.arctan(np.tan(np.arctan(18 / 50)) / (16 / 9))
     assert np.sin(half_fov_v) * d >= 0.5 * np.linalg.norm(b[1] - b[0])
+
+
+def test_orbit_with_points_keeps_every_point_in_frame():
+    from core.camera import SENSOR_MM
+
+    cell = np.array([[6.0, 0, 0], [2.0, 5.5, 0], [1.0, 1.5, 5.0]])
+    pts = np.array([i * cell[0] + j * cell[1] + k * cell[2]
+                    for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    b = np.array([pts.min(0), pts.max(0)])
+    cams = orbit(b, 12, points=pts, margin=1.0, aspect=16 / 9)
+    tan_x = SENSOR_MM / 100.0
+    tan_y = tan_x * 9 / 16
+    worst = 0.0
+    for c in cams:
+        loc, tgt = np.array(c["location"]), np.array(c["look_at"])
+        fwd = (tgt - loc) / np.linalg.norm(tgt - loc)
+        right = np.cross(fwd, [0, 0, 1.0])
+        right /= np.linalg.norm(right)
+        up = np.cross(right, fwd)
+        q = pts - loc
+        z = q @ fwd
+        u = np.maximum(np.abs(q @ right) / (z * tan_x), np.abs(q @ up) / (z * tan_y))
+        assert (u <= 1 + 1e-9).all()  # inside the image
+        worst = max(worst, u.max())
+    assert worst > 0.999  # and tight: some corner touches the edge in some frame
+    assert fit_distance(b) > np.linalg.norm(np.array(cams[0]["location"]) - cams[0]["look_at"])
