@@ -47,7 +47,8 @@ _LOGGER = "vizpipe"
 R = TypeVar("R")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
     try:
         n = int(text)
     except ValueError:
@@ -55,6 +56,17 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return n
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """argparse type: an image size ``WxH`` (each at least 16)."""
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"resolution must be at least 16x16, got {text!r}")
+    return w, h
 
 
 def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -73,7 +85,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
              "compss (PyCOMPSs) [default: $VIZPIPE_ENGINE, else compss under runcompss, "
              "else local]")
     group.add_argument(
-        "--workers", type=_positive_int, default=None, metavar="N",
+        "--workers", type=positive_int, default=None, metavar="N",
         help="worker processes of the local engine [default: $VIZPIPE_WORKERS, else the "
              "cores available]")
     return parser

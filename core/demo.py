@@ -433,38 +433,18 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
     return {"frames": results, "manifest": str(out / "manifest.json")}
 
 
-def _resolution(text: str) -> list[int]:
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"resolution must be at least 16x16, got {text!r}")
-    return [w, h]
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import add_engine_args
+    from core.cli import add_engine_args, positive_int, resolution
 
     ap = argparse.ArgumentParser(prog="python -m core.demo",
                                  description="Build the demo run directory (assets + manifest).")
     ap.add_argument("out_dir", help="run directory to (re)build")
-    ap.add_argument("--frames", type=_at_least_one, default=DEFAULTS["frames"],
+    ap.add_argument("--frames", type=positive_int, default=DEFAULTS["frames"],
                     help=f"number of frames [{DEFAULTS['frames']}]")
-    ap.add_argument("--resolution", type=_resolution, metavar="WxH",
+    ap.add_argument("--resolution", type=resolution, metavar="WxH",
                     help="render resolution recorded in the manifest "
                          f"[{DEFAULTS['resolution'][0]}x{DEFAULTS['resolution'][1]}]")
-    ap.add_argument("--samples", type=_at_least_one,
+    ap.add_argument("--samples", type=positive_int,
                     help=f"render samples recorded in the manifest [{DEFAULTS['samples']}]")
     add_engine_args(ap)
     return ap

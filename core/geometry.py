@@ -253,6 +253,15 @@ class Curves:
         pts = np.concatenate(lines) if lines else np.zeros((0, 3), np.float32)
         return cls(pts, np.array([len(p) for p in lines], dtype=np.int64), **kw)
 
+    def edges(self) -> np.ndarray:
+        """(n_segments, 2) point-index pairs, one per segment of every polyline."""
+        if not len(self.counts):
+            return np.zeros((0, 2), np.int64)
+        starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        idx = np.concatenate([np.arange(s, s + c - 1)
+                              for s, c in zip(starts, self.counts, strict=True)])
+        return np.stack([idx, idx + 1], -1)
+
     def polylines(self) -> list[np.ndarray]:
         return np.split(self.points, np.cumsum(self.counts)[:-1]) if len(self.counts) else []
 

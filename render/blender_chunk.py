@@ -24,17 +24,13 @@ import time
 from pathlib import Path
 
 from core.atomic import atomic_path
+from core.cli import resolution as parse_resolution
 from core.errors import PipelineError
 from core.manifest import read_manifest
 
 
 def _parse_frames(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
-
-
-def _parse_resolution(text: str) -> tuple[int, int]:
-    w, h = (int(x) for x in text.lower().split("x"))
-    return w, h
 
 
 def _quiet_render():
@@ -155,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_dir", nargs="?")
     ap.add_argument("--frames", type=_parse_frames, help="comma-separated frame indices")
     ap.add_argument("--blend", type=Path, help="write the whole animation to this .blend")
-    ap.add_argument("--resolution", type=_parse_resolution)
+    ap.add_argument("--resolution", type=parse_resolution)
     ap.add_argument("--samples", type=int)
     ap.add_argument("--device", default="CPU", choices=["CPU", "GPU", "cpu", "gpu"])
     ap.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")

@@ -33,7 +33,14 @@ import os
 import time
 from pathlib import Path
 
-from core.cli import add_engine_args, engine_from_args, main_wrapper, set_log_file
+from core.cli import (
+    add_engine_args,
+    engine_from_args,
+    main_wrapper,
+    positive_int,
+    resolution,
+    set_log_file,
+)
 from core.errors import ManifestError, PipelineError
 from core.manifest import read_manifest
 from render import paths
@@ -65,24 +72,7 @@ def parse_frame_range(text: str) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"resolution must be at least 16x16, got {text!r}")
-    return w, h
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return n
+parse_resolution = resolution  # the CLI's WxH parser (core.cli.resolution)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frame indices to render: A:B (B excluded), A:, :B or A [all]")
     ap.add_argument("--resolution", type=parse_resolution, metavar="WxH",
                     help="image size [manifest render.resolution, else 1280x720]")
-    ap.add_argument("--samples", type=_positive, metavar="N",
+    ap.add_argument("--samples", type=positive_int, metavar="N",
                     help=f"Cycles samples per pixel [manifest render.samples, else "
                          f"{paths.DEFAULT_SAMPLES}]")
     ap.add_argument("--device", type=str.upper, choices=["CPU", "GPU"], default="CPU",
                     help="Cycles device; GPU uses OptiX/CUDA/HIP/oneAPI when present [CPU]")
-    ap.add_argument("--chunk", type=_positive, metavar="N",
+    ap.add_argument("--chunk", type=positive_int, metavar="N",
                     help=f"frames per Blender process [an even share per worker, at most "
                          f"{MAX_DEFAULT_CHUNK}]")
     ap.add_argument("--no-movie", action="store_true", help="do not encode movie.mp4")

@@ -610,15 +610,7 @@ def points_object(name: str, pts: Points, a: dict, mat: bpy.types.Material,
 def curves_object(name: str, cur: Curves, a: dict, mat: bpy.types.Material,
                   default_radius: float) -> bpy.types.Object:
     """Tubes around polylines: Mesh to Curve -> Curve to Mesh (circle profile)."""
-    counts = np.asarray(cur.counts, dtype=np.int64)
-    if len(counts):
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        idx = np.concatenate([np.arange(s, s + c - 1)
-                              for s, c in zip(starts, counts, strict=True)])
-    else:
-        idx = np.zeros(0, np.int64)
-    edges = np.stack([idx, idx + 1], -1)
-    me = vertex_data(name, cur.points, cur.attributes, cur.colors, edges)
+    me = vertex_data(name, cur.points, cur.attributes, cur.colors, cur.edges())
     obj = bpy.data.objects.new(name, me)
     gn, nodes, gin, gout = _geometry_nodes(obj, f"{name}_tubes")
     r_default = float(a.get("radius", cur.radius or default_radius))

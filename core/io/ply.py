@@ -71,7 +71,8 @@ def _header(rec: np.ndarray, extra: list[str], comments: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def write_ply(obj: Mesh | Points | Curves, path: str | Path, comments: tuple[str, ...] | list[str] = ()) -> Path:
+def write_ply(obj: Mesh | Points | Curves, path: str | Path,
+              comments: tuple[str, ...] | list[str] = ()) -> Path:
     """Write a Mesh, Points or Curves as binary PLY, atomically."""
     if isinstance(obj, Mesh):
         rec = _vertex_fields(obj.vertices, obj.normals, obj.colors, obj.attributes)
@@ -85,11 +86,7 @@ def write_ply(obj: Mesh | Points | Curves, path: str | Path, comments: tuple[str
         extra, body = [], [rec.tobytes()]
     elif isinstance(obj, Curves):
         rec = _vertex_fields(obj.points, None, obj.colors, obj.attributes)
-        starts = np.concatenate([[0], np.cumsum(obj.counts)[:-1]])
-        idx = np.concatenate([np.arange(s, s + c - 1)
-                              for s, c in zip(starts, obj.counts, strict=True)]) \
-            if len(obj.counts) else np.zeros(0, np.int64)
-        edges = np.stack([idx, idx + 1], -1).astype("<i4")
+        edges = obj.edges().astype("<i4")
         extra = [f"element edge {len(edges)}", "property int vertex1", "property int vertex2"]
         body = [rec.tobytes(), edges.tobytes()]
     else:
