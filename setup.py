@@ -3,6 +3,8 @@
 ``pip install --no-deps --no-build-isolation -e .`` (what ``make venv`` runs) compiles
 core/_isokernel/isokernel.c into ``core._isokernel_c``. Without a C compiler the package still
 works: core.isokernel.available() is then False and isosurfaces fall back to VTK.
+materials_pipeline/_fastfloat/fastfloat.c becomes ``materials_pipeline._fastfloat``, the exact
+float parser of the VASP/cube/XSF readers (without it they fall back to numpy, slower).
 """
 
 import sys
@@ -23,6 +25,12 @@ setup(
             depends=["core/_isokernel/kernel_impl.h", "core/_isokernel/tables.h"],
             extra_compile_args=cflags,
             optional=True,  # fall back to VTK when no compiler is around
-        )
+        ),
+        Extension(
+            "materials_pipeline._fastfloat",
+            sources=["materials_pipeline/_fastfloat/fastfloat.c"],
+            extra_compile_args=cflags,
+            optional=True,  # readers fall back to numpy parsing (slower) without a compiler
+        ),
     ]
 )

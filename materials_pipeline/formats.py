@@ -1,0 +1,412 @@
+"""Materials input formats: a declarative registry, as in ``ase/io/formats.py``.
+
+One line per format below: its name, what :func:`read` returns for it (``density`` ->
+:class:`~materials_pipeline.data.DensityFile`, ``structure`` -> ``Structure``, ``trajectory`` ->
+``Trajectory``), the module implementing it (imported only when used), its file-name globs,
+magic bytes and content test, and fixed reader options.
+
+:func:`guess_format` looks at the CONTENT first (the first 256 KiB, decompressed for .gz/.bz2/.xz):
+
+* magic bytes: HDF5 (``vaspout.h5``), ASE's ULM (``.traj``);
+* XSF: the first keyword is CRYSTAL, SLAB, POLYMER, MOLECULE, ATOMS, PRIMVEC, ANIMSTEPS or
+  BEGIN_BLOCK_DATAGRID_3D;
+* cube: two comment lines, ``natoms ox oy oz [nval]``, three ``n vx vy vz`` lines;
+* VASP: a POSCAR header (scale, 3 lattice vectors, [species], counts, [Selective], mode) then
+  ``Direct configuration=`` (XDATCAR), or positions followed by a ``nx ny nz`` line (volumetric),
+  or positions alone (POSCAR/CONTCAR);
+* extended XYZ: an atom count, then a ``Lattice=``/``Properties=`` line (or a plain XYZ);
+
+then by NAME (globs, case-insensitive, compression suffix ignored). VASP volumetric files
+look alike inside: the name says CHGCAR / CHG / AECCAR / PARCHG / LOCPOT / ELFCAR; without a
+telling name, "augmentation occupancies" means CHGCAR, 10 values per line CHG, else CHGCAR is
+assumed (``meta["format_guessed"]`` True: pass ``format="locpot"`` for a renamed LOCPOT).
+
+Example::
+
+    from materials_pipeline.formats import read, read_density, read_structure
+    rho = read_density("run/CHGCAR")          # DensityFile, grids["density"] in e/Angstrom^3
+    atoms = read_structure("run/CHGCAR")      # header only: fast
+    traj = read_trajectory("md/XDATCAR")
+    cube = read("h2o_homo.cube", kind="orbital")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import BadInputError, UnknownFormatError
+
+if TYPE_CHECKING:
+    from materials_pipeline.data import DensityFile, Structure, Trajectory
+
+__all__ = ["Format", "FORMATS", "get_format", "guess_format", "read", "read_density",
+           "read_structure", "read_trajectory", "known_formats"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One input format: what it holds, where its reader lives, how to recognise it."""
+
+    name: str
+    description: str
+    kinds: tuple[str, ...]  # what read() can return: density | structure | trajectory
+    module: str
+    reader: str
+    globs: tuple[str, ...]
+    magic: tuple[bytes, ...] = ()
+    sniff: str | None = None  # content test: _SNIFFERS[sniff](head) -> bool
+    options: tuple[tuple[str, Any], ...] = ()  # fixed reader keywords
+
+    def reader_func(self) -> Callable[..., Any]:
+        return getattr(importlib.import_module(self.module), self.reader)
+
+    def matches_name(self, path: str | os.PathLike) -> bool:
+        from materials_pipeline.readers._common import strip_compression
+
+        name = strip_compression(Path(path).name).lower()
+        return any(fnmatch.fnmatchcase(name, g.lower()) for g in self.globs)
+
+
+_D, _S, _T = "density", "structure", "trajectory"
+_R = "materials_pipeline.readers."
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+
+# name, description, kinds, module, reader, globs, magic, sniff, options
+FORMATS: tuple[Format, ...] = (
+    Format("chgcar", "VASP CHGCAR (charge density)", (_D,), _R + "vasp", "read_volumetric",
+           ("CHGCAR*", "*CHGCAR*", "*.chgcar"), (), "vasp_volumetric", (("flavour", "chgcar"),)),
+    Format("aeccar", "VASP AECCAR0/1/2 (all-electron core/atomic/valence density)", (_D,),
+           _R + "vasp", "read_volumetric", ("AECCAR*", "*AECCAR*", "*.aeccar"), (),
+           "vasp_volumetric", (("flavour", "aeccar"),)),
+    Format("parchg", "VASP PARCHG (partial charge density)", (_D,), _R + "vasp",
+           "read_volumetric", ("PARCHG*", "*PARCHG*", "*.parchg"), (), "vasp_volumetric",
+           (("flavour", "parchg"),)),
+    Format("locpot", "VASP LOCPOT (local potential, eV)", (_D,), _R + "vasp", "read_volumetric",
+           ("LOCPOT*", "*LOCPOT*", "*.locpot"), (), "vasp_volumetric",
+           (("flavour", "locpot"),)),
+    Format("elfcar", "VASP ELFCAR (electron localization function)", (_D,), _R + "vasp",
+           "read_volumetric", ("ELFCAR*", "*ELFCAR*", "*.elfcar"), (), "vasp_volumetric",
+           (("flavour", "elfcar"),)),
+    Format("chg", "VASP CHG (charge density, lower precision)", (_D,), _R + "vasp",
+           "read_volumetric", ("CHG", "CHG.*", "CHG_*", "CHG-*", "*_CHG", "*.chg"), (),
+           "vasp_volumetric", (("flavour", "chg"),)),
+    Format("cube", "Gaussian cube", (_D,), _R + "cube", "read_cube", ("*.cube", "*.cub"), (),
+           "cube"),
+    Format("xsf", "XCrySDen XSF/AXSF (structure, animation, DATAGRID_3D)", (_D, _S, _T),
+           _R + "xsf", "read_xsf", ("*.xsf", "*.axsf"), (), "xsf"),
+    Format("xdatcar", "VASP XDATCAR (MD/relaxation trajectory)", (_T,), _R + "structures",
+           "read_xdatcar", ("XDATCAR*", "*XDATCAR*", "*.xdatcar"), (), "xdatcar"),
+    Format("poscar", "VASP POSCAR/CONTCAR", (_S,), _R + "structures", "read_poscar",
+           ("POSCAR*", "CONTCAR*", "*POSCAR*", "*CONTCAR*", "*.vasp", "*.poscar"), (), "poscar"),
+    Format("extxyz", "extended XYZ (ase.io)", (_T,), _R + "structures", "read_ase",
+           ("*.xyz", "*.extxyz"), (), "extxyz", (("ase_format", "extxyz"),)),
+    Format("traj", "ASE trajectory (ase.io)", (_T,), _R + "structures", "read_ase",
+           ("*.traj",), (b"- of Ulm", b"PickleTrajectory"), None, (("ase_format", "traj"),)),
+    Format("vaspout", "VASP 6 HDF5 output (vaspout.h5; density from vaspwave.h5)", (_D, _S, _T),
+           _R + "vaspout", "read_vaspout", ("vaspout*.h5", "vaspwave*.h5", "*.h5"), (_HDF5,)),
+)
+
+_VASP_VOLUMETRIC = ("chgcar", "aeccar", "parchg", "locpot", "elfcar", "chg")
+_HEAD_BYTES = 1 << 18
+
+
+def known_formats() -> str:
+    """``name (globs)`` of every format, for messages."""
+    return ", ".join(f"{f.name} ({' '.join(f.globs[:2])})" for f in FORMATS)
+
+
+def get_format(name: str) -> Format:
+    """The format called ``name`` (UnknownFormatError listing the known ones otherwise)."""
+    for f in FORMATS:
+        if f.name == name.lower():
+            return f
+    raise UnknownFormatError(f"unknown format {name!r}; known formats: {known_formats()}")
+
+
+# ------------------------------------------------------------------------- content tests
+
+def _lines(head: bytes, n: int = 4000) -> list[bytes]:
+    return head.split(b"\n", n)[:n]
+
+
+def _nfloats(line: bytes, n: int) -> bool:
+    toks = line.split()
+    if len(toks) < n:
+        return False
+    try:
+        [float(t) for t in toks[:n]]
+    except ValueError:
+        return False
+    return True
+
+
+def _is_int(tok: bytes) -> bool:
+    return tok.lstrip(b"+-").isdigit()
+
+
+def _vasp_layout(head: bytes) -> str | None:
+    """'xdatcar', 'volumetric', 'poscar' or None from a POSCAR-like header."""
+    lines = _lines(head)
+    if len(lines) < 7:
+        return None
+    if not lines[1].split() or not _nfloats(lines[1], 1):
+        return None
+    if not all(_nfloats(lines[k], 3) for k in (2, 3, 4)):
+        return None
+    i = 5
+    toks = lines[i].split()
+    if not toks:
+        return None
+    if not _is_int(toks[0]):
+        if not all(t[:1].isalpha() for t in toks):
+            return None
+        i += 1
+    if i >= len(lines):
+        return None
+    try:
+        counts = [int(t) for t in lines[i].split()]
+    except ValueError:
+        return None
+    if not counts or any(c < 0 for c in counts):
+        return None
+    natoms = sum(counts)
+    i += 1
+    if i >= len(lines):
+        return "poscar"
+    low = lines[i].strip().lower()
+    if b"configuration" in low:
+        return "xdatcar"
+    if low[:1] == b"s":
+        i += 1
+        low = lines[i].strip().lower() if i < len(lines) else b""
+    if low[:1] not in (b"d", b"c", b"k"):
+        return None
+    i += 1
+    for k in range(i, min(i + natoms, len(lines))):
+        if not _nfloats(lines[k], 3):
+            return None
+    i += natoms
+    if i >= len(lines) - 1 and len(head) >= _HEAD_BYTES:
+        return "poscar"  # header longer than what we looked at
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines):
+        t = lines[i].split()
+        if len(t) == 3 and all(x.isdigit() for x in t):
+            return "volumetric"
+    return "poscar"
+
+
+def _sniff_vasp_volumetric(head: bytes) -> bool:
+    return _vasp_layout(head) == "volumetric"
+
+
+def _sniff_poscar(head: bytes) -> bool:
+    return _vasp_layout(head) == "poscar"
+
+
+def _sniff_xdatcar(head: bytes) -> bool:
+    return _vasp_layout(head) == "xdatcar"
+
+
+def _sniff_cube(head: bytes) -> bool:
+    lines = _lines(head, 8)
+    if len(lines) < 7:
+        return False
+    t = lines[2].split()
+    if len(t) not in (4, 5) or not _is_int(t[0]) or not _nfloats(b" ".join(t[1:4]), 3):
+        return False
+    if len(t) == 5 and not _is_int(t[4]):
+        return False
+    for k in (3, 4, 5):
+        v = lines[k].split()
+        if len(v) != 4 or not _is_int(v[0]) or not _nfloats(b" ".join(v[1:]), 3):
+            return False
+    if int(t[0]) != 0:
+        a = lines[6].split()
+        if len(a) < 5 or not _is_int(a[0]) or not _nfloats(b" ".join(a[1:5]), 4):
+            return False
+    return True
+
+
+_XSF_FIRST = {b"ANIMSTEPS", b"CRYSTAL", b"SLAB", b"POLYMER", b"MOLECULE", b"ATOMS", b"PRIMVEC",
+              b"BEGIN_BLOCK_DATAGRID_3D", b"BEGIN_BLOCK_DATAGRID3D", b"BEGIN_INFO", b"INFO",
+              b"DIM-GROUP"}
+
+
+def _sniff_xsf(head: bytes) -> bool:
+    for line in _lines(head, 200):
+        s = line.strip()
+        if not s or s.startswith(b"#"):
+            continue
+        return s.split()[0].upper() in _XSF_FIRST
+    return False
+
+
+def _sniff_extxyz(head: bytes) -> bool:
+    lines = _lines(head, 4)
+    if len(lines) < 3 or not lines[0].strip().isdigit():
+        return False
+    if re.search(rb"\b(Lattice|Properties|pbc)\s*=", lines[1], re.I):
+        return True
+    t = lines[2].split()
+    return (int(lines[0]) == 0 or (len(t) >= 4 and t[0][:1].isalpha()
+                                   and _nfloats(b" ".join(t[1:4]), 3)))
+
+
+_SNIFFERS: dict[str, Callable[[bytes], bool]] = {
+    "vasp_volumetric": _sniff_vasp_volumetric, "poscar": _sniff_poscar,
+    "xdatcar": _sniff_xdatcar, "cube": _sniff_cube, "xsf": _sniff_xsf,
+    "extxyz": _sniff_extxyz,
+}
+# the order content tests run in (the most specific first)
+_SNIFF_ORDER = ("xsf", "cube", "xdatcar", "vasp_volumetric", "poscar", "extxyz")
+
+
+def _vasp_flavour(path: Path, head: bytes) -> tuple[Format, bool]:
+    """Which VASP volumetric file: by name, else by content hints; (format, guessed)."""
+    for name in _VASP_VOLUMETRIC:
+        f = get_format(name)
+        if f.matches_name(path):
+            return f, False
+    if b"augmentation occupancies" in head:
+        return get_format("chgcar"), False
+    lines = _lines(head)
+    for i, line in enumerate(lines[:-1]):
+        t = line.split()
+        if i > 6 and len(t) == 3 and all(x.isdigit() for x in t):
+            if len(lines[i + 1].split()) == 10:
+                return get_format("chg"), False
+            break
+    return get_format("chgcar"), True
+
+
+def _by_name(path: Path) -> Format | None:
+    return next((f for f in FORMATS if f.matches_name(path)), None)
+
+
+def _detect(path: str | os.PathLike) -> tuple[Format, str]:
+    """(format, how): how is 'content', 'name' or 'content (guessed)'."""
+    from materials_pipeline.readers._common import read_head
+
+    p = Path(path)
+    head = read_head(p, _HEAD_BYTES)  # BadInputError for a directory, a missing/empty file
+    for f in FORMATS:
+        if f.magic and any(head.startswith(m) for m in f.magic):
+            return f, "content"
+    for test in _SNIFF_ORDER:
+        if not _SNIFFERS[test](head):
+            continue
+        if test == "vasp_volumetric":
+            f, guessed = _vasp_flavour(p, head)
+            return f, "content (guessed)" if guessed else "content"
+        if test == "poscar":
+            # a CHGCAR cut right after its header reads as a POSCAR: trust a volumetric name
+            named = _by_name(p)
+            if named is not None and named.name in _VASP_VOLUMETRIC:
+                return named, "name"
+        return next(f for f in FORMATS if f.sniff == test), "content"
+    named = _by_name(p)
+    if named is not None:
+        return named, "name"
+    raise UnknownFormatError(
+        f"{p}: unknown format (content not recognised, name {p.name!r} matches no pattern); "
+        f"known formats: {known_formats()}")
+
+
+def guess_format(path: str | os.PathLike) -> Format:
+    """The format of ``path``: by content first, then by name (see the module notes)."""
+    return _detect(path)[0]
+
+
+# ---------------------------------------------------------------------------------- read
+
+def _call(fmt: Format, path: str | os.PathLike, **kw: Any) -> Any:
+    opts = dict(fmt.options)
+    opts.update(kw)
+    return fmt.reader_func()(path, **opts)
+
+
+def _resolve(path: str | os.PathLike, format: str | None) -> tuple[Format, str]:
+    if format:
+        return get_format(format), "argument"
+    return _detect(path)
+
+
+def read(path: str | os.PathLike, format: str | None = None, **kw: Any
+         ) -> DensityFile | Structure | Trajectory:
+    """Read ``path`` into our dataclasses (format by ``format``, else content, else name).
+
+    Keyword arguments go to the format's reader (e.g. ``kind=`` for cube files,
+    ``species=`` for VASP 4 headers, ``spin_channels=True`` for CHGCARs, ``threads=``).
+    """
+    from materials_pipeline.data import DensityFile
+
+    fmt, how = _resolve(path, format)
+    obj = _call(fmt, path, **kw)
+    if isinstance(obj, DensityFile):
+        obj.meta.setdefault("detected_by", how)
+        obj.meta.setdefault("format_guessed", how == "content (guessed)")
+    return obj
+
+
+def read_density(path: str | os.PathLike, format: str | None = None, **kw: Any) -> DensityFile:
+    """A file's grids (DensityFile); BadInputError if the file holds no volumetric data."""
+    from materials_pipeline.data import DensityFile
+
+    fmt, how = _resolve(path, format)
+    if "density" not in fmt.kinds:
+        raise BadInputError(f"{path}: a {fmt.name} file ({fmt.description}) holds no "
+                            "volumetric data")
+    obj = _call(fmt, path, **kw)
+    if not isinstance(obj, DensityFile):
+        raise BadInputError(f"{path}: this {fmt.name} file holds no volumetric data "
+                            f"(a {type(obj).__name__.lower()})")
+    obj.meta.setdefault("detected_by", how)
+    obj.meta.setdefault("format_guessed", how == "content (guessed)")
+    return obj
+
+
+def read_structure(path: str | os.PathLike, format: str | None = None, index: int = -1,
+                   **kw: Any) -> Structure:
+    """The atoms of any supported file (frame ``index`` of a trajectory; for volumetric
+    files the header only is parsed)."""
+    from materials_pipeline.data import DensityFile, Trajectory
+
+    fmt, _ = _resolve(path, format)
+    if "trajectory" in fmt.kinds:
+        kw.setdefault("index", index)
+    obj = _call(fmt, path, structure_only=True, **kw)
+    if isinstance(obj, DensityFile):
+        return obj.structure
+    if isinstance(obj, Trajectory):
+        return obj.frames[index]
+    return obj
+
+
+def read_trajectory(path: str | os.PathLike, format: str | None = None, **kw: Any
+                    ) -> Trajectory:
+    """Frames of a trajectory file; a single structure (or a density file's) is one frame."""
+    from materials_pipeline.data import DensityFile, Structure, Trajectory
+
+    fmt, _ = _resolve(path, format)
+    if fmt.kinds == ("density",):  # header only
+        obj = _call(fmt, path, structure_only=True, **kw)
+    elif fmt.name == "vaspout":  # its ionic steps, not its density
+        obj = _call(fmt, path, quantity="structure", **kw)
+    else:
+        obj = _call(fmt, path, **kw)
+    if isinstance(obj, Trajectory):
+        return obj
+    if isinstance(obj, DensityFile):
+        return Trajectory(str(path), fmt.name, [obj.structure])
+    if isinstance(obj, Structure):
+        return Trajectory(str(path), fmt.name, [obj])
+    raise BadInputError(f"{path}: no structure in this {fmt.name} file")

@@ -1,0 +1,14 @@
+"""Readers of materials input files, one module per family; use :mod:`materials_pipeline.formats`
+(``read``, ``read_density``, ``read_structure``, ``read_trajectory``), which picks the reader.
+
+* :mod:`.vasp`: POSCAR header, CHGCAR / CHG / AECCAR / PARCHG / LOCPOT / ELFCAR
+* :mod:`.cube`: Gaussian cube (densities, orbitals, potentials)
+* :mod:`.xsf`: XCrySDen XSF/AXSF (structures, animations, DATAGRID_3D)
+* :mod:`.structures`: POSCAR/CONTCAR, XDATCAR, extxyz and ASE .traj (ase.io)
+* :mod:`.vaspout`: VASP 6 HDF5 (vaspout.h5 / vaspwave.h5, h5py)
+* :mod:`._common`: buffers (mmap), the exact compiled float parser and its numpy fallback
+
+Every reader returns the dataclasses of :mod:`materials_pipeline.data` (numpy arrays with
+units), never a library's object, and raises :class:`core.errors.BadInputError` naming the
+file and the problem for bad input.
+"""
