@@ -11,6 +11,11 @@
  *     writer produce) between threads; any irregularity falls back to one thread.
  * skip(buf, offset, n) -> (n_skipped, end)
  *     Skips n tokens without converting them (n_skipped < n: the buffer ended).
+ * parse_grid(buf, offset, out, n0, n1, n2, divisor, nthreads=1) -> (n, end, status)
+ *     Parses n0*n1*n2 values stored x fastest (Fortran order) straight into the C-ordered
+ *     out[i, j, k] / divisor (one IEEE division per value; divisor 1.0 copies exactly),
+ *     a few k-planes at a time through a cache-sized slab; statuses as parse_into (n counts
+ *     tokens in file order).
  * f2c(src, dst, n0, n1, n2, divisor)
  *     dst[i, j, k] = src[i + n0*(j + n1*k)] / divisor (Fortran order -> C order), blocked
  *     for the cache; divisor 1.0 copies exactly.
@@ -633,6 +638,247 @@ static PyObject *py_parse_into(PyObject *self, PyObject *args)
     return Py_BuildValue("(nni)", j.done, (Py_ssize_t)(j.stop - base), j.status);
 }
 
+/* --- parse_grid: parse a Fortran-ordered grid straight into C order ------------------------
+ *
+ * The values come x fastest: token t is sample (i, j, k) = (t % n0, t / n0 % n1, t / n0 / n1).
+ * Each job parses S k-planes at a time into a small scratch slab (it stays in the cache) and
+ * writes them transposed into out[i][j][k] / divisor: no full-size temporary, one pass over
+ * the output. Threads take ranges of planes that start on a line start (fixed-layout lines). */
+
+enum { SLAB = 8 };
+
+typedef struct {
+    const unsigned char *p, *end; /* bytes of this job */
+    double *out, *scratch;
+    Py_ssize_t n0, n1, n2, k0, k1; /* planes [k0, k1) */
+    double div;
+    Py_ssize_t done; /* tokens parsed by this job */
+    int status;
+    const unsigned char *stop;
+} GridJob;
+
+static void transpose_slab(const double *sc, double *out, Py_ssize_t n0, Py_ssize_t n1,
+                           Py_ssize_t n2, Py_ssize_t k, Py_ssize_t kk, double div)
+{
+    const Py_ssize_t n01 = n0 * n1, B = 16;
+    for (Py_ssize_t j = 0; j < n1; ++j)
+        for (Py_ssize_t i0 = 0; i0 < n0; i0 += B) {
+            Py_ssize_t i1 = i0 + B < n0 ? i0 + B : n0;
+            for (Py_ssize_t i = i0; i < i1; ++i) {
+                const double *sp = sc + i + n0 * j;
+                double *dp = out + (i * n1 + j) * n2 + k;
+                if (div == 1.0)
+                    for (Py_ssize_t q = 0; q < kk; ++q)
+                        dp[q] = sp[q * n01];
+                else
+                    for (Py_ssize_t q = 0; q < kk; ++q)
+                        dp[q] = sp[q * n01] / div;
+            }
+        }
+}
+
+static void run_grid_job(GridJob *g)
+{
+    const Py_ssize_t n01 = g->n0 * g->n1;
+    const unsigned char *cur = g->p;
+    g->done = 0;
+    for (Py_ssize_t k = g->k0; k < g->k1; k += SLAB) {
+        Py_ssize_t kk = g->k1 - k < SLAB ? g->k1 - k : SLAB;
+        Job sub;
+        sub.base = NULL;
+        sub.p = cur;
+        sub.end = g->end;
+        sub.out = g->scratch;
+        sub.n = kk * n01;
+        run_job(&sub);
+        g->done += sub.done;
+        cur = sub.stop;
+        if (sub.status != ST_OK) {
+            g->status = sub.status;
+            g->stop = cur;
+            return;
+        }
+        transpose_slab(g->scratch, g->out, g->n0, g->n1, g->n2, k, kk, g->div);
+    }
+    g->status = ST_OK;
+    g->stop = cur;
+}
+
+#ifdef FF_THREADS
+static void *grid_thread(void *arg)
+{
+    run_grid_job((GridJob *)arg);
+    return NULL;
+}
+#endif
+
+static Py_ssize_t gcd_ss(Py_ssize_t a, Py_ssize_t b)
+{
+    while (b) {
+        Py_ssize_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Split into up to nthreads jobs on line starts; 0 if the layout does not allow it. */
+static int plan_grid_jobs(GridJob *jobs, int nthreads, const unsigned char *base,
+                          const unsigned char *p, const unsigned char *end)
+{
+    GridJob *g0 = &jobs[0];
+    const Py_ssize_t n01 = g0->n0 * g0->n1;
+    if (nthreads < 2 || n01 * g0->n2 < ((Py_ssize_t)1 << 20) || p == base || p[-1] != '\n')
+        return 1;
+    Py_ssize_t L = 0, m = line_layout(p, end, &L);
+    if (m <= 0)
+        return 1;
+    /* a boundary at plane k is a line start when k*n01 is a multiple of m */
+    Py_ssize_t q = m / gcd_ss(n01 % m ? n01 % m : m, m);
+    if (n01 % m == 0)
+        q = 1;
+    Py_ssize_t G = SLAB * q / gcd_ss(SLAB, q); /* lcm(SLAB, q) */
+    int nj = 0;
+    Py_ssize_t prev = 0;
+    for (int t = 0; t < nthreads; ++t) {
+        Py_ssize_t kb = (t == nthreads - 1) ? g0->n2 : (g0->n2 * (t + 1) / nthreads) / G * G;
+        if (kb <= prev)
+            continue;
+        GridJob *g = &jobs[nj];
+        *g = *g0;
+        g->k0 = prev;
+        g->k1 = kb;
+        g->p = p + (prev * n01 / m) * L;
+        if (g->p > end)
+            return 1;
+        if (kb < g0->n2) {
+            g->end = p + (kb * n01 / m) * L;
+            if (g->end > end || g->end[-1] != '\n')
+                return 1;
+        } else {
+            g->end = end;
+        }
+        if (g->p != p && g->p[-1] != '\n')
+            return 1;
+        prev = kb;
+        ++nj;
+    }
+    return nj;
+}
+
+static PyObject *py_parse_grid(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *bufobj, *outobj;
+    Py_ssize_t offset, n0, n1, n2;
+    double div;
+    int nthreads = 1;
+    if (!PyArg_ParseTuple(args, "OnOnnnd|i:parse_grid", &bufobj, &offset, &outobj, &n0, &n1,
+                          &n2, &div, &nthreads))
+        return NULL;
+    Py_buffer in, out;
+    if (PyObject_GetBuffer(bufobj, &in, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_out(outobj, &out) < 0) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    if (offset < 0 || offset > in.len || n0 <= 0 || n1 <= 0 || n2 <= 0 ||
+        out.len / 8 < n0 * n1 * n2) {
+        PyErr_SetString(PyExc_ValueError, "parse_grid: bad offset, shape or output size");
+        PyBuffer_Release(&out);
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    if (nthreads > 16)
+        nthreads = 16;
+    if (nthreads < 1)
+        nthreads = 1;
+    const unsigned char *base = (const unsigned char *)in.buf;
+    const unsigned char *p = base + offset, *end = base + in.len;
+    Py_ssize_t n01 = n0 * n1;
+    Py_ssize_t slab = (n2 < SLAB ? n2 : SLAB) * n01;
+    GridJob jobs[16];
+    GridJob *g0 = &jobs[0];
+    g0->p = p;
+    g0->end = end;
+    g0->out = (double *)out.buf;
+    g0->scratch = NULL;
+    g0->n0 = n0, g0->n1 = n1, g0->n2 = n2, g0->k0 = 0, g0->k1 = n2;
+    g0->div = div;
+    Py_ssize_t done = 0;
+    int status = ST_OK, nomem = 0;
+    const unsigned char *stop = p;
+    Py_BEGIN_ALLOW_THREADS
+    {
+        int nj = plan_grid_jobs(jobs, nthreads, base, p, end);
+        int ok = 0;
+        if (nj > 1) {
+            int alloc_ok = 1;
+            for (int t = 0; t < nj; ++t) {
+                jobs[t].scratch = (double *)malloc((size_t)slab * sizeof(double));
+                alloc_ok &= jobs[t].scratch != NULL;
+            }
+#ifdef FF_THREADS
+            if (alloc_ok) {
+                pthread_t th[16];
+                int started = 0;
+                for (int t = 1; t < nj; ++t) {
+                    if (pthread_create(&th[t], NULL, grid_thread, &jobs[t]) != 0)
+                        break;
+                    started = t;
+                }
+                run_grid_job(&jobs[0]);
+                for (int t = 1; t <= started; ++t)
+                    pthread_join(th[t], NULL);
+                for (int t = started + 1; t < nj; ++t)
+                    run_grid_job(&jobs[t]);
+                ok = 1;
+                for (int t = 0; t < nj && ok; ++t) {
+                    GridJob *g = &jobs[t];
+                    if (g->status != ST_OK) {
+                        ok = 0;
+                    } else if (t < nj - 1) {
+                        const unsigned char *r = g->stop;
+                        while (r < g->end && is_space(*r))
+                            ++r;
+                        ok = (r == g->end);
+                    }
+                }
+                if (ok) {
+                    done = n0 * n1 * n2;
+                    stop = jobs[nj - 1].stop;
+                }
+            }
+#endif
+            for (int t = 0; t < nj; ++t)
+                free(jobs[t].scratch);
+        }
+        if (!ok) { /* one job over everything: also reports errors at their exact place */
+            g0->p = p;
+            g0->end = end;
+            g0->k0 = 0;
+            g0->k1 = n2;
+            g0->scratch = (double *)malloc((size_t)slab * sizeof(double));
+            if (!g0->scratch) {
+                nomem = 1;
+            } else {
+                run_grid_job(g0);
+                free(g0->scratch);
+                done = g0->done;
+                status = g0->status;
+                stop = g0->stop;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&in);
+    if (nomem)
+        return PyErr_NoMemory();
+    return Py_BuildValue("(nni)", done, (Py_ssize_t)(stop - base), status);
+}
+
 static PyObject *py_skip(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -727,6 +973,8 @@ static PyObject *py_f2c(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"parse_into", py_parse_into, METH_VARARGS,
      "parse_into(buf, offset, out, nthreads=1) -> (n_parsed, end_offset, status)"},
+    {"parse_grid", py_parse_grid, METH_VARARGS,
+     "parse_grid(buf, offset, out, n0, n1, n2, divisor, nthreads=1) -> (n_parsed, end, status)"},
     {"skip", py_skip, METH_VARARGS, "skip(buf, offset, n) -> (n_skipped, end_offset)"},
     {"f2c", py_f2c, METH_VARARGS,
      "f2c(src, dst, n0, n1, n2, divisor): Fortran-ordered src -> C-ordered dst / divisor"},

@@ -38,10 +38,9 @@ from core.geometry import Volume
 from materials_pipeline.data import DensityFile, Grid, Structure
 from materials_pipeline.readers._common import (
     Lines,
-    fortran_to_c,
     line_of,
     open_buffer,
-    parse_floats,
+    parse_grid,
     skip_tokens,
 )
 
@@ -313,10 +312,9 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
         g = len(blocks) + 1
         count = dims[0] * dims[1] * dims[2]
         if parse:
-            flat, end = parse_floats(buf, ln.pos, count, path=label, what=f"grid {g}",
-                                     threads=threads)
-            blocks.append((fortran_to_c(flat, dims, divisor), dims))
-            del flat
+            vals, end = parse_grid(buf, ln.pos, dims, path=label, what=f"grid {g}",
+                                   divisor=divisor, threads=threads)
+            blocks.append((vals, dims))
         else:
             end = skip_tokens(buf, ln.pos, count, path=label, what=f"grid {g}")
             blocks.append((None, dims))

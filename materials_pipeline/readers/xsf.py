@@ -34,7 +34,7 @@ import numpy as np
 from core.errors import BadInputError
 from core.geometry import Volume
 from materials_pipeline.data import DensityFile, Grid, Structure, Trajectory
-from materials_pipeline.readers._common import Lines, open_buffer, parse_floats
+from materials_pipeline.readers._common import Lines, open_buffer, parse_grid
 
 __all__ = ["read_xsf", "KEYWORDS"]
 
@@ -227,18 +227,19 @@ def read_xsf(path: str | os.PathLike, *, kind: str = "density", units: str = "",
                     for _ in range(4):
                         v = ln.next_nonblank()
                         try:
-                            vals = [float(t) for t in (v or b"").split()[:3]]
+                            vec = [float(t) for t in (v or b"").split()[:3]]
                         except ValueError:
-                            vals = []
-                        if len(vals) != 3:
+                            vec = []
+                        if len(vec) != 3:
                             raise BadInputError(f"{label}: line {ln.lineno}: grid {name!r}: "
                                                 "expected the origin and 3 spanning vectors")
-                        vecs.append(vals)
+                        vecs.append(vec)
                     origin = np.array(vecs[0])
                     span = np.array(vecs[1:])
                     count = shape[0] * shape[1] * shape[2]
-                    flat, end = parse_floats(buf, ln.pos, count, path=label,
-                                             what=f"grid {name!r}", threads=threads)
+                    grid_shape = (shape[0], shape[1], shape[2])
+                    values, end = parse_grid(buf, ln.pos, grid_shape, path=label,
+                                           what=f"grid {name!r}", threads=threads)
                     ln.pos = end
                     tail = ln.next_nonblank()
                     if tail is None or not _END_GRID.match(tail.strip()):
@@ -250,8 +251,9 @@ def read_xsf(path: str | os.PathLike, *, kind: str = "density", units: str = "",
                             "(wrong grid dimensions?)")
                     sl, aff, periodic, note = _grid_placement(shape, origin, span, cell,
                                                               name, label)
-                    vals = flat.reshape(shape[2], shape[1], shape[0]).transpose(2, 1, 0)[sl]
-                    grids[name] = Grid(name, np.ascontiguousarray(vals), aff, units,
+                    if sl[0] != slice(None):
+                        values = np.ascontiguousarray(values[sl])
+                    grids[name] = Grid(name, values, aff, units,
                                        periodic=periodic, signed=kind != "density")
                     notes[name] = note
             elif _BLOCK2D.match(key) or key in (b"BEGIN_INFO", b"INFO"):

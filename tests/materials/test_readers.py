@@ -765,6 +765,35 @@ def test_parser_threads_and_layout_changes():
         _common.parse_floats(bytes(bad), 0, n, path="x", what="t", threads=4)
 
 
+@pytest.mark.parametrize("shape", [(61, 77, 256), (64, 64, 300), (7, 5, 3)])
+def test_parse_grid_into_c_order(shape):
+    """Fortran-ordered text straight into C order (threads on plane ranges that start on a
+    line start: 61*77 planes are not a multiple of 5 tokens per line)."""
+    rng = np.random.default_rng(11)
+    n = shape[0] * shape[1] * shape[2]
+    base = [_fortran(v) for v in rng.normal(size=20_011)]
+    toks = (base * (n // len(base) + 1))[:n]
+    text = ("   61   77  256\n" + "\n".join(" " + " ".join(toks[k:k + 5])
+                                           for k in range(0, n, 5)) + "\n").encode()
+    flat, end0 = _common.parse_floats(text, 16, n, path="x", what="g", threads=1)
+    for div in (1.0, 3.7):
+        expect = flat.reshape(shape, order="F") / div
+        for threads in (1, 2, 4):
+            got, end = _common.parse_grid(text, 16, shape, path="x", what="g", divisor=div,
+                                          threads=threads)
+            assert got.flags.c_contiguous and got.shape == shape
+            assert np.array_equal(got, expect) and end == end0, (div, threads)
+    bad = bytearray(text)
+    cut = len(bad) * 2 // 3
+    with pytest.raises(BadInputError, match=rf"g expected {n} values, found \d+ \(trunc"):
+        _common.parse_grid(bytes(bad[:cut]), 16, shape, path="x", what="g", threads=4)
+    pos = bad.index(b" 0.", len(bad) // 2) + 1
+    k = len(bytes(bad[16:pos]).split())
+    bad[pos:pos + 3] = b"0.x"
+    with pytest.raises(BadInputError, match=rf"value {k + 1} of {n} .* not a number"):
+        _common.parse_grid(bytes(bad), 16, shape, path="x", what="g", threads=4)
+
+
 def test_parser_numpy_fallback(monkeypatch, chgcar_spin):
     ref = read_density(chgcar_spin.path)
     monkeypatch.setattr(_common, "_ff", None)
