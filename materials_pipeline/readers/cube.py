@@ -8,7 +8,7 @@ Layout: two comment lines; ``natoms ox oy oz [nval]``; three voxel lines ``n_i v
 Units: a positive voxel count means Bohr, a negative one Angstrom (Gaussian's convention). We
 return Angstrom lengths and, from Bohr files, convert the values:
 
-* density (e/Bohr^3) -> e/Angstrom^3 (divided by 0.529177210903**3);
+* density and spin density (e/Bohr^3) -> e/Angstrom^3 (divided by 0.529177210903**3);
 * orbital (Bohr^-3/2) -> Angstrom^-3/2 (divided by 0.529177210903**1.5): psi**2 still
   integrates to 1; grids ``orbital_<index>`` (or ``orbital``), signed;
 * potential: kept as written, atomic units ``Hartree/e`` (PySCF's cubegen.mep, Gaussian).
@@ -16,8 +16,8 @@ return Angstrom lengths and, from Bohr files, convert the values:
 The format cannot tell a density from a potential: ``kind=`` decides; without it we read the
 comment lines (PySCF: "Electron density in real space (e/Bohr^3)", "Orbital value in real
 space (1/Bohr^3)", "Molecular electrostatic potential in real space"; Gaussian: "... density
-...", "... potential ...", "MO coefficients"); natoms < 0 means orbitals; else density, and
-``meta["kind_guessed"]`` is True.
+...", "... potential ...", "MO coefficients", "spin density" -> kind "spin", signed); natoms < 0
+means orbitals; else density, and ``meta["kind_guessed"]`` is True.
 
 Placement: ``values[i, j, k]`` is at ``origin + i*v0 + j*v1 + k*v2`` (the affine), a
 non-periodic box (``periodic=False``, structure without a cell) unless ``periodic=True`` is
@@ -45,6 +45,7 @@ _KIND_PATTERNS = (
     ("potential", re.compile(r"potential|\besp\b|\bmep\b", re.I)),
     ("orbital", re.compile(r"orbital|\bMOs?\b|wave ?function|\bpsi\b", re.I)),
     ("elf", re.compile(r"\belf\b|localization function|localisation function", re.I)),
+    ("spin", re.compile(r"spin[ _-]?density|magneti[sz]ation", re.I)),
     ("density", re.compile(r"density|charge", re.I)),
 )
 
@@ -181,7 +182,7 @@ def read_cube(path: str | os.PathLike, *, kind: str | None = None,
         if sorted(order) != [0, 1, 2]:
             order = [0, 1, 2]
     data = flat.reshape(shape[0], shape[1], shape[2], nval)
-    if kind == "density":
+    if kind in ("density", "spin"):
         factor, units = (1.0 if angstrom else BOHR ** 3), "e/Angstrom^3"
     elif kind == "orbital":
         factor, units = (1.0 if angstrom else BOHR ** 1.5), "Angstrom^-3/2"

@@ -25,15 +25,17 @@ __all__ = ["read_poscar", "read_xdatcar", "read_ase"]
 
 
 def read_poscar(path: str | os.PathLike, *, species: list[str] | None = None,
-                structure_only: bool = True) -> Structure:
-    """A POSCAR/CONTCAR (``species=`` names the elements of a VASP 4 file without them)."""
+                structure_only: bool = True, threads: int | None = None) -> Structure:
+    """A POSCAR/CONTCAR (``species=`` names the elements of a VASP 4 file without them;
+    ``structure_only`` and ``threads`` are accepted for a uniform reader interface)."""
     p = Path(path)
     with open_buffer(p) as buf:
         return parse_poscar_header(buf, p, species=species).structure()
 
 
 def read_xdatcar(path: str | os.PathLike, *, species: list[str] | None = None,
-                 structure_only: bool = False, index: int = -1) -> Trajectory | Structure:
+                 structure_only: bool = False, index: int = -1, threads: int | None = None
+                 ) -> Trajectory | Structure:
     """An XDATCAR as a :class:`Trajectory` (frame ``index`` only with ``structure_only``)."""
     p = Path(path)
     label = p.name
@@ -97,7 +99,7 @@ def _to_structure(atoms) -> Structure:
 
 
 def read_ase(path: str | os.PathLike, *, ase_format: str, structure_only: bool = False,
-             index: int = -1) -> Trajectory | Structure:
+             index: int = -1, threads: int | None = None) -> Trajectory | Structure:
     """extxyz / ASE .traj through ase.io.read (all frames -> Trajectory)."""
     import ase.io
 

@@ -117,7 +117,7 @@ def _grids_from(arr, names, cell, units, divisor, path, key) -> dict[str, Grid]:
 
 
 def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: bool = False,
-                 structure_only: bool = False, index: int = -1
+                 structure_only: bool = False, index: int = -1, threads: int | None = None
                  ) -> DensityFile | Structure | Trajectory:
     """Read a VASP 6 ``vaspout.h5`` (see the module notes for layout and units).
 

@@ -677,6 +677,20 @@ def test_vaspout_minimal_h5(tmp_path):
     assert len(t.frames) == 2
 
 
+def test_every_reader_takes_threads_and_read_structure(chgcar_pmg, pyscf_cubes, xsf_ase,
+                                                      structures_ase):
+    """Pipelines pass the same keywords to every file: threads=, and read_structure/
+    read_trajectory work on every format."""
+    paths = [chgcar_pmg.path, pyscf_cubes["density"].path, xsf_ase.path,
+             xsf_ase.data["anim"]] + [w.path for w in structures_ase.values()]
+    for p in paths:
+        obj = read(p, threads=1)
+        assert isinstance(obj, DensityFile | Structure | Trajectory), p
+        s = read_structure(p)
+        assert isinstance(s, Structure) and len(s) > 0, p
+        assert len(read_trajectory(p).frames) >= 1
+
+
 # -------------------------------------------------------------- the float parser itself
 
 _FORMATS = [
