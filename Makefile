@@ -44,8 +44,10 @@ demo: $(STAMP) ## build a small scene with the core writers, render stills and a
 	$(BIN)/python -m core.demo $(OUT)/demo $(RUNFLAGS)
 	$(BIN)/python -m render $(OUT)/demo $(RUNFLAGS)
 
-materials: $(STAMP) ## materials pipeline on INPUT (default: embedded data)
-	@echo "make materials: the materials pipeline is issue #3 and not built yet" >&2; exit 2
+INPUT ?=
+MATFLAGS ?=
+materials: $(STAMP) ## materials pipeline on INPUT=files/folders (default: PySCF water vibration)
+	$(BIN)/python -m materials_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/materials/run,--default --out $(OUT)/materials/default) $(RUNFLAGS) $(MATFLAGS)
 
 climate: $(STAMP) ## climate pipeline on INPUT (default: embedded data)
 	@echo "make climate: the climate pipeline is issue #4 and not built yet" >&2; exit 2

@@ -87,6 +87,17 @@ def sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def checksums_in_background(paths):
+    """Start hashing ``paths`` in a thread (hashlib releases the GIL): a Future of
+    {path: sha256}, to pass to :func:`provenance` once the run's real work is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+    fut = pool.submit(lambda: {str(Path(p).resolve()): sha256(p) for p in paths})
+    pool.shutdown(wait=False)
+    return fut
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
@@ -98,12 +109,18 @@ def package_versions() -> dict[str, str]:
 
 
 def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
-               command: list[str] | None = None) -> dict:
-    """Provenance block: input files with checksums, every parameter, package versions."""
+               command: list[str] | None = None, checksums: dict | None = None) -> dict:
+    """Provenance block: input files with checksums, every parameter, package versions.
+
+    ``checksums`` maps paths to SHA-256 digests already computed (e.g. in a background thread
+    while the run worked: :func:`checksums_in_background`); missing ones are computed here.
+    """
+    known = {str(Path(k).resolve()): v for k, v in (checksums or {}).items()}
     ins = []
     for p in inputs:
-        p = Path(p)
-        ins.append({"path": str(p.resolve()), "sha256": sha256(p), "size": p.stat().st_size})
+        p = Path(p).resolve()
+        digest = known.get(str(p)) or sha256(p)
+        ins.append({"path": str(p), "sha256": digest, "size": p.stat().st_size})
     return {
         "inputs": ins,
         "parameters": _jsonable(parameters or {}),

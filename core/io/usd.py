@@ -118,7 +118,7 @@ def _array_and_type(name: str, arr: np.ndarray) -> tuple[Any, Any, int]:
 
     a = np.asarray(arr)
     n = len(a)
-    a2 = a.reshape(n, -1)
+    a2 = a.reshape(n, int(np.prod(a.shape[1:], dtype=np.int64)))  # (0, k) for empty too
     k = a2.shape[1]
     T = Sdf.ValueTypeNames
     if a.dtype.kind == "f":

@@ -552,3 +552,16 @@ def test_empty_geometry_round_trips(tmp_path, suffix, kind):
     back = read(p)
     n = {"mesh": "vertices", "points": "positions", "curves": "points"}[kind]
     assert len(getattr(back, n)) == 0
+
+
+def test_usd_empty_geometry_with_attributes(tmp_path):
+    """An empty curve set with (empty) attributes: no bonds in a frame is not an error."""
+    from core.geometry import Curves
+    from core.io.usd import read_usd, write_usd
+
+    empty = Curves(np.zeros((0, 3)), np.zeros(0, np.int64),
+                   {"element": np.zeros(0, np.int32), "v": np.zeros((0, 3), np.float32)},
+                   np.zeros((0, 4), np.uint8))
+    write_usd(empty, tmp_path / "e.usd", radius=0.1)
+    back = read_usd(tmp_path / "e.usd")
+    assert len(back.points) == 0

@@ -1,0 +1,281 @@
+"""The work of one frame: read, compute geometry, write every asset atomically.
+
+Called by the thin task wrappers in :mod:`materials_pipeline.tasks`. Each function takes paths
+and small parameters and returns small JSON-able metadata; nothing here reads module state.
+
+Frame outputs, in ``RUN/assets/NNNN/``::
+
+    iso.ply|glb|usd        isosurface (+ iso_neg.* for signed fields), vertex colours
+    density.vdb|usd        the field as an OpenVDB grid with the cell's (sheared) affine
+    atoms.ply|glb|usd      atoms as points (radius, element, index) / instanced spheres
+    bonds.ply|glb|usd      half-bonds in the two element colours
+    cell.ply|usd           the cell's edges (copied to static/ when all frames share a cell)
+    polyhedra.ply|glb|usd  coordination polyhedra (when asked)
+    frame.json             metadata; written last: its presence with the same parameters
+                           hash marks the frame complete, so a re-run skips it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInputError
+
+METERS_PER_ANGSTROM = 1e-10
+FRAME_META = "frame.json"
+COLOUR_META = "colour.json"
+
+
+def params_key(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def frame_dir(out_dir: str | Path, index: int) -> Path:
+    return Path(out_dir) / "assets" / f"{index:04d}"
+
+
+def _done(path: Path, key: str) -> dict | None:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != key:
+        return None
+    return meta if all((path.parent / f).exists() for f in meta.get("files", [])) else None
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    from core.atomic import write_text
+
+    write_text(path, json.dumps(meta, indent=1))
+
+
+def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: str,
+               radius: float | None = None) -> None:
+    """Write ``obj`` as stem.<fmt> for each format (PLY first: what the renderer loads)."""
+    from core.io import write
+
+    for fmt in formats:
+        path = stem.with_suffix("." + fmt)
+        if fmt == "usd":
+            write(obj, path, name=name, meters_per_unit=METERS_PER_ANGSTROM, radius=radius)
+        elif fmt == "glb":
+            write(obj, path, name=name)
+        else:
+            write(obj, path)
+        files.append(path.name)
+
+
+def _select_grid(data, field: str | None, src: str):
+    if field is None:
+        return data.main_grid()
+    if field not in data.grids:
+        raise BadInputError(f"{src}: no grid named {field!r}; this file has "
+                            f"{', '.join(data.grids)}")
+    return data.grids[field]
+
+
+def read_source(src: str, frame_in_file: int | None):
+    """(DensityFile or None, Structure) of one frame of a source file."""
+    from materials_pipeline.data import DensityFile, Trajectory
+    from materials_pipeline.formats import read
+
+    data = read(src)
+    if isinstance(data, DensityFile):
+        return data, data.structure
+    if isinstance(data, Trajectory):
+        if frame_in_file is None or not 0 <= frame_in_file < len(data.frames):
+            raise BadInputError(f"{src}: trajectory frame {frame_in_file} does not exist "
+                                f"({len(data.frames)} frames)")
+        return None, data.frames[frame_in_file]
+    return None, data
+
+
+def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_dir: str,
+                index: int, params: dict) -> dict:
+    """Stage A of a frame: every asset but the colour-mapped surfaces' final files.
+
+    Returns metadata (level, units, cell, bounds, colour-field statistics ...). Skips the work
+    when ``frame.json`` exists with the same parameters and its files are there.
+    """
+    from core.atomic import atomic_path
+
+    t0 = time.perf_counter()
+    fdir = frame_dir(out_dir, index)
+    key = params_key(src, frame_in_file, color_src, params, _stat(src), _stat(color_src))
+    if (meta := _done(fdir / FRAME_META, key)) is not None:
+        return {**meta, "skipped": True}
+    fdir.mkdir(parents=True, exist_ok=True)
+    warm = _prewarm(params)  # imports the writers need, while the parser runs in C
+
+    from materials_pipeline import iso, stages
+
+    data, structure = read_source(src, frame_in_file)
+    warm.join()
+    reps = tuple(params.get("supercell", (1, 1, 1)))
+    formats = list(params.get("formats", ["ply", "glb", "usd"]))
+    files: list[str] = []
+    meta: dict[str, Any] = {"index": index, "source": src, "frame_in_file": frame_in_file,
+                            "format": getattr(data, "format", None), "key": key}
+    bounds = []
+
+    if data is not None:
+        grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
+        if not np.isfinite(grid.values).all():
+            raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
+        spec = iso.parse(params.get("iso", iso.DEFAULT_SPEC))
+        level = iso.resolve(spec, grid.values, signed=grid.signed,
+                            voxel_volume=grid.voxel_volume, units=grid.units, source=src)
+        meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
+                    grid=grid.name, signed=grid.signed, kind=data.kind,
+                    vmax=float(np.abs(grid.values).max()))
+        if not grid.signed and grid.units.startswith("e/"):
+            meta["electrons_total"] = float(grid.values.sum(dtype=np.float64)
+                                            * grid.voxel_volume)
+            meta["electrons_enclosed"] = iso.enclosed_charge(grid.values, level,
+                                                              grid.voxel_volume)
+        colour_grid = None
+        if color_src is not None:
+            cdata = data if color_src == src else read_source(color_src, None)[0]
+            if cdata is None:
+                raise BadInputError(f"{color_src}: --color-by needs a volumetric file")
+            colour_grid = stages.tile_grid(
+                _select_grid(cdata, params.get("color_field"), color_src), reps)
+            meta.update(color_units=colour_grid.units, color_grid=colour_grid.name)
+        surf_stats = []
+        for name, mesh in stages.surfaces(grid, level):
+            bounds.append(mesh.bounds())
+            if colour_grid is not None:
+                mesh.attributes["color_value"] = stages.sample(colour_grid, mesh.vertices)
+                surf_stats.append(stages.value_stats(mesh.attributes["color_value"]))
+                raw = fdir / f"{name}.raw.npz"
+                with atomic_path(raw) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, vertices=mesh.vertices, faces=mesh.faces, normals=mesh.normals,
+                             values=mesh.attributes["color_value"])
+                files.append(raw.name)
+            else:
+                _write_all(mesh, fdir / name, formats, files, name=name)
+            meta.setdefault("surfaces", []).append({"name": name, "vertices": mesh.n_vertices,
+                                                    "faces": mesh.n_faces})
+        meta["color_stats"] = surf_stats
+        if params.get("volume", True) and not grid.signed:
+            from core.io.vdb import write_vdb
+
+            vol = grid.volume()
+            # voxels within 1% of the isovalue of zero stay inactive: sparse, 3x faster to
+            # write, invisible in the render (their extinction is ~0.6% per Angstrom)
+            write_vdb(vol, fdir / "density.vdb", tolerance=float(params.get("vdb_tolerance",
+                                                                           0.01)) * level)
+            files.append("density.vdb")
+            if "usd" in formats:
+                from core.io.usd import write_usd_volume
+
+                write_usd_volume("density.vdb", [vol.name], fdir / "density.usd",
+                                 meters_per_unit=METERS_PER_ANGSTROM)
+                files.append("density.usd")
+        bounds.append(grid.volume().bounds())
+
+    structure = stages.tile_structure(structure, reps)
+    meta.update(natoms=len(structure), cell=structure.cell.tolist(),
+                has_cell=structure.has_cell, symbols=sorted(set(structure.symbols)))
+    if len(structure):
+        from materials_pipeline import structure as st
+
+        if structure.has_cell:  # atoms outside the cell (MD, extxyz) next to their density
+            structure = st.wrap_positions(structure)
+        shown = st.repeat_boundary_atoms(structure) if params.get("repeat_boundary") \
+            else structure
+        atoms = st.atoms_points(shown, radius=params.get("radius", "covalent"),
+                                scale=float(params.get("atom_scale", 0.5)))
+        _write_all(atoms, fdir / "atoms", formats, files, name="atoms")
+        bounds.append(atoms.bounds())
+        bonds = st.find_bonds(structure, tolerance=float(params.get("bond_tolerance", 1.15)))
+        meta["nbonds"] = int(len(bonds.i))
+        curves = st.bond_curves(structure, bonds, radius=float(params.get("bond_radius", 0.12)))
+        _write_all(curves, fdir / "bonds", formats, files, name="bonds",
+                   radius=float(params.get("bond_radius", 0.12)))
+        if params.get("polyhedra"):
+            poly = st.coordination_polyhedra(structure, bonds, list(params["polyhedra"]),
+                                             ligands=params.get("ligands") or None)
+            _write_all(poly, fdir / "polyhedra", formats, files, name="polyhedra")
+    if structure.has_cell:
+        from materials_pipeline.structure import cell_edges
+
+        edges = cell_edges(structure.cell)
+        _write_all(edges, fdir / "cell", [f for f in formats if f != "glb"], files, name="cell",
+                   radius=0.03)
+        bounds.append(edges.bounds())
+    if not bounds:
+        raise BadInputError(f"{src}: nothing to show (no grid and no atoms)")
+    b = np.array([[bb[0] for bb in bounds], [bb[1] for bb in bounds]])
+    meta["bounds"] = [b[0].min(0).tolist(), b[1].max(0).tolist()]
+    meta["files"] = files
+    meta["seconds"] = time.perf_counter() - t0
+    _write_meta(fdir / FRAME_META, meta)
+    return {**meta, "skipped": False}
+
+
+def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin: float,
+                 vmax: float, formats: list[str]) -> dict:
+    """Stage B: colour the saved surfaces with one range shared by all frames and write them."""
+    from core import colormaps
+    from core.geometry import Mesh
+
+    t0 = time.perf_counter()
+    fdir = frame_dir(out_dir, index)
+    key = params_key(surfaces, cmap, vmin, vmax, formats,
+                     [_stat(str(fdir / f"{s}.raw.npz")) for s in surfaces])
+    if _done(fdir / COLOUR_META, key) is not None:
+        return {"index": index, "skipped": True}
+    files: list[str] = []
+    for name in surfaces:
+        with np.load(fdir / f"{name}.raw.npz") as z:
+            values = z["values"]
+            mesh = Mesh(z["vertices"], z["faces"], z["normals"], {"color_value": values},
+                        colormaps.apply(values, cmap, vmin, vmax))
+        _write_all(mesh, fdir / name, formats, files, name=name)
+    _write_meta(fdir / COLOUR_META, {"key": key, "files": files})
+    return {"index": index, "skipped": False, "seconds": time.perf_counter() - t0}
+
+
+def _prewarm(params: dict):
+    """Import the heavy writer modules in a thread: the readers' C parser and the
+    isosurface kernel release the GIL, so a one-file run overlaps its imports with them."""
+    import threading
+
+    mods = ["scipy.spatial", "core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
+    if "usd" in params.get("formats", ()):
+        mods += ["pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"]
+    if "glb" in params.get("formats", ()):
+        mods.append("core.io.gltf")
+
+    def run() -> None:
+        import importlib
+
+        for m in mods:
+            try:
+                importlib.import_module(m)
+            except ImportError:  # reported properly where the module is really needed
+                pass
+
+    t = threading.Thread(target=run, name="prewarm", daemon=True)
+    t.start()
+    return t
+
+
+def _stat(path: str | None) -> list | None:
+    """Identity of an input file for the skip key: size and modification time."""
+    if path is None:
+        return None
+    try:
+        s = Path(path).stat()
+    except OSError:
+        return None
+    return [s.st_size, s.st_mtime_ns]

@@ -1,0 +1,196 @@
+"""The materials run's manifest: what every frame shows and how (pure, from frame metadata)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import camera
+from core import manifest as mf
+
+UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
+             "Hartree/e": "Hartree/e"}
+SIGNED_COLOURS = ((0.16, 0.42, 0.85), (0.90, 0.35, 0.15))  # + blue, - orange (sRGB)
+SURFACE_COLOUR = (0.95, 0.80, 0.30)  # a density surface without colour-by field: amber
+
+
+def _units(u: str) -> str:
+    return UNIT_TEXT.get(u, u)
+
+
+def _label(meta: dict, index: int, n: int, args: argparse.Namespace) -> str:
+    if getattr(args, "default", False):
+        from materials_pipeline import default_data
+
+        mode_file = Path(args.out) / "inputs" / "mode.json"
+        if mode_file.exists():
+            import json
+
+            mode = json.loads(mode_file.read_text())
+            return f"t = {default_data.frame_time_fs(index, n, mode):.1f} fs"
+    name = Path(meta["source"]).name
+    if meta.get("frame_in_file") is not None:
+        return f"{name} step {meta['frame_in_file'] + 1}"
+    return f"{name} ({index + 1}/{n})" if n > 1 else name
+
+
+def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[dict]:
+    rel = f"assets/{meta['index']:04d}"
+    alts = [f for f in params["formats"] if f != "ply"]
+    files = set(meta.get("files", []))
+
+    def alt(stem: str) -> list[str] | None:
+        return [f"{rel}/{stem}.{f}" for f in alts] or None
+
+    out = []
+    if "density.vdb" in files:
+        level = float(meta["level"])
+        out.append(mf.asset("density", "volume", f"{rel}/density.vdb", units=meta["units"],
+                            grid=meta["grid"], density_scale=0.6 / max(level, 1e-12),
+                            emission=0.15,
+                            colormap={"name": "devon", "vmin": 0.0, "vmax": level,
+                                      "attribute": meta["grid"], "units": meta["units"]},
+                            alternates=[f"{rel}/density.usd"] if "usd" in alts else None,
+                            label="the field below the isovalue"))
+    for k, s in enumerate(meta.get("surfaces", [])):
+        name = s["name"]
+        a: dict[str, Any] = {"level": float(meta["level"]) * (-1 if name == "iso_neg" else 1),
+                             "label": f"isosurface {meta['level_text']}"}
+        if cmap is not None and crange is not None:
+            a["colormap"] = {"name": cmap, "vmin": crange[0], "vmax": crange[1],
+                             "attribute": "color_value", "units": meta.get("color_units", "")}
+        elif meta.get("signed"):
+            a["color"] = list(SIGNED_COLOURS[k])
+        else:
+            a["color"] = list(SURFACE_COLOUR)
+        out.append(mf.asset(name, "mesh", f"{rel}/{name}.ply", units=meta["units"],
+                            opacity=0.55 if len(meta.get("symbols", [])) else 0.9,
+                            alternates=alt(name), **a))
+    if "atoms.ply" in files:
+        out.append(mf.asset("atoms", "points", f"{rel}/atoms.ply", units="Angstrom",
+                            radius_attribute="radius", alternates=alt("atoms"),
+                            label="atoms (Jmol colours)"))
+    if "bonds.ply" in files:
+        out.append(mf.asset("bonds", "curves", f"{rel}/bonds.ply", units="Angstrom",
+                            radius=0.12, alternates=alt("bonds"), label="bonds"))
+    if "polyhedra.ply" in files:
+        out.append(mf.asset("polyhedra", "mesh", f"{rel}/polyhedra.ply", units="", opacity=0.6,
+                            alternates=alt("polyhedra"), label="coordination polyhedra"))
+    return out
+
+
+def _cell_corners(cell: np.ndarray) -> np.ndarray:
+    return np.array([i * cell[0] + j * cell[1] + k * cell[2]
+                     for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+
+
+def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Namespace, *,
+                   cmap: str | None, crange, inputs: list[Path],
+                   checksums: dict | None = None) -> dict:
+    """The manifest of a materials run (frames, static cell, legend, cameras, provenance)."""
+    from ase.data import atomic_numbers
+    from ase.data.colors import jmol_colors
+
+    metas = sorted(metas, key=lambda m: m["index"])
+    n = len(metas)
+    lo = np.min([m["bounds"][0] for m in metas], axis=0)
+    hi = np.max([m["bounds"][1] for m in metas], axis=0)
+    bounds = np.array([lo, hi])
+    m0 = metas[0]
+    same_cell = m0["has_cell"] and all(np.allclose(m["cell"], m0["cell"]) for m in metas)
+    static = []
+    if same_cell:
+        (out / "static").mkdir(exist_ok=True)
+        for suffix in ("ply", "usd"):
+            src = out / "assets" / "0000" / f"cell.{suffix}"
+            if src.exists():
+                shutil.copyfile(src, out / "static" / f"cell.{suffix}")
+        static.append(mf.asset("cell", "curves", "static/cell.ply", units="Angstrom",
+                               radius=0.03, color=[0.75, 0.75, 0.8],
+                               alternates=["static/cell.usd"] if "usd" in params["formats"]
+                               else None, label="unit cell"))
+    points = (_cell_corners(np.asarray(m0["cell"])) * 1.0 if same_cell
+              else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
+                             for z in bounds[:, 2]]))
+    aspect = args.resolution[0] / args.resolution[1]
+    single = n == 1
+    n_out = args.orbit_frames if single else n
+    cams = camera.orbit(bounds, n_out, turns=1.0 if single else 0.15, azimuth_deg=-60,
+                        elevation_deg=20, lens_mm=50, aspect=aspect, margin=1.06, points=points)
+    frames = []
+    for k in range(n_out):
+        meta = metas[0 if single else k]
+        assets = _frame_assets(meta, params, cmap, crange)
+        if not same_cell and "cell.ply" in meta.get("files", []):
+            rel = f"assets/{meta['index']:04d}"
+            assets.append(mf.asset("cell", "curves", f"{rel}/cell.ply", units="Angstrom",
+                                   radius=0.03, color=[0.75, 0.75, 0.8], label="cell"))
+        label = _label(meta, meta["index"], n, args)
+        frames.append(mf.frame(k, assets, time=float(k), label=label, camera=cams[k]))
+
+    symbols = sorted({s for m in metas for s in m.get("symbols", [])},
+                     key=lambda s: atomic_numbers.get(s, 0))
+    items = [{"label": s, "color": [float(c) for c in jmol_colors[atomic_numbers.get(s, 0)]]}
+             for s in symbols]
+    legend: dict[str, Any] = {}
+    if "level" in m0:
+        kind = {"density": "Electron density", "potential": "Local potential", "elf": "ELF",
+                "orbital": "Orbital"}.get(m0.get("kind", ""), m0.get("grid", "field"))
+        legend["title"] = args.title or f"{kind} — {''.join(symbols)} ({m0.get('format')})"
+        lvl = m0["level_text"]
+        sign = "±" if m0.get("signed") else ""
+        sub = f"isosurface {sign}{lvl}".replace(m0["units"], _units(m0["units"]))
+        if "electrons_enclosed" in m0:
+            sub += (f" · {m0['electrons_enclosed']:.2f} of {m0['electrons_total']:.2f} "
+                    "electrons inside")
+        if tuple(params["supercell"]) != (1, 1, 1):
+            sub += " · supercell " + "×".join(str(r) for r in params["supercell"])
+        legend["subtitle"] = sub
+        if m0.get("signed") and crange is None:
+            items = [{"label": f"+{m0['level']:.3g}", "color": list(SIGNED_COLOURS[0])},
+                     {"label": f"−{m0['level']:.3g}", "color": list(SIGNED_COLOURS[1])}] + items
+    else:
+        legend["title"] = args.title or f"Structure — {''.join(symbols)}"
+    if cmap is not None and crange is not None:
+        from core.colormaps import colorbar_png
+
+        cu = _units(m0.get("color_units", ""))
+        label = m0.get("color_grid") or "colour field"
+        (out / "static").mkdir(exist_ok=True)
+        colorbar_png(out / "static" / "colorbar.png", cmap, crange[0], crange[1],
+                     label=label, units=cu, size_px=(230, 900))
+        legend["colorbar"] = {"image": "static/colorbar.png", "label": label,
+                              "colormap": {"name": cmap, "vmin": crange[0], "vmax": crange[1],
+                                           "units": m0.get("color_units", "")}}
+    if items:
+        legend["items"] = items
+
+    man = mf.new_manifest(legend.get("title", "materials"), "materials",
+                          length_unit="angstrom", bounds=bounds, meters_per_unit=1e-10,
+                          fps=float(args.fps), legend=legend,
+                          camera={"mode": "orbit" if single else "static", "turns": 1.0
+                                  if single else 0.15},
+                          render={"resolution": list(args.resolution),
+                                  "samples": int(args.samples),
+                                  "background": [0.045, 0.05, 0.06]})
+    man["frames"] = frames
+    man["static"] = static
+    params_all = {**params, "inputs": [str(p) for p in inputs], "levels":
+                  [m.get("level") for m in metas], "color_range": crange, "colormap": cmap,
+                  "resolution": list(args.resolution), "samples": args.samples}
+    man["provenance"] = mf.provenance(sorted(set(inputs)), params_all, checksums=checksums,
+                                      engine=str(getattr(args, "engine", "") or ""))
+    return man
+
+
+def write_outputs(out: Path, manifest: dict) -> Path:
+    """manifest.json (validated) and scene.usda (every frame, for Maya/Houdini/usdview)."""
+    path = mf.write_manifest(out, manifest)
+    from core.usdscene import write_scene_usda
+
+    write_scene_usda(out, manifest)
+    return path
