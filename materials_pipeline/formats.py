@@ -23,11 +23,15 @@ assumed (``meta["format_guessed"]`` True: pass ``format="locpot"`` for a renamed
 
 Example::
 
-    from materials_pipeline.formats import read, read_density, read_structure
+    from materials_pipeline.formats import read, read_density, read_structure, read_trajectory
     rho = read_density("run/CHGCAR")          # DensityFile, grids["density"] in e/Angstrom^3
     atoms = read_structure("run/CHGCAR")      # header only: fast
     traj = read_trajectory("md/XDATCAR")
     cube = read("h2o_homo.cube", kind="orbital")
+
+Large grids are parsed by the compiled ``materials_pipeline._fastfloat`` with up to 4 threads
+(the CPUs this process may use); inside parallel workers pass ``threads=1`` (every reader
+accepts it) so that workers do not oversubscribe the cores.
 """
 
 from __future__ import annotations
