@@ -29,6 +29,9 @@ from core.errors import BadInputError
 
 METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
+# Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
+# then rebuilds frames made by older code instead of skipping them.
+ASSET_VERSION = 2
 COLOUR_META = "colour.json"
 
 
@@ -109,7 +112,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     t0 = time.perf_counter()
     fdir = frame_dir(out_dir, index)
-    key = params_key(src, frame_in_file, color_src, params, _stat(src), _stat(color_src))
+    key = params_key(ASSET_VERSION, src, frame_in_file, color_src, params, _stat(src),
+                     _stat(color_src))
     if (meta := _done(fdir / FRAME_META, key)) is not None:
         return {**meta, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
@@ -130,11 +134,11 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
         if not np.isfinite(grid.values).all():
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
-        spec = iso.parse(params.get("iso", iso.DEFAULT_SPEC))
+        spec = iso.parse(params.get("iso") or iso.default_spec(grid.units, grid.signed))
         level = iso.resolve(spec, grid.values, signed=grid.signed,
                             voxel_volume=grid.voxel_volume, units=grid.units, source=src)
         meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
-                    grid=grid.name, signed=grid.signed, kind=data.kind,
+                    grid=grid.name, signed=grid.signed, kind=data.kind, periodic=grid.periodic,
                     vmax=float(np.abs(grid.values).max()))
         if not grid.signed and grid.units.startswith("e/"):
             meta["electrons_total"] = float(grid.values.sum(dtype=np.float64)
@@ -146,8 +150,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             cdata = data if color_src == src else read_source(color_src, None)[0]
             if cdata is None:
                 raise BadInputError(f"{color_src}: --color-by needs a volumetric file")
-            colour_grid = stages.tile_grid(
-                _select_grid(cdata, params.get("color_field"), color_src), reps)
+            colour_grid = stages.display_units(stages.tile_grid(
+                _select_grid(cdata, params.get("color_field"), color_src), reps))
             meta.update(color_units=colour_grid.units, color_grid=colour_grid.name)
         surf_stats = []
         for name, mesh in stages.surfaces(grid, level):
@@ -180,7 +184,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                 write_usd_volume("density.vdb", [vol.name], fdir / "density.usd",
                                  meters_per_unit=METERS_PER_ANGSTROM)
                 files.append("density.usd")
-        bounds.append(grid.volume().bounds())
+        if grid.periodic:  # a cube file's box is padding around a molecule: frame the content
+            bounds.append(grid.volume().bounds())
 
     structure = stages.tile_structure(structure, reps)
     meta.update(natoms=len(structure), cell=structure.cell.tolist(),

@@ -32,6 +32,11 @@ _UNITS = {
 DEFAULT_SPEC = "50%e"
 
 
+def default_spec(units: str, signed: bool) -> str:
+    """Half the electrons for a density; 10 % of the maximum for anything else."""
+    return DEFAULT_SPEC if units.startswith("e/") and not signed else "10%"
+
+
 @dataclass(frozen=True)
 class IsoSpec:
     kind: str  # absolute | fraction | percentile | enclosed

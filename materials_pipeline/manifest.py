@@ -26,7 +26,7 @@ def _label(meta: dict, index: int, n: int, args: argparse.Namespace) -> str:
     if getattr(args, "default", False):
         from materials_pipeline import default_data
 
-        mode_file = Path(args.out) / "inputs" / "mode.json"
+        mode_file = Path(args.out) / "inputs" / f"{args.frames}-frames" / "mode.json"
         if mode_file.exists():
             import json
 
@@ -55,7 +55,10 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
                             colormap={"name": "devon", "vmin": 0.0, "vmax": level,
                                       "attribute": meta["grid"], "units": meta["units"]},
                             alternates=[f"{rel}/density.usd"] if "usd" in alts else None,
-                            label="the field below the isovalue"))
+                            label="the field below the isovalue",
+                            # a molecule's glow costs 2.5x the render time for little:
+                            # shown for periodic cells, kept for artists otherwise
+                            hidden=not (meta.get("periodic", True) or params.get("show_volume"))))
     for k, s in enumerate(meta.get("surfaces", [])):
         name = s["name"]
         a: dict[str, Any] = {"level": float(meta["level"]) * (-1 if name == "iso_neg" else 1),
@@ -68,7 +71,7 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
         else:
             a["color"] = list(SURFACE_COLOUR)
         out.append(mf.asset(name, "mesh", f"{rel}/{name}.ply", units=meta["units"],
-                            opacity=0.55 if len(meta.get("symbols", [])) else 0.9,
+                            opacity=0.4 if len(meta.get("symbols", [])) else 0.9,
                             alternates=alt(name), **a))
     if "atoms.ply" in files:
         out.append(mf.asset("atoms", "points", f"{rel}/atoms.ply", units="Angstrom",
@@ -159,10 +162,12 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
         from core.colormaps import colorbar_png
 
         cu = _units(m0.get("color_units", ""))
-        label = m0.get("color_grid") or "colour field"
+        label = ("electrostatic potential" if m0.get("color_units") == "V"
+                 else m0.get("color_grid") or "colour field")
         (out / "static").mkdir(exist_ok=True)
         colorbar_png(out / "static" / "colorbar.png", cmap, crange[0], crange[1],
-                     label=label, units=cu, size_px=(230, 900))
+                     label=label, units=cu,
+                     size_px=(round(0.34 * args.resolution[1]), args.resolution[1]))
         legend["colorbar"] = {"image": "static/colorbar.png", "label": label,
                               "colormap": {"name": cmap, "vmin": crange[0], "vmax": crange[1],
                                            "units": m0.get("color_units", "")}}

@@ -13,7 +13,6 @@ natural sort order. A single frame becomes an orbit of the camera around it.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -89,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, required=True, help="run directory")
     ap.add_argument("--default", action="store_true",
                     help="compute the embedded default input (PySCF water vibration) first")
-    ap.add_argument("--frames", type=positive_int, default=24,
-                    help="frames of the default input [24]")
+    ap.add_argument("--frames", type=positive_int, default=16,
+                    help="frames of the default input [16]")
     ap.add_argument("--iso", default=None,
                     help="isovalue: 0.05 | 0.05e/A3 | 10%% (of max) | p95 | 90%%e (enclosed "
                          "electrons) [50%%e for densities, 10%% for other fields]")
@@ -109,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--ligands", default="", help="only these elements as polyhedron corners, "
                     "e.g. O")
     ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
+    ap.add_argument("--show-volume", action="store_true",
+                    help="render the volume also for non-periodic (molecular) grids")
     ap.add_argument("--formats", default="ply,glb,usd", help="mesh formats [ply,glb,usd]")
     ap.add_argument("--title", help="title of the stills [from the input]")
     ap.add_argument("--orbit-frames", type=positive_int, default=48,
                     help="frames of the camera orbit around a single frame [48]")
-    ap.add_argument("--resolution", type=resolution, default=(960, 540), metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=16)
+    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
+    ap.add_argument("--samples", type=positive_int, default=12)
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true", help="assets and manifest only")
     add_engine_args(ap)
@@ -134,7 +135,7 @@ def make_params(args: argparse.Namespace) -> dict[str, Any]:
         "repeat_boundary": bool(args.repeat_boundary),
         "polyhedra": [e.strip() for e in args.polyhedra.split(",") if e.strip()],
         "ligands": [e.strip() for e in args.ligands.split(",") if e.strip()],
-        "volume": not args.no_volume, "formats": formats,
+        "volume": not args.no_volume, "formats": formats, "show_volume": args.show_volume,
     }
 
 
@@ -161,11 +162,12 @@ def convert(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     color_files = expand_inputs(args.color_by, "--color-by") if args.color_by else None
     if args.default:
-        inputs = out / "inputs"
-        generate_default(args, inputs)
-        args.inputs = [str(inputs / "density")]
-        color_files = expand_inputs([str(inputs / "esp")], "--color-by")
+        inputs = out / "inputs" / f"{args.frames}-frames"
+        density, esp = generate_default(args, inputs)
+        args.inputs = [str(p) for p in density]
+        color_files = esp
         args.title = args.title or "Water, bending vibration (PySCF PBE0/6-31G*)"
+        args.iso = args.iso or "0.002e/bohr3"  # the classic MEP-mapped molecular surface
     if not args.inputs:
         raise BadInputError("no input: give files or folders, or --default")
     files = expand_inputs(args.inputs)
@@ -209,8 +211,9 @@ def convert(args: argparse.Namespace) -> dict:
     return {"manifest": str(path), "frames": metas}
 
 
-def generate_default(args: argparse.Namespace, inputs: Path) -> None:
-    """PySCF frames as cube files in inputs/density and inputs/esp (parallel tasks)."""
+def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path], list[Path]]:
+    """PySCF frames as cube files in inputs/density and inputs/esp (parallel tasks);
+    returns the two file lists."""
     from core.cli import engine_from_args
     from core.runtime import wait_on
     from materials_pipeline import default_data
@@ -232,6 +235,8 @@ def generate_default(args: argparse.Namespace, inputs: Path) -> None:
                .exists()]
     if missing:
         raise BadInputError(f"{inputs}: default frames {missing} were not computed")
+    return ([inputs / "density" / default_data.density_name(i) for i in range(n)],
+            [inputs / "esp" / default_data.esp_name(i) for i in range(n)])
 
 
 def render(args: argparse.Namespace, run_dir: Path) -> None:

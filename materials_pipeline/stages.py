@@ -21,6 +21,17 @@ def tile_grid(grid: Grid, reps: tuple[int, int, int]) -> Grid:
                 grid.signed)
 
 
+HARTREE_EV = 27.211386245988  # eV per Hartree: 1 Hartree/e = 27.21 V
+
+
+def display_units(grid: Grid) -> Grid:
+    """Potentials in volts for colour bars (atomic units from cube files converted)."""
+    if grid.units in ("Hartree/e", "hartree/e", "Ha/e"):
+        return Grid(grid.name, grid.values * HARTREE_EV, grid.affine, "V", grid.periodic,
+                    grid.signed)
+    return grid
+
+
 def sample(grid: Grid, points: np.ndarray) -> np.ndarray:
     """Trilinear interpolation of ``grid`` at world ``points`` (periodic wrap for periodic
     grids, clamped at the box faces otherwise). float32 result, one value per point."""

@@ -735,10 +735,12 @@ class SceneBuilder:
         return obj
 
     def build_static(self) -> list[bpy.types.Object]:
-        return [self.build(a, a["name"]) for a in self.manifest.get("static", [])]
+        return [self.build(a, a["name"]) for a in self.manifest.get("static", [])
+                if not a.get("hidden")]
 
     def build_frame(self, frame: dict) -> list[bpy.types.Object]:
-        return [self.build(a, f"{a['name']}.{frame['index']:04d}") for a in frame["assets"]]
+        return [self.build(a, f"{a['name']}.{frame['index']:04d}") for a in frame["assets"]
+                if not a.get("hidden")]
 
 
 def _positions(geom: Any) -> np.ndarray:

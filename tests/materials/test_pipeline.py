@@ -95,6 +95,7 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     kinds = {a["name"]: a["kind"] for a in f0["assets"]}
     assert kinds == {"density": "volume", "iso": "mesh", "atoms": "points", "bonds": "curves"}
     iso = next(a for a in f0["assets"] if a["name"] == "iso")
+    assert not next(a for a in f0["assets"] if a["name"] == "density")["hidden"]
     meta = json.loads((out / "assets/0000/frame.json").read_text())
     assert meta["electrons_total"] == pytest.approx(8.0, rel=1e-6)
     assert meta["electrons_enclosed"] == pytest.approx(4.0, rel=0.02)
@@ -118,6 +119,8 @@ def test_series_serial_equals_parallel(cube_series, tmp_path):
     assert ha and ha == hb
     man = read_manifest(b)
     assert len(man["frames"]) == 3
+    vol = next(a for a in man["frames"][0]["assets"] if a["kind"] == "volume")
+    assert vol["hidden"] is True  # a molecule's box: written, in scene.usda, not rendered
     assert [f["label"] for f in man["frames"]][0].startswith("frame_0.cube")
 
 
