@@ -61,14 +61,15 @@ def _write_meta(path: Path, meta: dict) -> None:
 
 
 def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: str,
-               radius: float | None = None) -> None:
+               radius: float | None = None, **usd_kw: Any) -> None:
     """Write ``obj`` as stem.<fmt> for each format (PLY first: what the renderer loads)."""
     from core.io import write
 
     for fmt in formats:
         path = stem.with_suffix("." + fmt)
         if fmt == "usd":
-            write(obj, path, name=name, meters_per_unit=METERS_PER_ANGSTROM, radius=radius)
+            write(obj, path, name=name, meters_per_unit=METERS_PER_ANGSTROM, radius=radius,
+                  **usd_kw)
         elif fmt == "glb":
             write(obj, path, name=name)
         else:
@@ -199,7 +200,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             else structure
         atoms = st.atoms_points(shown, radius=params.get("radius", "covalent"),
                                 scale=float(params.get("atom_scale", 0.5)))
-        _write_all(atoms, fdir / "atoms", formats, files, name="atoms")
+        _write_all(atoms, fdir / "atoms", formats, files, name="atoms",
+                   instanced_spheres=True)
         bounds.append(atoms.bounds())
         bonds = st.find_bonds(structure, tolerance=float(params.get("bond_tolerance", 1.15)))
         meta["nbonds"] = int(len(bonds.i))

@@ -240,6 +240,36 @@ def _author_geometry(stage: Any, prim_path: str, obj: Mesh | Points | Curves, ti
 _GPRIM_NAMES = {Mesh: "mesh", Points: "points", Curves: "curves"}
 
 
+def _author_instanced_spheres(stage: Any, root: str, pts: Points, radius: float | None) -> Any:
+    """Points as a UsdGeom.PointInstancer of one unit Sphere prototype, scaled per instance
+    by its radius and coloured per instance (what Maya, Houdini and usdview draw as balls)."""
+    from pxr import Gf, UsdGeom, Vt
+
+    inst = UsdGeom.PointInstancer.Define(stage, f"{root}/spheres")
+    proto = UsdGeom.Sphere.Define(stage, f"{root}/spheres/prototypes/ball")
+    proto.CreateRadiusAttr(1.0)
+    proto.CreateExtentAttr([Gf.Vec3f(-1, -1, -1), Gf.Vec3f(1, 1, 1)])
+    inst.CreatePrototypesRel().SetTargets([proto.GetPath()])
+    n = len(pts)
+    inst.CreateProtoIndicesAttr().Set(Vt.IntArray.FromNumpy(np.zeros(n, np.int32)))
+    inst.CreatePositionsAttr().Set(Vt.Vec3fArray.FromNumpy(pts.positions))
+    r = pts.attributes.get("radius")
+    r = (np.full(n, 0.5 if radius is None else radius, np.float32) if r is None
+         else np.asarray(r, np.float32).reshape(-1))
+    inst.CreateScalesAttr().Set(Vt.Vec3fArray.FromNumpy(np.repeat(r[:, None], 3, 1)))
+    if pts.colors is not None:
+        from pxr import Sdf
+
+        from core.io import srgb8_to_linear
+
+        pv = UsdGeom.PrimvarsAPI(inst).CreatePrimvar(
+            "displayColor", Sdf.ValueTypeNames.Color3fArray, UsdGeom.Tokens.vertex)
+        pv.Set(Vt.Vec3fArray.FromNumpy(srgb8_to_linear(pts.colors)[:, :3].astype(np.float32)))
+    pad = float(r.max()) if n else 0.0
+    inst.CreateExtentAttr().Set(_extent(pts.positions, pad))
+    return inst
+
+
 def _root(stage: Any, name: str) -> Any:
     from pxr import Kind, Usd, UsdGeom
 
@@ -250,12 +280,14 @@ def _root(stage: Any, name: str) -> Any:
 
 def write_usd(obj: Mesh | Points | Curves | Volume | Sequence[Volume], path: str | Path, *,
               name: str = "geom", meters_per_unit: float = 1.0, radius: float | None = None,
-              vdb_path: str | Path | None = None) -> Path:
+              vdb_path: str | Path | None = None, instanced_spheres: bool = False) -> Path:
     """Write one geometry object as a USD asset, atomically: ``/<name>`` (Xform, defaultPrim)
     holding ``/<name>/mesh``, ``/<name>/points`` or ``/<name>/curves``.
 
     ``radius`` gives points (or curves) a constant width where there is no ``radius``
-    attribute. A Volume (or a list of them, one grid each) is first written to ``vdb_path``
+    attribute. ``instanced_spheres`` adds, for Points, ``/<name>/spheres``: a PointInstancer
+    of unit spheres scaled by each point's radius (atoms as balls in Maya/Houdini/usdview).
+    A Volume (or a list of them, one grid each) is first written to ``vdb_path``
     (default: ``path`` with suffix ``.vdb``) with :func:`core.io.vdb.write_vdb`, then
     referenced as in :func:`write_usd_volume`.
     """
@@ -285,8 +317,11 @@ def write_usd(obj: Mesh | Points | Curves | Volume | Sequence[Volume], path: str
 
     with open_new_stage(path, meters_per_unit=meters_per_unit, default_prim=name) as stage:
         _root(stage, name)
-        _author_geometry(stage, f"/{name}/{_GPRIM_NAMES[type(obj)]}", obj,
-                         Usd.TimeCode.Default(), radius)
+        g = _author_geometry(stage, f"/{name}/{_GPRIM_NAMES[type(obj)]}", obj,
+                             Usd.TimeCode.Default(), radius)
+        if instanced_spheres and isinstance(obj, Points):
+            _author_instanced_spheres(stage, f"/{name}", obj, radius)
+            g.GetPrim().GetAttribute("visibility").Set("invisible")  # the balls stand for them
     return path
 
 

@@ -565,3 +565,23 @@ def test_usd_empty_geometry_with_attributes(tmp_path):
     write_usd(empty, tmp_path / "e.usd", radius=0.1)
     back = read_usd(tmp_path / "e.usd")
     assert len(back.points) == 0
+
+
+def test_usd_points_as_instanced_spheres(tmp_path):
+    from pxr import Usd, UsdGeom
+
+    from core.geometry import Points
+    from core.io.usd import write_usd
+    from core.usdscene import check_usd
+
+    pts = Points(np.array([[0, 0, 0], [1.5, 0, 0]]), {"radius": np.array([0.3, 0.6])},
+                 np.array([[255, 0, 0, 255], [255, 255, 255, 255]], np.uint8))
+    p = write_usd(pts, tmp_path / "atoms.usda", name="atoms", instanced_spheres=True)
+    stage = Usd.Stage.Open(str(p))
+    inst = UsdGeom.PointInstancer(stage.GetPrimAtPath("/atoms/spheres"))
+    assert list(inst.GetProtoIndicesAttr().Get()) == [0, 0]
+    scales = np.array(inst.GetScalesAttr().Get())
+    assert np.allclose(scales[:, 0], [0.3, 0.6])
+    sphere = UsdGeom.Sphere(stage.GetPrimAtPath(inst.GetPrototypesRel().GetTargets()[0]))
+    assert sphere.GetRadiusAttr().Get() == 1.0
+    assert check_usd(p) == []
