@@ -203,3 +203,26 @@ def test_supercell_and_signed_field(tmp_path):
     man = read_manifest(out)
     labels = [i["label"] for i in man["legend"]["items"]]
     assert labels[0].startswith("+") and labels[1].startswith("−")
+
+
+def test_xdatcar_trajectory_is_one_frame_per_step(tmp_path):
+    import ase.io
+    from ase.build import bulk
+
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    steps = []
+    for k in range(3):
+        a = atoms.copy()
+        a.positions[0] += [0.05 * k, 0, 0]
+        steps.append(a)
+    path = tmp_path / "XDATCAR"
+    ase.io.write(path, steps, format="vasp-xdatcar")
+    out = tmp_path / "run"
+    assert main([str(path), "--out", str(out), "--no-render", "--engine", "serial"]) == 0
+    man = read_manifest(out)
+    assert len(man["frames"]) == 3
+    assert {a["name"] for a in man["frames"][2]["assets"]} == {"atoms", "bonds"}
+    assert man["frames"][1]["label"] == "XDATCAR step 2"
+    meta = json.loads((out / "assets/0002/frame.json").read_text())
+    assert meta["natoms"] == 8 and meta["nbonds"] == 16
+    assert man["legend"]["title"].startswith("Structure")
