@@ -86,12 +86,13 @@ def _select_grid(data, field: str | None, src: str):
     return data.grids[field]
 
 
-def read_source(src: str, frame_in_file: int | None):
-    """(DensityFile or None, Structure) of one frame of a source file."""
+def read_source(src: str, frame_in_file: int | None, threads: int = 0):
+    """(DensityFile or None, Structure) of one frame of a source file (``threads``: parser
+    threads, 0 for the reader's default)."""
     from materials_pipeline.data import DensityFile, Trajectory
     from materials_pipeline.formats import read
 
-    data = read(src)
+    data = read(src, threads=threads) if threads else read(src)
     if isinstance(data, DensityFile):
         return data, data.structure
     if isinstance(data, Trajectory):
@@ -103,7 +104,7 @@ def read_source(src: str, frame_in_file: int | None):
 
 
 def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_dir: str,
-                index: int, params: dict) -> dict:
+                index: int, params: dict, threads: int = 0) -> dict:
     """Stage A of a frame: every asset but the colour-mapped surfaces' final files.
 
     Returns metadata (level, units, cell, bounds, colour-field statistics ...). Skips the work
@@ -122,7 +123,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     from materials_pipeline import iso, stages
 
-    data, structure = read_source(src, frame_in_file)
+    data, structure = read_source(src, frame_in_file, threads)
     warm.join()
     reps = tuple(params.get("supercell", (1, 1, 1)))
     formats = list(params.get("formats", ["ply", "glb", "usd"]))
@@ -148,7 +149,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                                                               grid.voxel_volume)
         colour_grid = None
         if color_src is not None:
-            cdata = data if color_src == src else read_source(color_src, None)[0]
+            cdata = data if color_src == src else read_source(color_src, None, threads)[0]
             if cdata is None:
                 raise BadInputError(f"{color_src}: --color-by needs a volumetric file")
             colour_grid = stages.display_units(stages.tile_grid(

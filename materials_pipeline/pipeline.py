@@ -13,6 +13,7 @@ natural sort order. A single frame becomes an orbit of the camera around it.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -186,7 +187,9 @@ def convert(args: argparse.Namespace) -> dict:
     with engine_from_args(args, label="materials") as _eng:
         from materials_pipeline.tasks import build_frame, colour_frame
 
-        metas = wait_on([build_frame(src, k, c, str(out), i, params)
+        # parser threads: the cores shared out between the workers (no oversubscription)
+        threads = max(1, len(os.sched_getaffinity(0)) // args.workers)
+        metas = wait_on([build_frame(src, k, c, str(out), i, params, threads)
                          for i, ((src, k), c) in enumerate(zip(frames, colours, strict=True))])
         crange = None
         cmap = args.colormap

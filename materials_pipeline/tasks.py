@@ -13,8 +13,8 @@ from materials_pipeline import default_data, frames
 
 @constraint(computing_units="1")
 @task(returns=1, on_failure="FAIL", time_out=3600)
-def build_frame(src, frame_in_file, color_src, out_dir, index, params):
-    return frames.build_frame(src, frame_in_file, color_src, out_dir, index, params)
+def build_frame(src, frame_in_file, color_src, out_dir, index, params, threads):
+    return frames.build_frame(src, frame_in_file, color_src, out_dir, index, params, threads)
 
 
 @constraint(computing_units="1")
