@@ -116,8 +116,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     fdir = frame_dir(out_dir, index)
     key = params_key(ASSET_VERSION, src, frame_in_file, color_src, params, _stat(src),
                      _stat(color_src))
-    if (meta := _done(fdir / FRAME_META, key)) is not None:
-        return {**meta, "skipped": True}
+    if (cached := _done(fdir / FRAME_META, key)) is not None:
+        return {**cached, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
     warm = _prewarm(params)  # imports the writers need, while the parser runs in C
 
@@ -163,7 +163,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                 surf_stats.append(stages.value_stats(mesh.attributes["color_value"]))
                 raw = fdir / f"{name}.raw.npz"
                 with atomic_path(raw) as tmp, open(tmp, "wb") as fh:
-                    np.savez(fh, vertices=mesh.vertices, faces=mesh.faces, normals=mesh.normals,
+                    nrm = mesh.normals if mesh.normals is not None else np.zeros((0, 3))
+                    np.savez(fh, vertices=mesh.vertices, faces=mesh.faces, normals=nrm,
                              values=mesh.attributes["color_value"])
                 files.append(raw.name)
             else:
@@ -246,7 +247,8 @@ def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin:
     for name in surfaces:
         with np.load(fdir / f"{name}.raw.npz") as z:
             values = z["values"]
-            mesh = Mesh(z["vertices"], z["faces"], z["normals"], {"color_value": values},
+            nrm = z["normals"] if len(z["normals"]) == len(z["vertices"]) else None
+            mesh = Mesh(z["vertices"], z["faces"], nrm, {"color_value": values},
                         colormaps.apply(values, cmap, vmin, vmax))
         _write_all(mesh, fdir / name, formats, files, name=name)
     _write_meta(fdir / COLOUR_META, {"key": key, "files": files})
