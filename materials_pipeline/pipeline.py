@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import add_engine_args, main_wrapper, positive_int, resolution, set_log_file
-from core.errors import BadInputError
+from core.errors import BadInputError, PipelineError
 
 DIVERGING_DEFAULT = "vik"
 
@@ -252,7 +252,7 @@ def render(args: argparse.Namespace, run_dir: Path) -> None:
     cmd += ["--workers", str(resolve_workers(args.render_workers))]
     res = subprocess.run(cmd)
     if res.returncode != 0:
-        raise BadInputError(f"render of {run_dir} failed (exit {res.returncode}); "
+        raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
                             f"see {run_dir / 'run.log'}")
 
 
