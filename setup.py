@@ -32,5 +32,12 @@ setup(
             extra_compile_args=cflags,
             optional=True,  # readers fall back to numpy parsing (slower) without a compiler
         ),
+        Extension(
+            "climate_pipeline._advect_c",
+            sources=["climate_pipeline/_advect/advect.c"],
+            depends=["climate_pipeline/_advect/advect_impl.h"],
+            extra_compile_args=cflags,
+            optional=True,  # particles fall back to numpy advection (slower) without a compiler
+        ),
     ]
 )

@@ -1,0 +1,552 @@
+"""Wind particles: RK4 advection through gridded winds on the sphere, seeding, ageing, trails.
+
+Pure functions and a small stateful :class:`ParticleSystem`; numpy in, numpy out.
+
+Winds live on a regular grid (:class:`WindGrid`): longitudes and latitudes in degrees,
+ascending and evenly spaced (longitudes may cover the globe: periodic, with or without a
+duplicated end column), optional heights ``z`` in metres (ascending, any spacing) and times
+``t`` in seconds. ``u``, ``v`` (true east/north, m/s) and the optional ``w`` are shaped
+``(nt, [nz,] nlat, nlon)``.
+
+Integration: classical RK4 in time; winds trilinear in (lon, lat, z) (bilinear in 2-D) and
+linear in time (constant outside the time axis); on the sphere of radius R = 6371 km::
+
+    dlon/dt = u / (R cos(lat))   dlat/dt = v / R   dz/dt = w       (angles in radians)
+
+Longitudes are wrapped into ``[lon[0], lon[0] + 360)`` on a global grid. A particle whose
+position at any RK stage leaves the domain (latitude or height out of range, longitude out of a
+regional grid) is dead: it keeps its last position and ``alive`` is False from then on.
+
+The hot loop is a C kernel (``climate_pipeline._advect_c``, built by setup.py, GIL released,
+no threads of its own: parallelism is over particle batches in separate tasks); without it, a
+vectorised numpy fallback gives the same results within rounding.
+
+Pipeline use (parallel over batches, each through all frames)::
+
+    field = WindField(grid, u, v, w)
+    frames = advect_batch(field, n=100_000, seed=7, batch=b, times=frame_times, dt=600.0,
+                          max_age=86400.0, trail_length=16)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+try:  # the compiled kernel; optional
+    from climate_pipeline import _advect_c  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - exercised where no compiler was around
+    _advect_c = None
+
+EARTH_RADIUS = 6371.0e3
+DEG = 180.0 / np.pi
+RAD = np.pi / 180.0
+_COS_MIN = 1e-12
+ID_BATCH_SHIFT = 40  # particle id = batch << 40 | serial: unique across batches
+
+__all__ = [
+    "EARTH_RADIUS",
+    "WindGrid",
+    "WindField",
+    "Trajectory",
+    "ParticleFrame",
+    "ParticleSystem",
+    "advect",
+    "advect_batch",
+    "seed_particles",
+    "trails_to_polylines",
+    "kernel_available",
+]
+
+
+def kernel_available() -> bool:
+    """True when the compiled advection kernel is importable."""
+    return _advect_c is not None
+
+
+@dataclass(frozen=True)
+class WindGrid:
+    """Coordinates of the wind arrays: lon, lat (degrees), z (metres, or None in 2-D), t (s)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    t: np.ndarray
+    z: np.ndarray | None = None
+
+
+def _uniform_step(a: np.ndarray, name: str) -> tuple[float, float]:
+    if a.ndim != 1 or a.size < 2:
+        raise ValueError(f"{name} needs at least 2 points")
+    d = np.diff(a)
+    step = float((a[-1] - a[0]) / (a.size - 1))
+    if step <= 0 or not np.allclose(d, step, rtol=1e-6, atol=1e-9 * abs(step)):
+        raise ValueError(f"{name} must be ascending and evenly spaced")
+    return float(a[0]), step
+
+
+class WindField:
+    """Winds packed for advection: (nt, nz, nlat, nlon, ncomp) with u, v[, w] interleaved.
+
+    ``dtype`` float64 (default, exact) or float32 (half the memory traffic; the kernel still
+    computes in double). Build it once and reuse it for every advection call.
+    """
+
+    def __init__(self, grid: WindGrid, u, v, w=None, *, dtype=np.float64):
+        lon = np.asarray(grid.lon, dtype=np.float64)
+        lat = np.asarray(grid.lat, dtype=np.float64)
+        t = np.atleast_1d(np.asarray(grid.t, dtype=np.float64))
+        z = None if grid.z is None else np.asarray(grid.z, dtype=np.float64)
+        u = np.asarray(u)
+        v = np.asarray(v)
+        three_d = z is not None
+        expect = (t.size,) + ((z.size,) if three_d else ()) + (lat.size, lon.size)
+        for name, a in (("u", u), ("v", v)) + ((("w", np.asarray(w)),) if w is not None else ()):
+            if a.shape != expect:
+                raise ValueError(f"{name} has shape {a.shape}, the grid needs {expect}")
+        if t.size > 1 and np.any(np.diff(t) <= 0):
+            raise ValueError("times must be strictly ascending")
+        if three_d and z.size > 1 and np.any(np.diff(z) <= 0):
+            raise ValueError("z must be strictly ascending")
+        lon0, dlon = _uniform_step(lon, "lon")
+        lat0, dlat = _uniform_step(lat, "lat")
+        nlon = lon.size
+        comps = [u, v] + ([np.asarray(w)] if w is not None else [])
+        periodic = False
+        if abs(nlon * dlon - 360.0) < 1e-6 * 360.0:
+            periodic = True
+        elif abs((nlon - 1) * dlon - 360.0) < 1e-6 * 360.0:  # duplicated end column
+            periodic = True
+            nlon -= 1
+            lon = lon[:-1]
+            comps = [c[..., :-1] for c in comps]
+        if not three_d:
+            comps = [c[:, None] for c in comps]
+        self.lon, self.lat, self.t = lon, lat, t
+        self.z = z if three_d else np.zeros(1)
+        self.three_d = three_d
+        self._izlev = np.append(1.0 / np.diff(self.z), 0.0)
+        self.periodic = periodic
+        self.lon0, self.dlon, self.lat0, self.dlat = lon0, dlon, lat0, dlat
+        self.nt, self.nz = t.size, self.z.size
+        self.nlat, self.nlon = lat.size, nlon
+        self.nc = len(comps)
+        self.data = np.ascontiguousarray(np.stack(comps, axis=-1), dtype=dtype)
+        if not np.all(np.isfinite(self.data)):
+            raise ValueError("winds contain NaN or infinite values")
+
+    # --- domain -------------------------------------------------------------------------------
+    @property
+    def lon_range(self) -> tuple[float, float]:
+        if self.periodic:
+            return self.lon0, self.lon0 + 360.0
+        return self.lon0, self.lon0 + (self.nlon - 1) * self.dlon
+
+    @property
+    def lat_range(self) -> tuple[float, float]:
+        return self.lat0, self.lat0 + (self.nlat - 1) * self.dlat
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        return float(self.z[0]), float(self.z[-1])
+
+    def wrap_lon(self, lon):
+        if not self.periodic:
+            return lon
+        return lon - 360.0 * np.floor((lon - self.lon0) / 360.0)
+
+    # --- numpy sampling (same operation order as the C kernel) ---------------------------------
+    def sample(self, t, lon, lat, z):
+        """Winds (u, v, w) at scalar time t and positions; returns (w3 (3, n), inside)."""
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        z = np.asarray(z, dtype=np.float64)
+        n = lon.size
+        tt = self.t
+        if self.nt > 1:
+            if t <= tt[0]:
+                it, ft = 0, 0.0
+            elif t >= tt[-1]:
+                it, ft = self.nt - 2, 1.0
+            else:
+                it = int(np.searchsorted(tt, t, side="right")) - 1
+                ft = (t - tt[it]) / (tt[it + 1] - tt[it])
+        else:
+            it, ft = 0, 0.0
+        inside = np.ones(n, dtype=bool)
+        x = (lon - self.lon0) * (1.0 / self.dlon)
+        if self.periodic:
+            x = x - float(self.nlon) * np.floor(x / float(self.nlon))
+            i0 = np.clip(x.astype(np.int64), 0, self.nlon - 1)
+            i1 = np.where(i0 + 1 == self.nlon, 0, i0 + 1)
+        else:
+            inside &= (x >= 0.0) & (x <= float(self.nlon - 1))
+            i0 = np.clip(np.where(inside, x, 0.0).astype(np.int64), 0, self.nlon - 2)
+            i1 = i0 + 1
+        fx = x - i0
+        y = (lat - self.lat0) * (1.0 / self.dlat)
+        inside &= (y >= 0.0) & (y <= float(self.nlat - 1))
+        j0 = np.clip(np.where(inside, y, 0.0).astype(np.int64), 0, self.nlat - 2)
+        fy = y - j0
+        if self.nz > 1:
+            zl = self.z
+            inside &= (z >= zl[0]) & (z <= zl[-1])
+            k0 = np.clip(np.searchsorted(zl, np.where(inside, z, zl[0]), side="right") - 1,
+                         0, self.nz - 2)
+            k1 = k0 + 1
+            fz = (z - zl[k0]) * self._izlev[k0]
+        else:
+            k0 = k1 = np.zeros(n, dtype=np.int64)
+            fz = np.zeros(n)
+        d = self.data
+        levels = [it, it + 1] if self.nt > 1 else [it]
+        tv = []
+        for a in levels:
+            b = d[a]
+            a00, b00 = b[k0, j0, i0].astype(np.float64), b[k0, j0, i1].astype(np.float64)
+            a01, b01 = b[k0, j0 + 1, i0].astype(np.float64), b[k0, j0 + 1, i1].astype(np.float64)
+            a10, b10 = b[k1, j0, i0].astype(np.float64), b[k1, j0, i1].astype(np.float64)
+            a11, b11 = b[k1, j0 + 1, i0].astype(np.float64), b[k1, j0 + 1, i1].astype(np.float64)
+            fxc, fyc, fzc = fx[:, None], fy[:, None], fz[:, None]
+            c00 = a00 + fxc * (b00 - a00)
+            c01 = a01 + fxc * (b01 - a01)
+            c10 = a10 + fxc * (b10 - a10)
+            c11 = a11 + fxc * (b11 - a11)
+            d0 = c00 + fyc * (c01 - c00)
+            d1 = c10 + fyc * (c11 - c10)
+            tv.append(d0 + fzc * (d1 - d0))
+        val = tv[0] + ft * (tv[1] - tv[0]) if len(tv) == 2 else tv[0]
+        w3 = np.zeros((3, n))
+        w3[: self.nc] = val.T
+        w3[:, ~inside] = 0.0
+        return w3, inside
+
+    def _rhs(self, t, p):
+        w3, inside = self.sample(t, p[0], p[1], p[2])
+        c = np.maximum(np.cos(p[1] * RAD), _COS_MIN)
+        k = np.empty_like(p)
+        k[0] = w3[0] * (DEG / EARTH_RADIUS) / c
+        k[1] = w3[1] * (DEG / EARTH_RADIUS)
+        k[2] = w3[2]
+        return k, inside
+
+    def _run_numpy(self, lon, lat, z, alive, frames, nsteps, t0, out):
+        p = np.stack([lon, lat, z]).astype(np.float64)
+        alive = alive.astype(bool).copy()
+        t = t0
+        for f, tf in enumerate(frames):
+            ns = int(nsteps[f])
+            if ns > 0:
+                h = (tf - t) / ns
+                for s in range(ns):
+                    ts = t + s * h
+                    idx = np.flatnonzero(alive)
+                    if idx.size == 0:
+                        break
+                    q = p[:, idx]
+                    k1, ok = self._rhs(ts, q)
+                    k2, ok2 = self._rhs(ts + 0.5 * h, q + 0.5 * h * k1)
+                    ok &= ok2
+                    k3, ok3 = self._rhs(ts + 0.5 * h, q + 0.5 * h * k2)
+                    ok &= ok3
+                    k4, ok4 = self._rhs(ts + h, q + h * k3)
+                    ok &= ok4
+                    new = q + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+                    if self.periodic:
+                        new[0] = self.wrap_lon(new[0])
+                    p[:, idx[ok]] = new[:, ok]
+                    alive[idx[~ok]] = False
+            t = tf
+            w3, inside = self.sample(tf, p[0], p[1], p[2])
+            alive &= inside
+            out["lon"][f], out["lat"][f], out["z"][f] = p
+            out["speed"][f] = np.where(alive, np.sqrt(w3[0] * w3[0] + w3[1] * w3[1]
+                                                      + w3[2] * w3[2]), 0.0)
+            out["alive"][f] = alive
+
+    def advect(self, lon, lat, z, t0, frames, dt, *, use_c: bool | None = None,
+               sort: bool = True) -> Trajectory:
+        """Advance particles from t0 through the output times ``frames`` with RK4 steps <= dt.
+
+        Between consecutive output times the interval is split into ceil(interval / dt) equal
+        steps. Returns a :class:`Trajectory` with arrays shaped (n_frames, n_particles).
+        ``use_c`` None: the C kernel when built; False: numpy; True: C or ImportError.
+        """
+        lon = np.ascontiguousarray(lon, dtype=np.float64).ravel()
+        lat = np.ascontiguousarray(lat, dtype=np.float64).ravel()
+        n = lon.size
+        if z is None:
+            z = np.full(n, self.z[0])
+        z = np.ascontiguousarray(np.broadcast_to(np.asarray(z, dtype=np.float64), (n,)))
+        if lat.size != n:
+            raise ValueError("lon and lat differ in length")
+        frames = np.atleast_1d(np.asarray(frames, dtype=np.float64))
+        if dt <= 0:
+            raise ValueError("dt must be positive")
+        prev = np.concatenate([[float(t0)], frames[:-1]])
+        span = frames - prev
+        if np.any(span < 0):
+            raise ValueError("output times must be ascending from t0")
+        nsteps = np.ceil(span / dt * (1.0 - 1e-12)).astype(np.int64)
+        nsteps[(span > 0) & (nsteps < 1)] = 1
+        lon = self.wrap_lon(lon)
+        alive = np.ones(n, dtype=np.uint8)
+        nf = frames.size
+        out = {k: np.empty((nf, n)) for k in ("lon", "lat", "z", "speed")}
+        out["alive"] = np.empty((nf, n), dtype=np.uint8)
+        if use_c is None:
+            use_c = _advect_c is not None
+        if use_c:
+            if _advect_c is None:
+                raise ImportError("climate_pipeline._advect_c is not built")
+            order = self._locality_order(lon, lat, z) if sort and n > 1 else None
+            _advect_c.run(
+                self.data,
+                (self.data.itemsize, self.nt, self.nz, self.nlat, self.nlon, self.nc,
+                 self.lon0, self.dlon, self.lat0, self.dlat, self.periodic),
+                np.ascontiguousarray(self.t), np.ascontiguousarray(self.z),
+                lon, lat, z, alive, frames, nsteps, float(t0), order,
+                out["lon"], out["lat"], out["z"], out["speed"], out["alive"])
+        else:
+            self._run_numpy(lon, lat, z, alive, frames, nsteps, float(t0), out)
+        return Trajectory(frames, out["lon"], out["lat"], out["z"], out["speed"],
+                          out["alive"].astype(bool))
+
+    def _locality_order(self, lon, lat, z):
+        """Particles sorted by grid cell (z, lat, lon) so the kernel walks memory in order."""
+        x = np.clip(((lon - self.lon0) / self.dlon).astype(np.int64), 0, self.nlon - 1)
+        y = np.clip(((lat - self.lat0) / self.dlat).astype(np.int64), 0, self.nlat - 1)
+        if self.nz > 1:
+            k = np.clip(np.searchsorted(self.z, z) , 0, self.nz - 1)
+        else:
+            k = 0
+        key = (k * self.nlat + y) * self.nlon + x
+        return np.ascontiguousarray(np.argsort(key, kind="stable"), dtype=np.int64)
+
+
+@dataclass
+class Trajectory:
+    """Advection output, arrays shaped (n_frames, n_particles); ``times`` (n_frames,)."""
+
+    times: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    z: np.ndarray
+    speed: np.ndarray
+    alive: np.ndarray
+
+
+def advect(lon, lat, z, u, v, w, grid: WindGrid, t0: float, t1: float, dt: float, *,
+           frames=None, use_c: bool | None = None, dtype=np.float64) -> Trajectory:
+    """RK4 advection from t0 to t1 with steps <= dt through winds (u, v[, w]) on ``grid``.
+
+    ``frames``: output times (ascending, in (t0, t1]) or an int count of evenly spaced frames
+    ending at t1; default: one frame at t1. ``z`` may be None in 2-D. Returns a
+    :class:`Trajectory` (positions, speed and alive flag per output frame).
+    """
+    field = WindField(grid, u, v, w, dtype=dtype)
+    if frames is None:
+        frames = np.array([t1], dtype=np.float64)
+    elif np.isscalar(frames):
+        frames = np.linspace(t0, t1, int(frames) + 1)[1:]
+    return field.advect(lon, lat, z, t0, frames, dt, use_c=use_c)
+
+
+# --- seeding ---------------------------------------------------------------------------------
+
+def seed_particles(field: WindField, n: int, rng: np.random.Generator, weights=None,
+                   z_range: tuple[float, float] | None = None):
+    """n positions (lon, lat, z) in the domain.
+
+    Uniform: uniform in area on the sphere (lon uniform, sin(lat) uniform) and in z.
+    ``weights``: a non-negative field on the grid nodes, (nlat, nlon) or (nz, nlat, nlon)
+    (full longitude count, as the winds); a node is chosen with probability proportional to its
+    value, then the position is jittered uniformly within half a grid cell around it (clipped
+    to the domain), so each particle's nearest node is the chosen one.
+    """
+    lo0, lo1 = field.lon_range
+    la0, la1 = field.lat_range
+    z0, z1 = z_range if z_range is not None else field.z_range
+    if weights is None:
+        lon = rng.uniform(lo0, lo1, n)
+        s0, s1 = np.sin(la0 * RAD), np.sin(la1 * RAD)
+        lat = np.clip(np.arcsin(rng.uniform(s0, s1, n)) * DEG, la0, la1)
+        zz = rng.uniform(z0, z1, n) if field.nz > 1 else np.full(n, field.z[0])
+        return field.wrap_lon(lon), lat, zz
+    wgt = np.asarray(weights, dtype=np.float64)
+    if wgt.ndim == 2:
+        wgt = wgt[None]
+    if field.periodic and wgt.shape[-1] == field.nlon + 1:
+        wgt = wgt[..., :-1]
+    if wgt.shape[1:] != (field.nlat, field.nlon) or wgt.shape[0] not in (1, field.nz):
+        raise ValueError(f"weights shape {np.shape(weights)} does not fit the grid")
+    wgt = np.where(np.isfinite(wgt) & (wgt > 0), wgt, 0.0)
+    total = wgt.sum()
+    if total <= 0:
+        raise ValueError("weights are zero everywhere")
+    flat = rng.choice(wgt.size, size=n, p=(wgt / total).ravel())
+    k, j, i = np.unravel_index(flat, wgt.shape)
+    lon = field.lon0 + (i + rng.uniform(-0.5, 0.5, n)) * field.dlon
+    lat = np.clip(field.lat0 + (j + rng.uniform(-0.5, 0.5, n)) * field.dlat, la0, la1)
+    if field.periodic:
+        lon = field.wrap_lon(lon)
+    else:
+        lon = np.clip(lon, lo0, lo1)
+    if wgt.shape[0] == 1 or field.nz == 1:
+        zz = rng.uniform(z0, z1, n) if field.nz > 1 else np.full(n, field.z[0])
+    else:
+        zl = field.z
+        lo = np.where(k > 0, 0.5 * (zl[np.maximum(k - 1, 0)] + zl[k]), zl[0])
+        hi = np.where(k < field.nz - 1, 0.5 * (zl[np.minimum(k + 1, field.nz - 1)] + zl[k]),
+                      zl[-1])
+        zz = rng.uniform(lo, hi)
+    return lon, lat, zz
+
+
+# --- particle system -------------------------------------------------------------------------
+
+@dataclass
+class ParticleFrame:
+    """One output frame: per particle position, speed (m/s), age (s) and id."""
+
+    time: float
+    lon: np.ndarray
+    lat: np.ndarray
+    z: np.ndarray
+    speed: np.ndarray
+    age: np.ndarray
+    id: np.ndarray
+
+
+class ParticleSystem:
+    """N particles seeded in a :class:`WindField`, advanced frame by frame, aged and respawned.
+
+    Deterministic given (seed, batch): the generator is ``default_rng([seed, batch])`` and ids
+    are ``batch << 40 | serial``, so batches are independent and their ids never collide.
+    ``max_age`` (s): particles at least this old, and dead ones, are respawned (new id, age 0)
+    at the end of each ``step_to``; initial ages are spread uniformly over [0, max_age) so the
+    respawns do not come all at once (``stagger_ages=False``: all start at 0).
+    ``trail_length`` K: the last K frames are kept for :meth:`trails`.
+    """
+
+    def __init__(self, field: WindField, n: int, *, t0: float | None = None, dt: float = 600.0,
+                 seed: int = 0, batch: int = 0, weights=None, max_age: float = np.inf,
+                 z_range: tuple[float, float] | None = None, trail_length: int = 0,
+                 stagger_ages: bool = True, use_c: bool | None = None):
+        self.field = field
+        self.n = int(n)
+        self.dt = float(dt)
+        self.batch = int(batch)
+        self.rng = np.random.default_rng([int(seed), int(batch)])
+        self.weights = weights
+        self.max_age = float(max_age)
+        self.z_range = z_range
+        self.use_c = use_c
+        self.t = float(field.t[0] if t0 is None else t0)
+        self._serial = 0
+        self.lon, self.lat, self.z = seed_particles(field, self.n, self.rng, weights, z_range)
+        self.id = self._new_ids(self.n)
+        if np.isfinite(self.max_age) and stagger_ages:
+            self.age = self.rng.uniform(0.0, self.max_age, self.n)
+        else:
+            self.age = np.zeros(self.n)
+        self.speed = self._speed_now()
+        self.trail_length = int(trail_length)
+        self._trail: deque = deque(maxlen=max(self.trail_length, 1))
+        if self.trail_length:
+            self._trail.append(self._snapshot())
+
+    def _new_ids(self, k: int) -> np.ndarray:
+        ids = (np.int64(self.batch) << ID_BATCH_SHIFT) + self._serial + np.arange(k, dtype=np.int64)
+        self._serial += k
+        return ids
+
+    def _speed_now(self):
+        w3, inside = self.field.sample(self.t, self.lon, self.lat, self.z)
+        return np.where(inside, np.sqrt((w3 * w3).sum(axis=0)), 0.0)
+
+    def _snapshot(self):
+        return (np.stack([self.lon, self.lat, self.z], axis=-1), self.id.copy())
+
+    def frame(self) -> ParticleFrame:
+        """The current state as a frame."""
+        return ParticleFrame(self.t, self.lon.copy(), self.lat.copy(), self.z.copy(),
+                             self.speed.copy(), self.age.copy(), self.id.copy())
+
+    def step_to(self, t: float) -> ParticleFrame:
+        """Advance to time t (>= current time), respawn dead and old particles, return a frame."""
+        t = float(t)
+        if t < self.t:
+            raise ValueError(f"cannot step back from {self.t} to {t}")
+        if t > self.t:
+            tr = self.field.advect(self.lon, self.lat, self.z, self.t, [t], self.dt,
+                                   use_c=self.use_c)
+            self.lon, self.lat, self.z = tr.lon[0], tr.lat[0], tr.z[0]
+            self.speed = tr.speed[0]
+            alive = tr.alive[0]
+            self.age = self.age + (t - self.t)
+            self.t = t
+        else:
+            alive = np.ones(self.n, dtype=bool)
+        respawn = ~alive | (self.age >= self.max_age)
+        k = int(respawn.sum())
+        if k:
+            lon, lat, z = seed_particles(self.field, k, self.rng, self.weights, self.z_range)
+            self.lon[respawn], self.lat[respawn], self.z[respawn] = lon, lat, z
+            self.id[respawn] = self._new_ids(k)
+            self.age[respawn] = 0.0
+            w3, inside = self.field.sample(self.t, lon, lat, z)
+            self.speed[respawn] = np.where(inside, np.sqrt((w3 * w3).sum(axis=0)), 0.0)
+        if self.trail_length:
+            self._trail.append(self._snapshot())
+        return self.frame()
+
+    def trails(self, min_points: int = 2):
+        """Polylines of the last K positions per particle, broken where a particle respawned.
+
+        Returns (points (M, 3) lon/lat/z, counts (P,), ids (P,)): polyline p is the next
+        counts[p] points, oldest first; polylines shorter than ``min_points`` are left out.
+        Respawning on a global grid leaves lon continuous within a polyline except across the
+        dateline wrap, where the points jump by 360 degrees.
+        """
+        if not self.trail_length or not self._trail:
+            return np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        pos = np.stack([p for p, _ in self._trail], axis=1)  # (N, K, 3)
+        ids = np.stack([i for _, i in self._trail], axis=1)  # (N, K)
+        return trails_to_polylines(pos, ids, min_points)
+
+
+def trails_to_polylines(pos, ids, min_points: int = 2):
+    """Runs of equal id along axis 1 of ``ids`` (N, K) -> (points, counts, run ids)."""
+    n, k = ids.shape
+    flat_ids = ids.reshape(-1)
+    flat_pos = pos.reshape(-1, pos.shape[-1])
+    start = np.ones(n * k, dtype=bool)
+    if k > 1:
+        same = ids[:, 1:] == ids[:, :-1]
+        start.reshape(n, k)[:, 1:] = ~same
+    starts = np.flatnonzero(start)
+    counts = np.diff(np.append(starts, n * k))
+    keep = counts >= min_points
+    run_of = np.repeat(keep, counts)
+    return flat_pos[run_of], counts[keep].astype(np.int64), flat_ids[starts[keep]]
+
+
+def advect_batch(field: WindField, n: int, *, seed: int, batch: int, times, dt: float,
+                 weights=None, max_age: float = np.inf, trail_length: int = 0,
+                 z_range=None, use_c: bool | None = None):
+    """One batch through all output ``times`` (the first is the seeding time).
+
+    Returns a list of (ParticleFrame, trails or None) per output time. Independent per batch:
+    a task per batch gives the same particles as running the batches in one process.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    ps = ParticleSystem(field, n, t0=float(times[0]), dt=dt, seed=seed, batch=batch,
+                        weights=weights, max_age=max_age, z_range=z_range,
+                        trail_length=trail_length, use_c=use_c)
+    out = []
+    for i, t in enumerate(times):
+        fr = ps.frame() if i == 0 else ps.step_to(float(t))
+        out.append((fr, ps.trails() if trail_length else None))
+    return out
