@@ -59,30 +59,66 @@ static inline __attribute__((always_inline)) int CAT(sample, SFX2)(const Grid *g
     const Py_ssize_t nc = NC;
     const Py_ssize_t sx = nc, sy = g->nlon * nc, sz = g->nlat * sy, st = g->nz * sz;
     const Py_ssize_t nt_used = (g->nt > 1) ? 2 : 1;
-    double tv[2][3];
+#if NC == 4 && defined(__GNUC__)
+    /* (u, v, w, 0) per node in one 16-byte vector: interpolated in the field's precision */
+    typedef FT V4 __attribute__((vector_size(4 * sizeof(FT))));
+    const FT fxs = (FT)fx, fys = (FT)fy, fzs = (FT)fz, fts = (FT)ft;
+    V4 tv[2];
+    for (Py_ssize_t a = 0; a < nt_used; ++a) {
+        const FT *base = F + (it + a) * st;
+        const FT *p00 = base + k0 * sz + j0 * sy, *p01 = p00 + sy;
+        const FT *p10 = base + k1 * sz + j0 * sy, *p11 = p10 + sy;
+        V4 a00, b00, a01, b01, a10, b10, a11, b11;
+        memcpy(&a00, p00 + i0 * sx, sizeof(V4));
+        memcpy(&b00, p00 + i1 * sx, sizeof(V4));
+        memcpy(&a01, p01 + i0 * sx, sizeof(V4));
+        memcpy(&b01, p01 + i1 * sx, sizeof(V4));
+        memcpy(&a10, p10 + i0 * sx, sizeof(V4));
+        memcpy(&b10, p10 + i1 * sx, sizeof(V4));
+        memcpy(&a11, p11 + i0 * sx, sizeof(V4));
+        memcpy(&b11, p11 + i1 * sx, sizeof(V4));
+        V4 c00 = a00 + fxs * (b00 - a00), c01 = a01 + fxs * (b01 - a01);
+        V4 c10 = a10 + fxs * (b10 - a10), c11 = a11 + fxs * (b11 - a11);
+        V4 d0 = c00 + fys * (c01 - c00), d1 = c10 + fys * (c11 - c10);
+        tv[a] = d0 + fzs * (d1 - d0);
+    }
+    V4 r = (nt_used == 2) ? tv[0] + fts * (tv[1] - tv[0]) : tv[0];
+    w3[0] = (double)r[0];
+    w3[1] = (double)r[1];
+    w3[2] = (double)r[2];
+#else
+#if NC == 4
+#define ACC FT /* the padded layout interpolates in the field's precision */
+#else
+#define ACC double
+#endif
+    const ACC fxa = (ACC)fx, fya = (ACC)fy, fza = (ACC)fz, fta = (ACC)ft;
+    ACC tv[2][4];
     for (Py_ssize_t a = 0; a < nt_used; ++a) {
         const FT *base = F + (it + a) * st;
         const FT *p00 = base + k0 * sz + j0 * sy, *p01 = p00 + sy;
         const FT *p10 = base + k1 * sz + j0 * sy, *p11 = p10 + sy;
         for (Py_ssize_t c = 0; c < nc; ++c) {
-            double a00 = (double)p00[i0 * sx + c], b00 = (double)p00[i1 * sx + c];
-            double a01 = (double)p01[i0 * sx + c], b01 = (double)p01[i1 * sx + c];
-            double a10 = (double)p10[i0 * sx + c], b10 = (double)p10[i1 * sx + c];
-            double a11 = (double)p11[i0 * sx + c], b11 = (double)p11[i1 * sx + c];
-            double c00 = a00 + fx * (b00 - a00), c01 = a01 + fx * (b01 - a01);
-            double c10 = a10 + fx * (b10 - a10), c11 = a11 + fx * (b11 - a11);
-            double d0 = c00 + fy * (c01 - c00), d1 = c10 + fy * (c11 - c10);
-            tv[a][c] = d0 + fz * (d1 - d0);
+            ACC a00 = (ACC)p00[i0 * sx + c], b00 = (ACC)p00[i1 * sx + c];
+            ACC a01 = (ACC)p01[i0 * sx + c], b01 = (ACC)p01[i1 * sx + c];
+            ACC a10 = (ACC)p10[i0 * sx + c], b10 = (ACC)p10[i1 * sx + c];
+            ACC a11 = (ACC)p11[i0 * sx + c], b11 = (ACC)p11[i1 * sx + c];
+            ACC c00 = a00 + fxa * (b00 - a00), c01 = a01 + fxa * (b01 - a01);
+            ACC c10 = a10 + fxa * (b10 - a10), c11 = a11 + fxa * (b11 - a11);
+            ACC d0 = c00 + fya * (c01 - c00), d1 = c10 + fya * (c11 - c10);
+            tv[a][c] = d0 + fza * (d1 - d0);
         }
     }
     for (Py_ssize_t c = 0; c < 3; ++c) {
         if (c >= NC)
             w3[c] = 0.0;
         else if (nt_used == 2)
-            w3[c] = tv[0][c] + ft * (tv[1][c] - tv[0][c]);
+            w3[c] = (double)(tv[0][c] + fta * (tv[1][c] - tv[0][c]));
         else
-            w3[c] = tv[0][c];
+            w3[c] = (double)tv[0][c];
     }
+#undef ACC
+#endif
     return 1;
 }
 
@@ -93,7 +129,7 @@ static inline __attribute__((always_inline)) int CAT(rhs, SFX2)(const Grid *g, c
     double w3[3];
     if (!CAT(sample, SFX2)(g, F, it, ft, p[0], p[1], p[2], w3))
         return 0;
-    double c = cos(p[1] * RAD);
+    double c = cos_lat(p[1] * RAD);
     if (c < COS_MIN)
         c = COS_MIN;
     k[0] = w3[0] * (DEG / EARTH_R) / c;

@@ -2,6 +2,8 @@
 
 Grid 4 time levels x 20 heights x 181 latitudes x 360 longitudes (global, periodic), smooth
 jet-like winds with w; one process, one thread (the C kernel has no threads of its own).
+The target figure uses float32 winds (the kernel's vector path); float64 winds are reported
+alongside without a target.
 Figure: particle-steps per second (one RK4 step = 4 trilinear x time-linear wind samples),
 target >= 10 M/s per core (the issue's "Scale and speed").
 """
@@ -31,12 +33,16 @@ def field():
     v = 8.0 * np.cos(2 * rx - T / 4e4) * np.cos(rl) + 0 * Z
     w = 0.05 * np.sin(4 * rx) * np.cos(rl) * np.sin(np.pi * Z / 19000.0) + 0 * T
     shape = (4, 20, 181, 360)
-    return P.WindField(P.WindGrid(lon, lat, t, z), np.broadcast_to(u, shape),
-                       np.broadcast_to(v, shape), np.broadcast_to(w, shape))
+    args = (P.WindGrid(lon, lat, t, z), np.broadcast_to(u, shape), np.broadcast_to(v, shape),
+            np.broadcast_to(w, shape))
+    return {np.float32: P.WindField(*args, dtype=np.float32),
+            np.float64: P.WindField(*args, dtype=np.float64)}
 
 
 @pytest.mark.skipif(not P.kernel_available(), reason="C kernel not built")
-def test_bench_particle_advection(benchmark, report_ratio, field):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_bench_particle_advection(benchmark, report_ratio, field, dtype):
+    field = field[dtype]
     rng = np.random.default_rng(0)
     lon, lat, z = P.seed_particles(field, N, rng, z_range=(200.0, 18000.0))
     frames = [3600.0, 7200.0]
@@ -49,6 +55,10 @@ def test_bench_particle_advection(benchmark, report_ratio, field):
     assert tr.alive[-1].mean() > 0.95
     rate = N * STEPS / benchmark.stats.stats.min
     benchmark.extra_info.update(particle_steps_per_s=rate)
-    report_ratio("particle advection, particle-steps per second per core", rate / 1e6, 10.0,
-                 unit="M/s")
+    if dtype is np.float32:  # the fast path: float32 winds (as NetCDF usually stores them)
+        report_ratio("particle advection, particle-steps per second per core", rate / 1e6,
+                     10.0, unit="M/s")
+    else:
+        report_ratio("particle advection, float64 winds, M steps/s per core", rate / 1e6,
+                     None, unit="M/s")
     assert rate > 1e6  # a sanity floor; the target is reported, not asserted
