@@ -142,8 +142,14 @@ static inline __attribute__((always_inline)) int CAT(rhs, SFX2)(const Grid *g, c
  * independent, so the out-of-order core overlaps their long dependency chains. */
 #define LANES 8
 
-static void CAT(run, SFX2)(const Grid *g, const FT *F, const Job *J)
+static void CAT(run, SFX2)(const Grid *g0, const FT *F, const Job *J0)
 {
+    /* local copies: stores through the double arrays cannot alias them, so the compiler keeps
+     * the grid constants in registers */
+    const Grid gl = *g0;
+    const Job Jl = *J0;
+    const Grid *const g = &gl;
+    const Job *const J = &Jl;
     const double span = (double)g->nlon * g->dlon;
     for (Py_ssize_t q0 = 0; q0 < J->n; q0 += LANES) {
         const int nl = (int)((J->n - q0) < LANES ? (J->n - q0) : LANES);
