@@ -1,4 +1,5 @@
-/* Kernel body, included twice by advect.c: FT is the wind field's float type, SFX the suffix. */
+/* Kernel body, included by advect.c once per variant: FT is the wind field's float type, NC the
+ * number of interleaved components per node (4 = u, v, w, 0 as one vector), SFX the suffix. */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -6,8 +7,8 @@
 
 /* Winds at (t, lon, lat, z): 1 = inside the domain (wind in w3), 0 = outside. The order of the
  * floating-point operations matches the numpy fallback (climate_pipeline/particles.py). */
-static inline __attribute__((always_inline)) int CAT(sample, SFX2)(const Grid *g, const FT *F, Py_ssize_t it, double ft, double lon,
-                                   double lat, double z, double *w3)
+ADV_INLINE int CAT(sample, SFX2)(const Grid *g, const FT *F, Py_ssize_t it, double ft,
+                                 double lon, double lat, double z, double *w3)
 {
     /* longitude */
     double x = (lon - g->lon0) * g->idlon;
@@ -123,8 +124,8 @@ static inline __attribute__((always_inline)) int CAT(sample, SFX2)(const Grid *g
 }
 
 /* Right-hand side in degrees/s and m/s; 0 when outside. */
-static inline __attribute__((always_inline)) int CAT(rhs, SFX2)(const Grid *g, const FT *F, Py_ssize_t it, double ft, const double *p,
-                            double *k)
+ADV_INLINE int CAT(rhs, SFX2)(const Grid *g, const FT *F, Py_ssize_t it, double ft,
+                              const double *p, double *k)
 {
     double w3[3];
     if (!CAT(sample, SFX2)(g, F, it, ft, p[0], p[1], p[2], w3))

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from climate_pipeline import particles as P
-from climate_pipeline.particles import (EARTH_RADIUS, ParticleSystem, WindField, WindGrid,
-                                        advect, seed_particles)
+from climate_pipeline.particles import (
+    EARTH_RADIUS,
+    ParticleSystem,
+    WindField,
+    WindGrid,
+    advect,
+    seed_particles,
+)
 
 R = EARTH_RADIUS
 DEG = 180.0 / np.pi
@@ -54,7 +60,10 @@ def test_polar_solid_body_rotation_returns_after_one_period(use_c):
 
 
 def _tilted_field(step=0.25):
-    """Solid-body rotation about the axis through (0E, 0N): u = -U sin(lat) cos(lon), v = U sin(lon)."""
+    """Solid-body rotation about the axis through (0E, 0N).
+
+    u = -U sin(lat) cos(lon), v = U sin(lon).
+    """
     g = _global_grid(step)
     _, _, Y, X, _ = _nodes(g)
     U = 50.0
@@ -304,7 +313,7 @@ def test_batches_are_deterministic_and_independent():
     a = P.advect_batch(field, 200, batch=0, **kw)
     b = P.advect_batch(field, 200, batch=0, **kw)
     c = P.advect_batch(field, 200, batch=1, **kw)
-    for (fa, ta), (fb, tb) in zip(a, b):
+    for (fa, ta), (fb, tb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(fa.lon, fb.lon)
         np.testing.assert_array_equal(fa.id, fb.id)
         np.testing.assert_array_equal(ta[0], tb[0])
