@@ -104,6 +104,8 @@ class WindField:
         u = np.asarray(u)
         v = np.asarray(v)
         three_d = z is not None
+        if w is not None and not three_d:
+            raise ValueError("w needs a vertical axis (grid.z); 2-D winds are u, v only")
         expect = (t.size,) + ((z.size,) if three_d else ()) + (lat.size, lon.size)
         for name, a in (("u", u), ("v", v)) + ((("w", np.asarray(w)),) if w is not None else ()):
             if a.shape != expect:

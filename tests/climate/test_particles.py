@@ -376,3 +376,7 @@ def test_bad_grids_are_refused():
     g = WindGrid(lon=np.array([0.0, 1.0, 2.0]), lat=np.array([0.0, 1.0]), t=np.array([0.0]))
     with pytest.raises(ValueError, match="shape"):
         WindField(g, np.zeros((1, 3, 2)), np.zeros((1, 3, 2)))
+    with pytest.raises(ValueError, match="vertical"):
+        WindField(g, np.zeros((1, 2, 3)), np.zeros((1, 2, 3)), np.zeros((1, 2, 3)))
+    with pytest.raises(ValueError, match="dtype"):
+        WindField(g, np.zeros((1, 2, 3)), np.zeros((1, 2, 3)), dtype=np.int32)
