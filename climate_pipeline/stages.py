@@ -1,0 +1,179 @@
+"""Pure geometry stages of the climate pipeline: numpy in, numpy out, no files.
+
+Fields arrive as ``values[z, y, x]`` on geographic coordinates: 1-D ``lon`` (x) and ``lat`` (y)
+for regular grids or 2-D ``lon[y, x]``/``lat[y, x]`` for rotated/projected/curvilinear ones, and
+heights in metres ``height[z]`` (1-D). Scene coordinates come from a projection of
+:mod:`climate_pipeline.geo` (map or globe, km, with a vertical exaggeration).
+
+* :func:`isosurface_geo` extracts the surface in index space and maps its vertices through the
+  grid's own coordinates and the projection: exact on the globe and for non-uniform levels.
+* :func:`surface_layer` colours a 2-D field on a mesh at a height (2-D fields, ground layers).
+* :func:`volume_box` resamples a field onto a uniform box in scene space for OpenVDB (VDB
+  grids are uniform: levels are interpolated; on the globe the box is curved-space sampled).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.errors import BadInputError
+from core.geometry import Mesh, Volume, isosurface
+
+
+def _interp_axis(coord: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Value of a 1-D coordinate at fractional indices (linear; clamped to the ends)."""
+    n = len(coord)
+    i0 = np.clip(np.floor(idx).astype(np.int64), 0, max(n - 2, 0))
+    t = np.clip(idx - i0, 0.0, 1.0) if n > 1 else np.zeros_like(idx)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return coord[i0] * (1 - t) + coord[i1] * t
+
+
+def _interp_2d(arr: np.ndarray, jy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+    """Bilinear value of a 2-D array [y, x] at fractional (jy, ix)."""
+    ny, nx = arr.shape
+    j0 = np.clip(np.floor(jy).astype(np.int64), 0, ny - 2)
+    i0 = np.clip(np.floor(ix).astype(np.int64), 0, nx - 2)
+    ty = np.clip(jy - j0, 0, 1)
+    tx = np.clip(ix - i0, 0, 1)
+    return ((arr[j0, i0] * (1 - tx) + arr[j0, i0 + 1] * tx) * (1 - ty)
+            + (arr[j0 + 1, i0] * (1 - tx) + arr[j0 + 1, i0 + 1] * tx) * ty)
+
+
+def index_to_geo(kji: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lon, lat, height_m) at fractional grid indices ``kji[:, (k, j, i)]``."""
+    k, j, i = kji[:, 0], kji[:, 1], kji[:, 2]
+    h = _interp_axis(np.asarray(height, np.float64), k)
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    if lon.ndim == 1:
+        return _interp_axis(lon, i), _interp_axis(lat, j), h
+    return _interp_2d(lon, j, i), _interp_2d(lat, j, i), h
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals from the faces' winding (unit length)."""
+    v = vertices.astype(np.float64)
+    f = faces.astype(np.int64)
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    n = np.zeros_like(v)
+    for c in range(3):
+        for d in range(3):
+            n[:, d] += np.bincount(f[:, c], weights=fn[:, d], minlength=len(v))
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return (n / np.where(norm > 0, norm, 1)).astype(np.float32)
+
+
+def isosurface_geo(values: np.ndarray, level: float, lon: np.ndarray, lat: np.ndarray,
+                   height: np.ndarray, projection) -> Mesh:
+    """Isosurface of ``values[z, y, x] == level`` in scene coordinates (km).
+
+    Missing values (NaN) count as below the level. Vertices carry ``lon``, ``lat`` and
+    ``height_m`` attributes; normals point out of the region ``values > level``.
+    """
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim != 3:
+        raise BadInputError(f"isosurface_geo: expected values[z, y, x], got shape {v.shape}")
+    if v.shape[0] < 2:
+        raise BadInputError("isosurface_geo: a 2-D field has no isosurface; use "
+                            "surface_layer")
+    finite = np.isfinite(v)
+    if not finite.any():
+        raise BadInputError("isosurface_geo: every value is missing (NaN)")
+    if not finite.all():
+        v = np.where(finite, v, np.float32(min(float(np.nanmin(v)), level) - 1.0))
+    mesh = isosurface(Volume(v), level, normals=False)  # index space: (k, j, i)
+    if not mesh.n_vertices:
+        return Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), np.zeros((0, 3)),
+                    {"lon": np.zeros(0, np.float32), "lat": np.zeros(0, np.float32),
+                     "height_m": np.zeros(0, np.float32)})
+    glon, glat, gh = index_to_geo(mesh.vertices.astype(np.float64), lon, lat, height)
+    xyz = projection.forward(glon, glat, gh)
+    faces = mesh.faces
+    # the index-space winding is outward for (k, j, i); the geographic map may reflect it
+    # (e.g. x = lon, y = lat, z = height is the reverse axis order): orient by the volume sign
+    if _jacobian_sign(xyz, mesh.vertices) < 0:
+        faces = np.ascontiguousarray(faces[:, ::-1])
+    normals = vertex_normals(xyz, faces)
+    return Mesh(xyz, faces, normals, {"lon": glon.astype(np.float32),
+                                      "lat": glat.astype(np.float32),
+                                      "height_m": gh.astype(np.float32)})
+
+
+def _jacobian_sign(scene: np.ndarray, index: np.ndarray) -> float:
+    """Sign of det d(scene)/d(k, j, i): an affine fit over a few hundred vertices (the map is
+    smooth and orientation-preserving or -reversing everywhere)."""
+    idx = np.linspace(0, len(index) - 1, min(len(index), 512)).astype(np.int64)
+    a = index[idx].astype(np.float64)
+    b = scene[idx].astype(np.float64)
+    a1 = np.c_[a - a.mean(0), np.ones(len(a))]
+    jac, *_ = np.linalg.lstsq(a1, b - b.mean(0), rcond=None)
+    return float(np.linalg.det(jac[:3]))
+
+
+def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projection,
+                  colors: np.ndarray, height_m: float = 0.0) -> Mesh:
+    """A coloured surface for a 2-D field ``values2d[y, x]`` (colours per grid point, uint8
+    sRGBA) at ``height_m``; NaN points are transparent (alpha 0). Attribute ``value``."""
+    v = np.asarray(values2d, dtype=np.float32)
+    ny, nx = v.shape
+    lon2, lat2 = (np.meshgrid(lon, lat) if np.ndim(lon) == 1 else (np.asarray(lon),
+                                                                   np.asarray(lat)))
+    xyz = projection.forward(lon2.ravel(), lat2.ravel(), np.full(ny * nx, height_m))
+    j, i = np.meshgrid(np.arange(ny - 1), np.arange(nx - 1), indexing="ij")
+    a = (j * nx + i).ravel()
+    b, c, d = a + 1, a + nx, a + nx + 1
+    faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)])
+    mesh = Mesh(xyz, faces, None, {"value": v.ravel()}, np.asarray(colors).reshape(-1, 4))
+    if _jacobian_sign_2d(xyz, nx) < 0:
+        mesh.faces = mesh.faces[:, ::-1].copy()
+    mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
+    if not np.isfinite(v).all():
+        mesh.colors = mesh.colors.copy()
+        mesh.colors[~np.isfinite(v.ravel()), 3] = 0
+    return mesh
+
+
+def _jacobian_sign_2d(xyz: np.ndarray, nx: int) -> float:
+    """Does the (i, j) grid map counter-clockwise seen from above (outside on a globe)?"""
+    p0, px, py = xyz[0], xyz[1], xyz[nx]
+    n = np.cross(px - p0, py - p0)
+    up = p0 / np.linalg.norm(p0) if np.linalg.norm(p0) > 1000 else np.array([0, 0, 1.0])
+    return float(np.dot(n, up))
+
+
+def uniform_levels(values: np.ndarray, height: np.ndarray, n: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``values[z, y, x]`` onto ``n`` evenly spaced heights spanning ``height``
+    (linear in height); returns (values, new heights)."""
+    h = np.asarray(height, np.float64)
+    n = n or max(len(h), int(np.ceil((h[-1] - h[0]) / max(np.diff(h).min(), 1e-9))) + 1)
+    n = min(n, 4 * len(h))
+    new = np.linspace(h[0], h[-1], n)
+    k = np.interp(new, h, np.arange(len(h)))
+    k0 = np.clip(np.floor(k).astype(int), 0, len(h) - 2)
+    t = (k - k0)[:, None, None]
+    out = values[k0] * (1 - t) + values[k0 + 1] * t
+    return out.astype(np.float32), new
+
+
+def volume_map(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray,
+               projection, name: str, units: str) -> Volume:
+    """A VDB-ready Volume on a flat map for a regular lon/lat grid: levels made uniform,
+    the equirectangular map is affine in (lon, lat) so the grid maps exactly."""
+    if np.ndim(lon) != 1:
+        raise BadInputError("volume_map: needs 1-D lon/lat (regular grid); resample "
+                            "curvilinear grids first")
+    vals, h = uniform_levels(np.nan_to_num(values, nan=0.0), height)
+    o = projection.forward([lon[0]], [lat[0]], [h[0]])[0]
+    ex = projection.forward([lon[-1]], [lat[0]], [h[0]])[0] - o
+    ey = projection.forward([lon[0]], [lat[-1]], [h[0]])[0] - o
+    ez = projection.forward([lon[0]], [lat[0]], [h[-1]])[0] - o
+    aff = np.eye(4)
+    aff[:3, 0] = ex / (len(lon) - 1)
+    aff[:3, 1] = ey / (len(lat) - 1)
+    aff[:3, 2] = ez / (len(h) - 1)
+    aff[:3, 3] = o
+    # index order (x, y, z) for VDB: values[i=lon, j=lat, k=height]
+    return Volume(np.ascontiguousarray(vals.transpose(2, 1, 0)), aff, name, units)

@@ -1,0 +1,81 @@
+"""Climate geometry stages: isosurfaces through the map/globe, surface layers, volumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from climate_pipeline import stages
+from climate_pipeline.geo import GlobeProjection, MapProjection
+
+
+def blob(lon, lat, h, c=(0.0, 40.0, 1000.0), r_km=150.0):
+    """Concentration falling off with distance (km) from a point at height c[2] m."""
+    L, A, H = np.meshgrid(lon, lat, h, indexing="xy")  # (lat, lon, h)
+    dx = np.radians(L - c[0]) * 6371 * np.cos(np.radians(c[1]))
+    dy = np.radians(A - c[1]) * 6371
+    dz = (H - c[2]) / 1000 * 50  # km, exaggerated like the scene
+    v = np.exp(-(dx**2 + dy**2 + dz**2) / (2 * r_km**2))
+    return np.ascontiguousarray(v.transpose(2, 0, 1))  # (z, y, x)
+
+
+LON = np.linspace(-6, 6, 61)
+LAT = np.linspace(34, 46, 61)
+H = np.concatenate([[0.0], np.geomspace(100, 6000, 15)])  # non-uniform levels
+
+
+@pytest.mark.parametrize("proj", [MapProjection.for_region(LON, LAT, exaggeration=50),
+                                  GlobeProjection(exaggeration=50)])
+def test_isosurface_geo_is_a_sphere_in_scene_space(proj):
+    v = blob(LON, LAT, H)
+    level = np.exp(-0.5)  # at r = r_km
+    mesh = stages.isosurface_geo(v, level, LON, LAT, H, proj)
+    assert mesh.n_faces > 100
+    centre = proj.forward([0.0], [40.0], [1000.0])[0]
+    r = np.linalg.norm(mesh.vertices - centre, axis=1)
+    assert np.median(r) == pytest.approx(150.0, rel=0.05)
+    out = ((mesh.vertices - centre) * mesh.normals).sum(1)
+    assert (out > 0).mean() > 0.97  # normals and winding point outward
+    assert mesh.volume() > 0
+    assert {"lon", "lat", "height_m"} <= set(mesh.attributes)
+
+
+def test_nan_counts_as_below_and_all_nan_errors():
+    v = blob(LON, LAT, H)
+    v[:, :5, :] = np.nan
+    mesh = stages.isosurface_geo(v, 0.5, LON, LAT, H, MapProjection.for_region(LON, LAT))
+    assert np.isfinite(mesh.vertices).all()
+    from core.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="missing"):
+        stages.isosurface_geo(np.full_like(v, np.nan), 0.5, LON, LAT, H,
+                              MapProjection.for_region(LON, LAT))
+
+
+def test_surface_layer_faces_up_and_nan_transparent():
+    from core.colormaps import apply
+
+    v = blob(LON, LAT, H)[0]
+    v[0, 0] = np.nan
+    for proj in (MapProjection.for_region(LON, LAT), GlobeProjection()):
+        m = stages.surface_layer(v, LON, LAT, proj, apply(v, "viridis", 0, 1), height_m=0)
+        up = proj.up(np.array([0.0]), np.array([40.0]))[0]
+        mid = len(m.normals) // 2
+        assert np.dot(m.normals[mid], up) > 0.9
+        assert m.colors[0, 3] == 0 and m.colors[1, 3] == 255
+
+
+def test_volume_map_places_samples_exactly():
+    proj = MapProjection.for_region(LON, LAT, exaggeration=50)
+    v = blob(LON, LAT, H)
+    vol = stages.volume_map(v, LON, LAT, H, proj, "pm10", "ug m-3")
+    assert vol.values.shape[:2] == (len(LON), len(LAT))
+    ni, nj, nk = vol.values.shape
+    # corner samples sit where the projection puts the grid corners
+    assert np.allclose(vol.index_to_world([ni - 1, nj - 1, nk - 1]),
+                       proj.forward([LON[-1]], [LAT[-1]], [H[-1]])[0], atol=1e-6)
+    # uniform levels: the value at a level equals linear interpolation in height
+    vals, new_h = stages.uniform_levels(v, H)
+    k = 7
+    expect = np.array([np.interp(new_h[k], H, v[:, 30, 30])])
+    assert vals[k, 30, 30] == pytest.approx(expect[0], rel=1e-5)
