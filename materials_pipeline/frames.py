@@ -17,8 +17,6 @@ Frame outputs, in ``RUN/assets/NNNN/``::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import BadInputError
+from core.framecache import done as _done
+from core.framecache import file_stat as _stat
+from core.framecache import params_key, write_all
+from core.framecache import write_meta as _write_meta
 
 METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
@@ -35,46 +37,14 @@ ASSET_VERSION = 2
 COLOUR_META = "colour.json"
 
 
-def params_key(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: str,
+               radius: float | None = None, **usd_kw: Any) -> None:
+    write_all(obj, stem, formats, files, name=name, meters_per_unit=METERS_PER_ANGSTROM,
+              radius=radius, **usd_kw)
 
 
 def frame_dir(out_dir: str | Path, index: int) -> Path:
     return Path(out_dir) / "assets" / f"{index:04d}"
-
-
-def _done(path: Path, key: str) -> dict | None:
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if meta.get("key") != key:
-        return None
-    return meta if all((path.parent / f).exists() for f in meta.get("files", [])) else None
-
-
-def _write_meta(path: Path, meta: dict) -> None:
-    from core.atomic import write_text
-
-    write_text(path, json.dumps(meta, indent=1))
-
-
-def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: str,
-               radius: float | None = None, **usd_kw: Any) -> None:
-    """Write ``obj`` as stem.<fmt> for each format (PLY first: what the renderer loads)."""
-    from core.io import write
-
-    for fmt in formats:
-        path = stem.with_suffix("." + fmt)
-        if fmt == "usd":
-            write(obj, path, name=name, meters_per_unit=METERS_PER_ANGSTROM, radius=radius,
-                  **usd_kw)
-        elif fmt == "glb":
-            write(obj, path, name=name)
-        else:
-            write(obj, path)
-        files.append(path.name)
 
 
 def _select_grid(data, field: str | None, src: str):
@@ -278,14 +248,3 @@ def _prewarm(params: dict):
     t = threading.Thread(target=run, name="prewarm", daemon=True)
     t.start()
     return t
-
-
-def _stat(path: str | None) -> list | None:
-    """Identity of an input file for the skip key: size and modification time."""
-    if path is None:
-        return None
-    try:
-        s = Path(path).stat()
-    except OSError:
-        return None
-    return [s.st_size, s.st_mtime_ns]
