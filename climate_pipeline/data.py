@@ -1,0 +1,143 @@
+"""Plain dataclasses the climate readers return (see ``climate_pipeline.readers``).
+
+``Field.values`` is a lazy (dask) array of shape (nt, nz, ny, nx); ``Field.frame(t)`` loads one
+time step only, so data larger than memory is processed frame by frame. Everything else is
+numpy arrays, strings and numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInputError
+
+__all__ = ["Field", "Winds", "VERTICAL_KINDS"]
+
+#: Values of ``Field.vertical_kind``.
+VERTICAL_KINDS = ("height_m", "pressure_hPa", "model_level", "flight_level", "none")
+
+
+def _iso(t: Any) -> str:
+    if t is None:
+        return ""
+    if isinstance(t, np.datetime64):
+        return str(np.datetime_as_string(t, unit="s"))
+    if hasattr(t, "isoformat"):
+        try:
+            return str(t.isoformat(timespec="seconds"))
+        except TypeError:
+            return str(t.isoformat())
+    return str(t)
+
+
+@dataclass
+class Field:
+    """One variable on its grid.
+
+    values       lazy array (dask), shape (nt, nz, ny, nx); fill values already NaN
+    times        list of cftime datetimes (or np.datetime64); [None] when the file has no time
+    lon, lat     true geographic degrees, 1-D (regular grid, lengths nx, ny) or 2-D (ny, nx)
+    vertical     level values, shape (nz,) or (nz, ny, nx) (hybrid height over orography)
+    vertical_kind one of VERTICAL_KINDS; vertical_units the units of ``vertical``
+    crs          pyproj CRS of the native grid, None for plain lat-lon
+    x, y         native 1-D projection (or rotated-pole) coordinates when projected, else None
+    rotated_pole (grid_north_pole_longitude, grid_north_pole_latitude,
+                 north_pole_grid_longitude) for rotated-pole grids, else None
+    paths        source files
+    """
+
+    name: str
+    values: Any
+    times: list
+    lon: np.ndarray
+    lat: np.ndarray
+    standard_name: str = ""
+    units: str = ""
+    long_name: str = ""
+    calendar: str = "standard"
+    vertical: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    vertical_kind: str = "none"
+    vertical_units: str = ""
+    crs: Any = None
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    rotated_pole: tuple[float, float, float] | None = None
+    paths: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return tuple(int(n) for n in self.values.shape)  # type: ignore[return-value]
+
+    @property
+    def nt(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nz(self) -> int:
+        return self.shape[1]
+
+    def lonlat_2d(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lon, lat), each of shape (ny, nx)."""
+        if self.lon.ndim == 2:
+            return self.lon, self.lat
+        lon2, lat2 = np.meshgrid(self.lon, self.lat)
+        return lon2, lat2
+
+    def time_labels(self) -> list[str]:
+        """ISO 8601 strings, one per time step ('' when the field has no time)."""
+        return [_iso(t) for t in self.times]
+
+    def _where(self) -> str:
+        src = ", ".join(self.paths) if self.paths else "<memory>"
+        return f"{src}: variable {self.name!r}"
+
+    def frame(self, t: int) -> np.ndarray:
+        """Time step ``t`` as a numpy array (nz, ny, nx), loading that step only.
+
+        Raises BadInputError when the frame is entirely NaN (missing data).
+        """
+        if not -self.nt <= t < self.nt:
+            raise BadInputError(f"{self._where()}: time index {t} out of range 0..{self.nt - 1}")
+        a = self.values[t]
+        a = np.asarray(a.compute() if hasattr(a, "compute") else a)
+        if a.size and not np.isfinite(a).any():
+            label = self.time_labels()[t]
+            raise BadInputError(
+                f"{self._where()}: frame {t} ({label or 'no time'}) is all NaN/missing; "
+                "expected at least one valid value"
+            )
+        return a
+
+
+@dataclass
+class Winds:
+    """Wind components as Fields on one grid; ``frame(t)`` gives true east/north components.
+
+    ``rotate`` is True when u, v are along a rotated-pole grid's axes: ``frame`` then rotates
+    them to true east/north (``geo.rotate_winds``), one time step at a time.
+    """
+
+    u: Field
+    v: Field
+    w: Field | None = None
+    rotate: bool = False
+
+    @property
+    def has_w(self) -> bool:
+        return self.w is not None
+
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(u, v, w-or-None) at time step ``t``, each (nz, ny, nx), u/v true east/north."""
+        u = self.u.frame(t)
+        v = self.v.frame(t)
+        w = self.w.frame(t) if self.w is not None else None
+        if self.rotate and self.u.rotated_pole is not None and self.u.x is not None:
+            from climate_pipeline import geo
+
+            plon, plat, npgl = self.u.rotated_pole
+            rlon, rlat = np.meshgrid(self.u.x, self.u.y)
+            u, v = geo.rotate_winds(u, v, rlon, rlat, plon, plat, npgl)
+        return u, v, w

@@ -1,0 +1,586 @@
+"""Readers: CF-NetCDF (xarray + dask, lazy) and what iris reads (PP, NAME, GRIB2) -> ``Field``.
+
+* ``open_field(paths, var=None, *, standard_name=None, allow_no_time=False) -> Field``
+* ``open_winds(paths, names=("u", "v"), ...) -> Winds`` (rotated-pole winds rotated lazily)
+* ``check_same_grid(field, winds)``
+
+Axes are found from CF attributes (axis, standard_name, units, positive), not only names.
+Every error is one line naming the file, the variable and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from climate_pipeline import geo
+from climate_pipeline.data import Field, Winds
+from core.errors import BadInputError, MissingDependencyError, UnknownFormatError
+
+__all__ = ["open_field", "open_winds", "check_same_grid", "KNOWN_FORMATS"]
+
+KNOWN_FORMATS = ("NetCDF (.nc, .nc4, .cdf)", "PP (.pp)", "NAME text output",
+                 "GRIB2 (.grib2, .grb2, .grib; needs iris-grib)")
+_NC_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf", ".nc3")
+_PP_SUFFIXES = (".pp",)
+_GRIB_SUFFIXES = (".grib", ".grib2", ".grb", ".grb2")
+
+_TIME_NAMES = ("time", "t", "times", "valid_time")
+_LON_UNITS = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
+_LAT_UNITS = ("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn")
+_PRESSURE_UNITS = {"pa": 0.01, "hpa": 1.0, "mbar": 1.0, "millibar": 1.0, "mb": 1.0,
+                   "kpa": 10.0, "bar": 1000.0}
+_LENGTH_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
+                 "km": 1000.0, "kilometer": 1000.0, "kilometers": 1000.0, "kilometre": 1000.0,
+                 "kilometres": 1000.0, "ft": 0.3048, "feet": 0.3048}
+_MODEL_LEVEL_SN = ("atmosphere_hybrid_height_coordinate", "atmosphere_sigma_coordinate",
+                   "atmosphere_hybrid_sigma_pressure_coordinate", "model_level_number",
+                   "atmosphere_ln_pressure_coordinate", "atmosphere_sleve_coordinate")
+
+
+def _paths(paths: Any) -> list[str]:
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    out = [os.fspath(p) for p in paths]
+    if not out:
+        raise BadInputError("open_field: no input files given; expected one or more paths")
+    for p in out:
+        if not os.path.exists(p):
+            raise BadInputError(f"{p}: file not found; expected an existing input file")
+    return out
+
+
+def _kind(path: str) -> str:
+    """'netcdf' | 'pp' | 'grib' | 'name' from magic bytes, then suffix."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read ({exc})") from exc
+    low = path.lower()
+    if head[:3] == b"CDF" or head[:8] == b"\x89HDF\r\n\x1a\n":
+        return "netcdf"
+    if head[:4] == b"GRIB" or low.endswith(_GRIB_SUFFIXES):
+        return "grib"
+    if head.lstrip()[:4].upper() == b"NAME":
+        return "name"
+    if low.endswith(_PP_SUFFIXES):
+        return "pp"
+    if low.endswith(_NC_SUFFIXES):
+        raise BadInputError(
+            f"{path}: corrupt or not a NetCDF file (no NetCDF/HDF5 signature); "
+            "expected a CF-NetCDF file")
+    raise UnknownFormatError(
+        f"{path}: unknown format; expected one of: " + ", ".join(KNOWN_FORMATS))
+
+
+# ============================================================================ public API
+def open_field(paths: Any, var: str | None = None, *, standard_name: str | None = None,
+               allow_no_time: bool = False) -> Field:
+    """A lazily-read ``Field`` from one or many files (concatenated along time).
+
+    ``var`` selects by variable name, ``standard_name`` by CF standard_name; with neither, the
+    only data variable with two or more dimensions is taken.
+    """
+    ps = _paths(paths)
+    kinds = {_kind(p) for p in ps}
+    if len(kinds) > 1:
+        raise BadInputError(f"{', '.join(ps)}: mixed formats {sorted(kinds)}; "
+                            "expected files of one format")
+    kind = kinds.pop()
+    if kind == "netcdf":
+        return _open_netcdf(ps, var, standard_name, allow_no_time)
+    if kind == "grib":
+        try:
+            import iris_grib  # noqa: F401
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"{ps[0]}: GRIB files need the iris-grib package (pip install iris-grib)"
+            ) from exc
+    return _open_iris(ps, var, standard_name, allow_no_time)
+
+
+def open_winds(paths: Any, names: Sequence[str] | None = ("u", "v"), *,
+               standard_names: Sequence[str] | None = None,
+               allow_no_time: bool = False) -> Winds:
+    """u, v (and w when a third name is given) as ``Winds``.
+
+    Components along a rotated-pole grid's axes (any standard_name other than
+    eastward_wind/northward_wind) are flagged for rotation to true east/north in ``frame``.
+    """
+    if standard_names is not None:
+        comps = [open_field(paths, standard_name=s, allow_no_time=allow_no_time)
+                 for s in standard_names]
+    else:
+        if not names or len(names) not in (2, 3):
+            raise BadInputError(f"open_winds: expected 2 or 3 wind variable names, got {names}")
+        comps = [open_field(paths, n, allow_no_time=allow_no_time) for n in names]
+    u, v = comps[0], comps[1]
+    w = comps[2] if len(comps) > 2 else None
+    winds = Winds(u=u, v=v, w=w)
+    _same_grid(u, v)
+    if w is not None:
+        _same_grid(u, w)
+    true_sn = ("eastward_wind", "northward_wind")
+    winds.rotate = (u.rotated_pole is not None
+                    and not (u.standard_name in true_sn and v.standard_name in true_sn))
+    return winds
+
+
+def check_same_grid(field: Field, winds: Winds) -> None:
+    """Raise BadInputError (naming both files and variables) unless the horizontal grids and
+    time steps of ``field`` and ``winds`` match."""
+    _same_grid(field, winds.u)
+
+
+def _same_grid(a: Field, b: Field) -> None:
+    def where(f: Field) -> str:
+        return f"{', '.join(f.paths) or '<memory>'} variable {f.name!r}"
+
+    problem = ""
+    la, lb = a.lonlat_2d(), b.lonlat_2d()
+    if la[0].shape != lb[0].shape:
+        problem = f"grid shapes {la[0].shape} and {lb[0].shape} differ"
+    elif not (np.allclose(geo.normalize_longitudes(la[0] - lb[0]), 0.0, atol=1e-5)
+              and np.allclose(la[1], lb[1], atol=1e-5)):
+        problem = "longitudes/latitudes differ"
+    elif a.nt != b.nt:
+        problem = f"numbers of time steps {a.nt} and {b.nt} differ"
+    if problem:
+        raise BadInputError(f"{where(a)} and {where(b)} are on different grids: {problem}; "
+                            "expected the same horizontal grid and times")
+
+
+# =============================================================================== NetCDF
+def _attrs(obj: Any) -> dict:
+    d = dict(getattr(obj, "encoding", {}) or {})
+    d.update(getattr(obj, "attrs", {}) or {})
+    return d
+
+
+def _norm_units(u: Any) -> str:
+    return str(u or "").strip().lower().replace(" ", "")
+
+
+def _axis_of(name: str, c: Any) -> str | None:
+    """'T', 'Z', 'Y', 'X' or None for a coordinate variable, from CF attributes first."""
+    a = _attrs(c)
+    axis = str(a.get("axis", "")).upper()
+    if axis in ("T", "Z", "Y", "X"):
+        return axis
+    sn = str(a.get("standard_name", "")).lower()
+    units = _norm_units(a.get("units"))
+    if sn == "time" or np.issubdtype(c.dtype, np.datetime64) or " since " in str(
+            a.get("units", "")) or (c.dtype == object and c.size and
+                                    hasattr(np.ravel(c.values)[0], "calendar")):
+        return "T"
+    if sn in ("longitude", "grid_longitude", "projection_x_coordinate") or units in _LON_UNITS:
+        return "X"
+    if sn in ("latitude", "grid_latitude", "projection_y_coordinate") or units in _LAT_UNITS:
+        return "Y"
+    if ("positive" in a or sn in _MODEL_LEVEL_SN or sn in ("air_pressure", "height", "altitude",
+                                                           "flight_level", "model_level_number")
+            or units in _PRESSURE_UNITS):
+        return "Z"
+    n = name.lower()
+    if n in _TIME_NAMES:
+        return "T"
+    if n in ("lon", "longitude", "x", "rlon", "grid_longitude"):
+        return "X"
+    if n in ("lat", "latitude", "y", "rlat", "grid_latitude"):
+        return "Y"
+    if n in ("lev", "level", "levels", "z", "height", "plev", "pressure", "altitude", "fl"):
+        return "Z"
+    return None
+
+
+def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
+                 allow_no_time: bool) -> Field:
+    import xarray as xr
+
+    coder = xr.coders.CFDatetimeCoder(use_cftime=True)
+    where = ", ".join(ps)
+    # Probe the first file (lazy, no dask) to find the variable and its time dimension, so the
+    # real open chunks one time step per chunk whatever the dimension is called.
+    try:
+        probe = xr.open_dataset(ps[0], decode_times=coder, decode_timedelta=False)
+    except Exception as exc:
+        raise BadInputError(f"{ps[0]}: corrupt or unreadable NetCDF file "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''});"
+                            " expected a CF-NetCDF file") from exc
+    try:
+        name = _select(probe, ps[0], var, standard_name)
+        tdim = next((d for d in probe[name].dims if d in probe.coords
+                     and _axis_of(d, probe.coords[d]) == "T"), None)
+        if tdim is None:
+            tdim = next((d for d in probe[name].dims if d.lower() in _TIME_NAMES), None)
+    finally:
+        probe.close()
+    chunks: dict = {tdim: 1} if tdim else {}
+    try:
+        if len(ps) == 1:
+            ds = xr.open_dataset(ps[0], chunks=chunks, decode_times=coder,
+                                 decode_timedelta=False)
+        else:
+            kw = dict(chunks=chunks, decode_times=coder, decode_timedelta=False,
+                      data_vars="minimal", coords="minimal", compat="override",
+                      join="override")
+            try:
+                ds = xr.open_mfdataset(ps, combine="by_coords", **kw)
+            except Exception:
+                if not tdim:
+                    raise
+                ds = xr.open_mfdataset(ps, combine="nested", concat_dim=tdim, **kw)
+    except PermissionError:
+        raise
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInputError(f"{where}: variable {name!r}: cannot open/combine the files "
+                            f"({msg}); expected CF-NetCDF files that concatenate along time"
+                            ) from exc
+    return _field_from_xarray(ds, name, ps, allow_no_time)
+
+
+def _candidates(ds: Any) -> list[str]:
+    refs: set[str] = set()
+    for v in ds.variables.values():
+        a = _attrs(v)
+        for key in ("bounds", "climatology", "grid_mapping", "coordinates", "cell_measures"):
+            if key in a:
+                refs.update(str(a[key]).replace(":", " ").split())
+        if "formula_terms" in a:
+            refs.update(str(a["formula_terms"]).split()[1::2])
+    return [n for n, v in ds.data_vars.items() if v.ndim >= 2 and n not in refs]
+
+
+def _select(ds: Any, path: str, var: str | None, standard_name: str | None) -> str:
+    there = ", ".join(f"{n} ({_attrs(v).get('standard_name', '-')})"
+                      for n, v in ds.data_vars.items())
+    if var is not None:
+        if var in ds.data_vars:
+            return var
+        raise BadInputError(f"{path}: variable {var!r} not found; variables there: {there}")
+    if standard_name is not None:
+        hits = [n for n, v in ds.data_vars.items()
+                if _attrs(v).get("standard_name") == standard_name]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise BadInputError(f"{path}: no variable with standard_name {standard_name!r}; "
+                                f"variables there: {there}")
+        raise BadInputError(f"{path}: several variables with standard_name {standard_name!r}: "
+                            f"{hits}; pass a variable name")
+    cands = _candidates(ds)
+    if len(cands) == 1:
+        return cands[0]
+    raise BadInputError(f"{path}: {'no' if not cands else 'several'} data variables to choose "
+                        f"from; pass a variable name; candidates: {cands or there}")
+
+
+def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -> Field:
+    da = ds[name]
+    where = f"{', '.join(ps)}: variable {name!r}"
+    a = _attrs(da)
+    axes: dict[str, str] = {}
+    for d in da.dims:
+        c = da.coords[d] if d in da.coords else None
+        ax = _axis_of(d, c) if c is not None else None
+        if ax is None and c is None:
+            # dimension without coordinate variable: guess from the name, else from aux coords
+            n = d.lower()
+            ax = ("T" if n in _TIME_NAMES else "X" if n in ("x", "lon", "rlon", "ni", "nx", "i")
+                  else "Y" if n in ("y", "lat", "rlat", "nj", "ny", "j")
+                  else "Z" if n in ("z", "lev", "level", "nz", "k") else None)
+        if ax is None or ax in axes:
+            if da.sizes[d] == 1:
+                da = da.isel({d: 0}, drop=True)
+                continue
+            raise BadInputError(f"{where}: cannot identify dimension {d!r} as time, vertical, "
+                                "y or x (expected CF axis/standard_name/units attributes)")
+        axes[ax] = d
+    if "X" not in axes or "Y" not in axes:
+        raise BadInputError(f"{where}: dims {da.dims}: expected horizontal x and y axes "
+                            "(CF axis X/Y, longitude/latitude or projection coordinates)")
+    if "T" not in axes and not allow_no_time:
+        raise BadInputError(f"{where}: no time axis (dims {da.dims}); expected a CF time "
+                            "coordinate (pass allow_no_time=True for a single static field)")
+
+    # --- time
+    if "T" in axes:
+        tc = da.coords[axes["T"]] if axes["T"] in da.coords else None
+        times = list(np.ravel(tc.values)) if tc is not None else [None] * da.sizes[axes["T"]]
+        tenc = _attrs(tc) if tc is not None else {}
+        calendar = str(tenc.get("calendar") or
+                       (getattr(times[0], "calendar", "") if times else "") or "standard")
+    else:
+        da = da.expand_dims("__time__")
+        axes["T"] = "__time__"
+        times, calendar = [None], "standard"
+
+    # --- vertical
+    if "Z" in axes:
+        zc = da.coords[axes["Z"]] if axes["Z"] in da.coords else None
+        vertical, vkind, vunits = _vertical(ds, zc, da.sizes[axes["Z"]], where)
+    else:
+        da = da.expand_dims("__z__")
+        axes["Z"] = "__z__"
+        vertical, vkind, vunits = np.zeros(1), "none", ""
+    da = da.transpose(axes["T"], axes["Z"], axes["Y"], axes["X"])
+    xd, yd = axes["X"], axes["Y"]
+
+    # --- horizontal grid
+    gm_name = a.get("grid_mapping")
+    crs = None
+    rotated = None
+    x = y = None
+    xc = ds[xd] if xd in ds.variables else None
+    yc = ds[yd] if yd in ds.variables else None
+    gm_attrs: dict = {}
+    if gm_name:
+        gm_name = str(gm_name).split(":")[0].strip()
+        if gm_name not in ds.variables:
+            raise BadInputError(f"{where}: grid_mapping variable {gm_name!r} not found; "
+                                "expected a CF grid-mapping variable")
+        gm_attrs = dict(ds[gm_name].attrs)
+    gmn = gm_attrs.get("grid_mapping_name")
+    if gm_attrs and gmn != "latitude_longitude":
+        try:
+            crs = geo.crs_from_cf(gm_attrs, variable=gm_name)
+        except BadInputError as exc:
+            raise BadInputError(f"{where}: {exc}") from exc
+        if xc is None or yc is None or xc.ndim != 1 or yc.ndim != 1:
+            raise BadInputError(f"{where}: grid mapping {gmn!r} needs 1-D x/y coordinate "
+                                "variables")
+        x = np.asarray(xc.values, np.float64)
+        y = np.asarray(yc.values, np.float64)
+        if gmn == "rotated_latitude_longitude":
+            rotated = (float(gm_attrs.get("grid_north_pole_longitude", 0.0)),
+                       float(gm_attrs.get("grid_north_pole_latitude", 90.0)),
+                       float(gm_attrs.get("north_pole_grid_longitude", 0.0)))
+        else:
+            f = _LENGTH_UNITS.get(_norm_units(_attrs(xc).get("units", "m")), 1.0)
+            x, y = x * f, y * f
+        if y.size > 1 and np.all(np.diff(y) < 0):
+            y = y[::-1].copy()
+            da = da.isel({yd: slice(None, None, -1)})
+        xx, yy = np.meshgrid(x, y)
+        if rotated is not None:
+            lon, lat = geo.rotated_to_true(xx, yy, *rotated)
+        else:
+            lon, lat = geo.to_lonlat(xx, yy, crs)
+    else:
+        lon2 = lat2 = None
+        for cn, c in da.coords.items():
+            if c.ndim == 2 and set(c.dims) == {xd, yd}:
+                ax = _axis_of(str(cn), c)
+                if ax == "X" or _attrs(c).get("standard_name") == "longitude":
+                    lon2 = c.transpose(yd, xd).values
+                elif ax == "Y" or _attrs(c).get("standard_name") == "latitude":
+                    lat2 = c.transpose(yd, xd).values
+        if lon2 is not None and lat2 is not None:  # curvilinear
+            lon = np.asarray(lon2, np.float64)
+            lat = np.asarray(lat2, np.float64)
+        elif xc is not None and yc is not None and xc.ndim == 1 and yc.ndim == 1:
+            lon = np.asarray(xc.values, np.float64)
+            lat = np.asarray(yc.values, np.float64)
+            lat_new, _ = geo.ascending(lat)
+            if lat.size > 1 and lat_new[0] != lat[0]:
+                da = da.isel({yd: slice(None, None, -1)})
+                lat = lat_new
+            if lon.size > 1:
+                c0 = geo.central_longitude(lon)
+                lonw = geo.normalize_longitudes(lon, c0)
+                if lonw[-1] == lonw[0] + 360.0:
+                    lonw[-1] -= 360.0
+                order = np.argsort(lonw, kind="stable")
+                if np.any(order != np.arange(lon.size)):
+                    da = da.isel({xd: order})
+                lon = lonw[order]
+        else:
+            raise BadInputError(f"{where}: no longitude/latitude found; expected 1-D lon/lat, "
+                                "2-D auxiliary lat/lon coordinates or a CF grid_mapping")
+
+    values = da.data
+    if not hasattr(values, "compute"):
+        import dask.array as dsa
+
+        values = dsa.from_array(values, chunks=(1,) + values.shape[1:])
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
+    return Field(
+        name=name, values=values, times=times, lon=lon, lat=lat,
+        standard_name=str(a.get("standard_name", "")), units=str(a.get("units", "")),
+        long_name=str(a.get("long_name", "")), calendar=calendar,
+        vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
+        crs=crs, x=x, y=y, rotated_pole=rotated, paths=tuple(ps),
+    )
+
+
+def _vertical(ds: Any, zc: Any, nz: int, where: str) -> tuple[np.ndarray, str, str]:
+    if zc is None:
+        return np.arange(nz, dtype=np.float64), "model_level", "1"
+    a = _attrs(zc)
+    sn = str(a.get("standard_name", "")).lower()
+    units = _norm_units(a.get("units"))
+    vals = np.asarray(zc.values, np.float64)
+    name = str(zc.name).lower()
+    if sn == "atmosphere_hybrid_height_coordinate":
+        terms = str(a.get("formula_terms", "")).split()
+        ft = dict(zip([t.rstrip(":") for t in terms[0::2]], terms[1::2], strict=False))
+        if "orog" in ft and ft["orog"] in ds.variables and "a" in ft and ft["a"] in ds.variables:
+            av = np.asarray(ds[ft["a"]].values, np.float64)
+            bv = (np.asarray(ds[ft["b"]].values, np.float64) if "b" in ft and ft["b"]
+                  in ds.variables else np.zeros_like(av))
+            orog = np.asarray(ds[ft["orog"]].values, np.float64)
+            if orog.ndim > 2:
+                orog = orog.reshape(orog.shape[-2:])
+            return av[:, None, None] + bv[:, None, None] * orog[None], "height_m", "m"
+        return np.arange(nz, dtype=np.float64), "model_level", "1"
+    if sn in _MODEL_LEVEL_SN:
+        return vals, "model_level", str(a.get("units", "1"))
+    if sn == "flight_level" or units in ("fl", "flightlevel", "hft", "100ft") or \
+            name.startswith("fl") or "flight" in str(a.get("long_name", "")).lower():
+        return vals, "flight_level", "FL"
+    if units in _PRESSURE_UNITS or sn in ("air_pressure", "pressure"):
+        return vals * _PRESSURE_UNITS.get(units, 1.0), "pressure_hPa", "hPa"
+    if units in _LENGTH_UNITS or sn in ("height", "altitude", "height_above_mean_sea_level"):
+        return vals * _LENGTH_UNITS.get(units, 1.0), "height_m", "m"
+    return vals, "model_level", str(a.get("units", "1"))
+
+
+# ================================================================================= iris
+def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
+               allow_no_time: bool) -> Field:
+    try:
+        import iris
+    except Exception as exc:
+        raise MissingDependencyError(f"{ps[0]}: reading PP/NAME/GRIB needs scitools-iris "
+                                     f"({exc})") from exc
+    where = ", ".join(ps)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            cubes = iris.load(ps)
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInputError(f"{where}: corrupt or unreadable file ({msg}); expected "
+                            "PP/NAME/GRIB data iris can load") from exc
+    names = [c.name() for c in cubes]
+    pick = [c for c in cubes
+            if (var is None and standard_name is None)
+            or (var is not None and var in (c.var_name, c.name(), c.long_name))
+            or (standard_name is not None and c.standard_name == standard_name)]
+    if len(pick) != 1:
+        what = (f"variable {var!r}" if var else f"standard_name {standard_name!r}"
+                if standard_name else "a single variable")
+        raise BadInputError(f"{where}: {what} {'not found' if not pick else 'is ambiguous'}; "
+                            f"variables there: {names}")
+    cube = pick[0]
+    name = cube.var_name or cube.name()
+    where = f"{where}: variable {name!r}"
+    import dask.array as dsa
+
+    data = cube.lazy_data()
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float64)
+    data = dsa.ma.filled(data, np.nan)
+
+    def dimcoord(axis: str) -> Any:
+        cs = cube.coords(axis=axis, dim_coords=True)
+        return cs[0] if cs else None
+
+    order: list[int | None] = []
+    tcoord = dimcoord("T")
+    zcoord = dimcoord("Z")
+    ycoord, xcoord = dimcoord("Y"), dimcoord("X")
+    if xcoord is None or ycoord is None:
+        raise BadInputError(f"{where}: expected x and y dimension coordinates")
+    for c in (tcoord, zcoord, ycoord, xcoord):
+        order.append(cube.coord_dims(c)[0] if c is not None else None)
+    present = [d for d in order if d is not None]
+    extra = [d for d in range(cube.ndim) if d not in present]
+    for d in extra:
+        if cube.shape[d] != 1:
+            raise BadInputError(f"{where}: cannot identify dimension {d} "
+                                f"(length {cube.shape[d]}); expected time, level, y, x")
+    data = data.transpose(present + extra)
+    data = data.reshape(data.shape[:len(present)])
+    for i, d in enumerate(order):
+        if d is None:
+            data = dsa.expand_dims(data, i) if hasattr(dsa, "expand_dims") else data[
+                (slice(None),) * i + (None,)]
+    if tcoord is None:
+        scal = cube.coords("time")
+        if not allow_no_time and not scal:
+            raise BadInputError(f"{where}: no time axis; expected a time coordinate")
+        times = list(scal[0].units.num2date(scal[0].points)) if scal else [None]
+        calendar = str(scal[0].units.calendar) if scal else "standard"
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            times = list(tcoord.units.num2date(tcoord.points))
+        calendar = str(tcoord.units.calendar or "standard")
+
+    if zcoord is not None:
+        vals = np.asarray(zcoord.points, np.float64)
+        u = str(zcoord.units).lower().replace(" ", "")
+        zn = zcoord.name().lower()
+        if "flight" in zn or zn.startswith("fl"):
+            vertical, vkind, vunits = vals, "flight_level", "FL"
+        elif u in _PRESSURE_UNITS:
+            vertical, vkind, vunits = vals * _PRESSURE_UNITS[u], "pressure_hPa", "hPa"
+        elif u in _LENGTH_UNITS:
+            vertical, vkind, vunits = vals * _LENGTH_UNITS[u], "height_m", "m"
+        else:
+            vertical, vkind, vunits = vals, "model_level", u or "1"
+    else:
+        vertical, vkind, vunits = np.zeros(1), "none", ""
+
+    x = np.asarray(xcoord.points, np.float64)
+    y = np.asarray(ycoord.points, np.float64)
+    if y.size > 1 and np.all(np.diff(y) < 0):
+        y = y[::-1].copy()
+        data = data[:, :, ::-1, :]
+    cs = xcoord.coord_system
+    crs = rotated = None
+    xs = ys = None
+    from iris.coord_systems import GeogCS, RotatedGeogCS
+
+    if isinstance(cs, RotatedGeogCS):
+        rotated = (float(cs.grid_north_pole_longitude), float(cs.grid_north_pole_latitude),
+                   float(cs.north_pole_grid_longitude or 0.0))
+        import pyproj
+
+        crs = pyproj.CRS.from_cf({"grid_mapping_name": "rotated_latitude_longitude",
+                                  "grid_north_pole_longitude": rotated[0],
+                                  "grid_north_pole_latitude": rotated[1],
+                                  "north_pole_grid_longitude": rotated[2]})
+        xx, yy = np.meshgrid(x, y)
+        lon, lat = geo.rotated_to_true(xx, yy, *rotated)
+        xs, ys = x, y
+    elif cs is None or isinstance(cs, GeogCS):
+        lon, lat = x, y
+        c0 = geo.central_longitude(lon) if lon.size > 1 else 0.0
+        lonw = geo.normalize_longitudes(lon, c0)
+        order_x = np.argsort(lonw, kind="stable")
+        if np.any(order_x != np.arange(lon.size)):
+            data = data[..., order_x]
+        lon = lonw[order_x]
+    else:
+        import pyproj
+
+        crs = pyproj.CRS(cs.as_cartopy_crs())
+        xx, yy = np.meshgrid(x, y)
+        lon, lat = geo.to_lonlat(xx, yy, crs)
+        xs, ys = x, y
+    return Field(
+        name=name, values=data, times=times, lon=lon, lat=lat,
+        standard_name=str(cube.standard_name or ""), units=str(cube.units),
+        long_name=str(cube.long_name or ""), calendar=calendar,
+        vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
+        crs=crs, x=xs, y=ys, rotated_pole=rotated, paths=tuple(ps),
+    )
