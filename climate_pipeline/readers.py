@@ -324,7 +324,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     # --- vertical
     if "Z" in axes:
         zc = da.coords[axes["Z"]] if axes["Z"] in da.coords else None
-        vertical, vkind, vunits = _vertical(ds, zc, da.sizes[axes["Z"]], where)
+        vertical, vkind, vunits = _vertical(ds, zc, da.sizes[axes["Z"]], axes)
     else:
         da = da.expand_dims("__z__")
         axes["Z"] = "__z__"
@@ -340,6 +340,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     xc = ds[xd] if xd in ds.variables else None
     yc = ds[yd] if yd in ds.variables else None
     gm_attrs: dict = {}
+    yflip, xorder = False, None  # horizontal reordering, applied to 3-D vertical too
     if gm_name:
         gm_name = str(gm_name).split(":")[0].strip()
         if gm_name not in ds.variables:
@@ -367,6 +368,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
         if y.size > 1 and np.all(np.diff(y) < 0):
             y = y[::-1].copy()
             da = da.isel({yd: slice(None, None, -1)})
+            yflip = True
         xx, yy = np.meshgrid(x, y)
         if rotated is not None:
             lon, lat = geo.rotated_to_true(xx, yy, *rotated)
@@ -391,6 +393,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
             if lat.size > 1 and lat_new[0] != lat[0]:
                 da = da.isel({yd: slice(None, None, -1)})
                 lat = lat_new
+                yflip = True
             if lon.size > 1:
                 c0 = geo.central_longitude(lon)
                 lonw = geo.normalize_longitudes(lon, c0)
@@ -399,11 +402,18 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
                 order = np.argsort(lonw, kind="stable")
                 if np.any(order != np.arange(lon.size)):
                     da = da.isel({xd: order})
+                    xorder = order
                 lon = lonw[order]
         else:
             raise BadInputError(f"{where}: no longitude/latitude found; expected 1-D lon/lat, "
                                 "2-D auxiliary lat/lon coordinates or a CF grid_mapping")
 
+    if vertical.ndim == 3:
+        if yflip:
+            vertical = vertical[:, ::-1, :]
+        if xorder is not None:
+            vertical = vertical[:, :, xorder]
+        vertical = np.ascontiguousarray(vertical)
     values = da.data
     if not hasattr(values, "compute"):
         import dask.array as dsa
@@ -420,7 +430,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     )
 
 
-def _vertical(ds: Any, zc: Any, nz: int, where: str) -> tuple[np.ndarray, str, str]:
+def _vertical(ds: Any, zc: Any, nz: int, axes: dict) -> tuple[np.ndarray, str, str]:
     if zc is None:
         return np.arange(nz, dtype=np.float64), "model_level", "1"
     a = _attrs(zc)
@@ -435,9 +445,12 @@ def _vertical(ds: Any, zc: Any, nz: int, where: str) -> tuple[np.ndarray, str, s
             av = np.asarray(ds[ft["a"]].values, np.float64)
             bv = (np.asarray(ds[ft["b"]].values, np.float64) if "b" in ft and ft["b"]
                   in ds.variables else np.zeros_like(av))
-            orog = np.asarray(ds[ft["orog"]].values, np.float64)
-            if orog.ndim > 2:
-                orog = orog.reshape(orog.shape[-2:])
+            og = ds[ft["orog"]]
+            yd, xd = axes.get("Y"), axes.get("X")
+            if yd in og.dims and xd in og.dims:
+                og = og.transpose(..., yd, xd)
+            orog = np.asarray(og.values, np.float64)
+            orog = orog.reshape((-1,) + orog.shape[-2:])[0]  # first time if time-varying
             return av[:, None, None] + bv[:, None, None] * orog[None], "height_m", "m"
         return np.arange(nz, dtype=np.float64), "model_level", "1"
     if sn in _MODEL_LEVEL_SN:
@@ -517,7 +530,9 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
         scal = cube.coords("time")
         if not allow_no_time and not scal:
             raise BadInputError(f"{where}: no time axis; expected a time coordinate")
-        times = list(scal[0].units.num2date(scal[0].points)) if scal else [None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            times = list(scal[0].units.num2date(scal[0].points)) if scal else [None]
         calendar = str(scal[0].units.calendar) if scal else "standard"
     else:
         with warnings.catch_warnings():

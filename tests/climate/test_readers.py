@@ -256,6 +256,7 @@ def test_hybrid_height_with_orography(tmp_path):
     a = np.array([20.0, 100.0, 500.0])
     b = np.array([1.0, 0.8, 0.2])
     orog = np.full((NY, NX), 300.0)
+    orog[-1, :] = 1000.0  # top row (lat 50 in file order)
     ds = _levels_ds("lev", [0, 1, 2],
                     {"standard_name": "atmosphere_hybrid_height_coordinate", "positive": "up",
                      "units": "m", "formula_terms": "a: lev_a b: lev_b orog: orog"},
@@ -263,6 +264,13 @@ def test_hybrid_height_with_orography(tmp_path):
     f = open_field(_write(ds, tmp_path / "hh.nc"), "q")
     assert f.vertical_kind == "height_m" and f.vertical.shape == (3, NY, NX)
     np.testing.assert_allclose(f.vertical[:, 0, 0], a + b * 300.0)
+    np.testing.assert_allclose(f.vertical[:, -1, 0], a + b * 1000.0)
+    # descending latitude in the file: the heights follow the flipped data
+    ds_desc = ds.isel(lat=slice(None, None, -1))
+    fd = open_field(_write(ds_desc, tmp_path / "hhd.nc"), "q")
+    np.testing.assert_allclose(fd.lat, f.lat)
+    np.testing.assert_allclose(fd.vertical, f.vertical)
+    np.testing.assert_array_equal(fd.frame(0), f.frame(0))
     # without orography: model levels
     ds2 = _levels_ds("lev", [0, 1, 2], {"standard_name": "atmosphere_hybrid_height_coordinate",
                                         "positive": "up", "formula_terms": "a: lev b: lev_b"})
@@ -454,3 +462,41 @@ def test_grib_without_iris_grib_names_the_package(tmp_path):
     p.write_bytes(b"GRIB" + b"\x00" * 60)
     with pytest.raises(MissingDependencyError, match=r"x\.grib2.*iris-grib"):
         open_field(p)
+
+
+def test_pp_rotated_pole_round_trip(tmp_path):
+    try:
+        import iris
+        import iris.coord_systems
+        import iris.coords
+        import iris.cube
+    except Exception as exc:  # pragma: no cover
+        pytest.skip(f"iris not importable here: {exc}")
+    cs = iris.coord_systems.RotatedGeogCS(37.5, 177.5, ellipsoid=iris.coord_systems.GeogCS(
+        6371229.0))
+    rlat, rlon = np.linspace(-5, 5, NY), np.linspace(350, 360, NX)
+    data = _data((1, 2, NY, NX))
+    cube = iris.cube.Cube(data, standard_name="x_wind", units="m s-1", var_name="u")
+    cube.add_dim_coord(iris.coords.DimCoord(
+        [12.0], standard_name="time", units="hours since 2000-01-01 00:00:00"), 0)
+    cube.add_dim_coord(iris.coords.DimCoord(
+        [1000.0, 850.0], long_name="pressure", units="hPa"), 1)
+    cube.add_dim_coord(iris.coords.DimCoord(
+        rlat, standard_name="grid_latitude", units="degrees", coord_system=cs), 2)
+    cube.add_dim_coord(iris.coords.DimCoord(
+        rlon, standard_name="grid_longitude", units="degrees", coord_system=cs), 3)
+    p = tmp_path / "rot.pp"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            iris.save(cube, str(p))
+    except Exception as exc:
+        pytest.skip(f"iris cannot write PP here: {type(exc).__name__}: {exc}")
+    f = open_field(p, standard_name="x_wind")
+    assert f.shape == (1, 2, NY, NX)
+    assert f.rotated_pole is not None
+    assert f.vertical_kind == "pressure_hPa"
+    np.testing.assert_allclose(sorted(f.vertical), [850, 1000])
+    lon, lat = geo.rotated_to_true(*np.meshgrid(rlon, rlat), 177.5, 37.5)
+    np.testing.assert_allclose(f.lat, lat, atol=1e-4)
+    np.testing.assert_allclose(geo.normalize_longitudes(f.lon - lon), 0, atol=1e-4)
