@@ -470,6 +470,7 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
                allow_no_time: bool) -> Field:
     try:
         import iris
+        import iris.cube
     except Exception as exc:
         raise MissingDependencyError(f"{ps[0]}: reading PP/NAME/GRIB needs scitools-iris "
                                      f"({exc})") from exc
@@ -487,6 +488,11 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
             if (var is None and standard_name is None)
             or (var is not None and var in (c.var_name, c.name(), c.long_name))
             or (standard_name is not None and c.standard_name == standard_name)]
+    if len(pick) > 1 and len({c.name() for c in pick}) == 1:
+        try:  # pieces of one variable iris did not merge (e.g. NAME columns)
+            pick = [iris.cube.CubeList(pick).merge_cube()]
+        except Exception:
+            pass
     if len(pick) != 1:
         what = (f"variable {var!r}" if var else f"standard_name {standard_name!r}"
                 if standard_name else "a single variable")

@@ -500,3 +500,52 @@ def test_pp_rotated_pole_round_trip(tmp_path):
     lon, lat = geo.rotated_to_true(*np.meshgrid(rlon, rlat), 177.5, 37.5)
     np.testing.assert_allclose(f.lat, lat, atol=1e-4)
     np.testing.assert_allclose(geo.normalize_longitudes(f.lon - lon), 0, atol=1e-4)
+
+
+def _write_name(path, nx=6, ny=4, times=("01/01/2020  03:00 UTC", "01/01/2020  06:00 UTC"), zs=("Z = 50.0 m agl", "Z = 500.0 m agl")):
+    cols = [(t, z) for t in times for z in zs]
+    n = len(cols)
+    hdr = ["NAME III (version 6.3)", "Run name:            TEST",
+           "Run time:            01/01/2020 00:00 UTC", "Met data:            NWP",
+           "Start of release:    01/01/2020 00:00 UTC", "End of release:      01/01/2020 06:00 UTC",
+           "Source strength:     1 g/s", "Release location:    5E 42N", "Release height:      10 m agl",
+           "Run duration:        6hr 0min", "X grid origin:       0.5", "Y grid origin:       40.5",
+           f"X grid size:         {nx}", f"Y grid size:         {ny}",
+           "X grid resolution:   1.0", "Y grid resolution:   1.0",
+           f"Number of field cols:  {n}", "", "Fields:"]
+    def row(label, vals):
+        return f"{label:>20s},,,," + ",".join(f"{v:>16s}" for v in vals) + ","
+    rows = [row("Species Category:", ["INERT"] * n), row("Name:", ["TEST"] * n),
+            row("Quantity:", ["Air Concentration"] * n), row("Species:", ["TRACER"] * n),
+            row("Units:", ["g / m^3"] * n), row("Sources:", ["All sources"] * n),
+            row("Ensemble Av:", ["No ensemble averaging"] * n),
+            row("Time Av or Int:", ["3hr 0min average"] * n),
+            row("Horizontal Av or Int:", ["No horizontal averaging"] * n),
+            row("Vertical Av or Int:", ["No vertical averaging"] * n),
+            row("Prob Perc:", [""] * n), row("Prob Perc Ens:", [""] * n), row("Prob Perc Time:", [""] * n),
+            row("Time:", [c[0] for c in cols]), row("Z:", [c[1] for c in cols]), row("D:", [""] * n),
+            "        X grid,        Y grid, X (Lat-Long), Y (Lat-Long)," + ",".join([""] * n) + ","]
+    data = np.arange(nx * ny * n, dtype=float).reshape(n, ny, nx) + 1.0
+    lines = []
+    for j in range(ny):
+        for i in range(nx):
+            lines.append(f"{i+1},{j+1},{0.5+i},{40.5+j}," + ",".join(f"{data[k, j, i]:.6e}" for k in range(n)) + ",")
+    open(path, "w").write("\n".join(hdr + rows + lines) + "\n")
+    return data
+
+
+def test_name_iii_field_file(tmp_path):
+    """A NAME III gridded output file (text), written here in NAME's own layout."""
+    pytest.importorskip("iris")
+    data = _write_name(tmp_path / "Fields_grid1.txt")
+    f = open_field(tmp_path / "Fields_grid1.txt")
+    assert f.shape == (2, 2, 4, 6)
+    assert f.vertical_kind == "height_m"
+    np.testing.assert_allclose(f.vertical, [50, 500])
+    assert f.time_labels() == ["2020-01-01T03:00:00", "2020-01-01T06:00:00"]
+    np.testing.assert_allclose(f.lon, 0.5 + np.arange(6))
+    np.testing.assert_allclose(f.lat, 40.5 + np.arange(4))
+    np.testing.assert_allclose(f.frame(1)[1], data[3])
+    np.testing.assert_allclose(f.frame(0)[0], data[0])
+    with pytest.raises(BadInputError, match=r"Fields_grid1\.txt.*'SO2'.*not found.*TRACER"):
+        open_field(tmp_path / "Fields_grid1.txt", "SO2")
