@@ -134,7 +134,8 @@ class Winds:
         u = self.u.frame(t)
         v = self.v.frame(t)
         w = self.w.frame(t) if self.w is not None else None
-        if self.rotate and self.u.rotated_pole is not None and self.u.x is not None:
+        if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
+                and self.u.y is not None):
             from climate_pipeline import geo
 
             plon, plat, npgl = self.u.rotated_pole

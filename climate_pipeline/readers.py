@@ -209,15 +209,17 @@ def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
     try:
         probe = xr.open_dataset(ps[0], decode_times=coder, decode_timedelta=False)
     except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
         raise BadInputError(f"{ps[0]}: corrupt or unreadable NetCDF file "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''});"
-                            " expected a CF-NetCDF file") from exc
+                            f"({type(exc).__name__}: {first}); expected a CF-NetCDF file"
+                            ) from exc
     try:
         name = _select(probe, ps[0], var, standard_name)
-        tdim = next((d for d in probe[name].dims if d in probe.coords
+        dims = [str(d) for d in probe[name].dims]
+        tdim = next((d for d in dims if d in probe.coords
                      and _axis_of(d, probe.coords[d]) == "T"), None)
         if tdim is None:
-            tdim = next((d for d in probe[name].dims if d.lower() in _TIME_NAMES), None)
+            tdim = next((d for d in dims if d.lower() in _TIME_NAMES), None)
     finally:
         probe.close()
     chunks: dict = {tdim: 1} if tdim else {}
@@ -226,7 +228,7 @@ def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
             ds = xr.open_dataset(ps[0], chunks=chunks, decode_times=coder,
                                  decode_timedelta=False)
         else:
-            kw = dict(chunks=chunks, decode_times=coder, decode_timedelta=False,
+            kw: dict[str, Any] = dict(chunks=chunks, decode_times=coder, decode_timedelta=False,
                       data_vars="minimal", coords="minimal", compat="override",
                       join="override")
             try:
@@ -350,7 +352,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     gmn = gm_attrs.get("grid_mapping_name")
     if gm_attrs and gmn != "latitude_longitude":
         try:
-            crs = geo.crs_from_cf(gm_attrs, variable=gm_name)
+            crs = geo.crs_from_cf(gm_attrs, variable=str(gm_name))
         except BadInputError as exc:
             raise BadInputError(f"{where}: {exc}") from exc
         if xc is None or yc is None or xc.ndim != 1 or yc.ndim != 1:
@@ -528,8 +530,8 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
                                 f"(length {cube.shape[d]}); expected time, level, y, x")
     data = data.transpose(present + extra)
     data = data.reshape(data.shape[:len(present)])
-    for i, d in enumerate(order):
-        if d is None:
+    for i, od in enumerate(order):
+        if od is None:
             data = dsa.expand_dims(data, i) if hasattr(dsa, "expand_dims") else data[
                 (slice(None),) * i + (None,)]
     if tcoord is None:

@@ -159,8 +159,10 @@ def test_curvilinear_2d_latlon(tmp_path):
         {"dust": (("time", "nj", "ni"), _data((NT, NY, NX)),
                   {"units": "kg m-3", "coordinates": "lat lon"})},
         coords={"time": _time(),
-                "lat": (("nj", "ni"), lat2, {"units": "degrees_north", "standard_name": "latitude"}),
-                "lon": (("nj", "ni"), lon2, {"units": "degrees_east", "standard_name": "longitude"})})
+                "lat": (("nj", "ni"), lat2, {"units": "degrees_north",
+                                             "standard_name": "latitude"}),
+                "lon": (("nj", "ni"), lon2, {"units": "degrees_east",
+                                             "standard_name": "longitude"})})
     f = open_field(_write(ds, tmp_path / "c.nc"))
     np.testing.assert_allclose(f.lon, lon2)
     np.testing.assert_allclose(f.lat, lat2)
@@ -502,13 +504,15 @@ def test_pp_rotated_pole_round_trip(tmp_path):
     np.testing.assert_allclose(geo.normalize_longitudes(f.lon - lon), 0, atol=1e-4)
 
 
-def _write_name(path, nx=6, ny=4, times=("01/01/2020  03:00 UTC", "01/01/2020  06:00 UTC"), zs=("Z = 50.0 m agl", "Z = 500.0 m agl")):
+def _write_name(path, nx=6, ny=4, times=("01/01/2020  03:00 UTC", "01/01/2020  06:00 UTC"),
+                zs=("Z = 50.0 m agl", "Z = 500.0 m agl")):
     cols = [(t, z) for t in times for z in zs]
     n = len(cols)
     hdr = ["NAME III (version 6.3)", "Run name:            TEST",
            "Run time:            01/01/2020 00:00 UTC", "Met data:            NWP",
            "Start of release:    01/01/2020 00:00 UTC", "End of release:      01/01/2020 06:00 UTC",
-           "Source strength:     1 g/s", "Release location:    5E 42N", "Release height:      10 m agl",
+           "Source strength:     1 g/s", "Release location:    5E 42N",
+           "Release height:      10 m agl",
            "Run duration:        6hr 0min", "X grid origin:       0.5", "Y grid origin:       40.5",
            f"X grid size:         {nx}", f"Y grid size:         {ny}",
            "X grid resolution:   1.0", "Y grid resolution:   1.0",
@@ -522,14 +526,16 @@ def _write_name(path, nx=6, ny=4, times=("01/01/2020  03:00 UTC", "01/01/2020  0
             row("Time Av or Int:", ["3hr 0min average"] * n),
             row("Horizontal Av or Int:", ["No horizontal averaging"] * n),
             row("Vertical Av or Int:", ["No vertical averaging"] * n),
-            row("Prob Perc:", [""] * n), row("Prob Perc Ens:", [""] * n), row("Prob Perc Time:", [""] * n),
-            row("Time:", [c[0] for c in cols]), row("Z:", [c[1] for c in cols]), row("D:", [""] * n),
+            row("Prob Perc:", [""] * n), row("Prob Perc Ens:", [""] * n),
+            row("Prob Perc Time:", [""] * n), row("Time:", [c[0] for c in cols]),
+            row("Z:", [c[1] for c in cols]), row("D:", [""] * n),
             "        X grid,        Y grid, X (Lat-Long), Y (Lat-Long)," + ",".join([""] * n) + ","]
     data = np.arange(nx * ny * n, dtype=float).reshape(n, ny, nx) + 1.0
     lines = []
     for j in range(ny):
         for i in range(nx):
-            lines.append(f"{i+1},{j+1},{0.5+i},{40.5+j}," + ",".join(f"{data[k, j, i]:.6e}" for k in range(n)) + ",")
+            vals = ",".join(f"{data[k, j, i]:.6e}" for k in range(n))
+            lines.append(f"{i + 1},{j + 1},{0.5 + i},{40.5 + j},{vals},")
     open(path, "w").write("\n".join(hdr + rows + lines) + "\n")
     return data
 
