@@ -21,7 +21,8 @@ from climate_pipeline import geo
 from climate_pipeline.data import Field, Winds
 from core.errors import BadInputError, MissingDependencyError, UnknownFormatError
 
-__all__ = ["open_field", "open_winds", "check_same_grid", "KNOWN_FORMATS"]
+__all__ = ["open_field", "open_winds", "check_same_grid", "KNOWN_FORMATS", "WIND_NAMES",
+           "WIND_STANDARD_NAMES"]
 
 KNOWN_FORMATS = ("NetCDF (.nc, .nc4, .cdf)", "PP (.pp)", "NAME text output",
                  "GRIB2 (.grib2, .grb2, .grib; needs iris-grib)")
@@ -33,6 +34,8 @@ _TIME_NAMES = ("time", "t", "times", "valid_time")
 _LON_UNITS = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
 _LAT_UNITS = ("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn")
 _PRESSURE_UNITS = {"pa": 0.01, "hpa": 1.0, "mbar": 1.0, "millibar": 1.0, "mb": 1.0,
+                   "millibars": 1.0, "hectopascal": 1.0, "hectopascals": 1.0, "pascal": 0.01,
+                   "pascals": 0.01,
                    "kpa": 10.0, "bar": 1000.0}
 _LENGTH_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
                  "km": 1000.0, "kilometer": 1000.0, "kilometers": 1000.0, "kilometre": 1000.0,
@@ -43,9 +46,20 @@ _MODEL_LEVEL_SN = ("atmosphere_hybrid_height_coordinate", "atmosphere_sigma_coor
 
 
 def _paths(paths: Any) -> list[str]:
+    import glob
+
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    out = [os.fspath(p) for p in paths]
+    out: list[str] = []
+    for p in paths:
+        p = os.fspath(p)
+        if not os.path.exists(p) and glob.has_magic(p):
+            hits = sorted(glob.glob(p))
+            if not hits:
+                raise BadInputError(f"{p}: no files match this pattern; expected input files")
+            out.extend(hits)
+        else:
+            out.append(p)
     if not out:
         raise BadInputError("open_field: no input files given; expected one or more paths")
     for p in out:
@@ -104,14 +118,62 @@ def open_field(paths: Any, var: str | None = None, *, standard_name: str | None 
     return _open_iris(ps, var, standard_name, allow_no_time)
 
 
-def open_winds(paths: Any, names: Sequence[str] | None = ("u", "v"), *,
+#: (u, v, w) standard names and variable names tried, in order, when open_winds gets no names.
+WIND_STANDARD_NAMES = (("eastward_wind", "northward_wind", "upward_air_velocity"),
+                       ("grid_eastward_wind", "grid_northward_wind", "upward_air_velocity"),
+                       ("x_wind", "y_wind", "upward_air_velocity"))
+WIND_NAMES = (("u", "v", "w"), ("ua", "va", "wa"), ("U", "V", "W"), ("uwnd", "vwnd", "wwnd"),
+              ("u10", "v10", ""), ("UGRD", "VGRD", "DZDT"))
+
+
+def _variable_table(path: str) -> list[tuple[str, str]]:
+    """(name, standard_name) of the data variables of one file."""
+    if _kind(path) == "netcdf":
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(path, decode_times=False) as ds:
+                return [(str(n), str(v.attrs.get("standard_name", "")))
+                        for n, v in ds.data_vars.items()]
+        except Exception as exc:
+            raise BadInputError(f"{path}: corrupt or unreadable NetCDF file ({exc}); "
+                                "expected a CF-NetCDF file") from exc
+    import iris
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return [(c.var_name or c.name(), str(c.standard_name or "")) for c in iris.load(path)]
+
+
+def _auto_wind_names(path: str) -> list[str]:
+    table = _variable_table(path)
+    by_sn = {sn: n for n, sn in table if sn}
+    names = {n for n, _ in table}
+    for us, vs, ws in WIND_STANDARD_NAMES:
+        if us in by_sn and vs in by_sn:
+            return [by_sn[us], by_sn[vs]] + ([by_sn[ws]] if ws in by_sn else [])
+    for un, vn, wn in WIND_NAMES:
+        if un in names and vn in names:
+            return [un, vn] + ([wn] if wn and wn in names else [])
+    raise BadInputError(f"{path}: no wind components found (tried standard_names "
+                        f"{[t[:2] for t in WIND_STANDARD_NAMES]} and names "
+                        f"{[t[:2] for t in WIND_NAMES]}); variables there: "
+                        f"{[n for n, _ in table]}; pass the u, v[, w] names")
+
+
+def open_winds(paths: Any, names: Sequence[str] | None = None, *,
                standard_names: Sequence[str] | None = None,
                allow_no_time: bool = False) -> Winds:
     """u, v (and w when a third name is given) as ``Winds``.
 
+    With neither ``names`` nor ``standard_names`` the components are found by CF standard_name
+    (eastward_wind/northward_wind/upward_air_velocity, grid_eastward_wind..., x_wind...) or
+    by common names (u/v/w, ua/va/wa, U/V/W, ...); w is taken when present.
     Components along a rotated-pole grid's axes (any standard_name other than
     eastward_wind/northward_wind) are flagged for rotation to true east/north in ``frame``.
     """
+    if names is None and standard_names is None:
+        names = _auto_wind_names(_paths(paths)[0])
     if standard_names is not None:
         comps = [open_field(paths, standard_name=s, allow_no_time=allow_no_time)
                  for s in standard_names]

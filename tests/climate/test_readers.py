@@ -555,3 +555,40 @@ def test_name_iii_field_file(tmp_path):
     np.testing.assert_allclose(f.frame(0)[0], data[0])
     with pytest.raises(BadInputError, match=r"Fields_grid1\.txt.*'SO2'.*not found.*TRACER"):
         open_field(tmp_path / "Fields_grid1.txt", "SO2")
+
+
+def test_winds_found_automatically_and_true_winds_not_rotated(tmp_path):
+    rng = np.random.default_rng(4)
+    u = rng.normal(size=(NT, NY, NX))
+    v = rng.normal(size=(NT, NY, NX))
+    ds = _rotated_winds_ds(u, v)
+    ds["u"].attrs["standard_name"] = "eastward_wind"
+    ds["v"].attrs["standard_name"] = "northward_wind"
+    ds = ds.rename({"u": "uas", "v": "vas"})
+    w = open_winds(_write(ds, tmp_path / "true.nc"))
+    assert (w.u.name, w.v.name) == ("uas", "vas") and not w.rotate
+    np.testing.assert_allclose(w.frame(0)[0][0], u[0])
+    # by common names, with w
+    lon, lat = LON, np.linspace(-60, 60, NY)
+    wds = _latlon_ds(lon, lat, name="ua")
+    wds["va"] = wds.ua * 2
+    wds["wa"] = wds.ua * 0.01
+    w2 = open_winds(_write(wds, tmp_path / "uvw.nc"))
+    assert w2.has_w and w2.w is not None and w2.w.name == "wa"
+    nowind = _write(_latlon_ds(lon, lat), tmp_path / "nowind.nc")
+    with pytest.raises(BadInputError, match=r"nowind\.nc.*no wind components.*pm25"):
+        open_winds(nowind)
+
+
+def test_glob_pattern_and_millibar_levels(tmp_path):
+    lon, lat = LON, np.linspace(-60, 60, NY)
+    for k in range(3):
+        _write(_latlon_ds(lon, lat, start=k * NT, seed=k), tmp_path / f"part{k}.nc")
+    f = open_field(str(tmp_path / "part*.nc"))
+    assert f.nt == 3 * NT and len(f.paths) == 3
+    with pytest.raises(BadInputError, match="no files match"):
+        open_field(str(tmp_path / "nothing*.nc"))
+    ds = _levels_ds("level", [1000.0, 500.0], {"units": "millibars", "long_name": "pressure"})
+    g = open_field(_write(ds, tmp_path / "mb.nc"), "q")
+    assert g.vertical_kind == "pressure_hPa"
+    np.testing.assert_allclose(g.vertical, [1000, 500])
