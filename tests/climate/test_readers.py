@@ -592,3 +592,34 @@ def test_glob_pattern_and_millibar_levels(tmp_path):
     g = open_field(_write(ds, tmp_path / "mb.nc"), "q")
     assert g.vertical_kind == "pressure_hPa"
     np.testing.assert_allclose(g.vertical, [1000, 500])
+
+
+def test_packed_int16_era5_like(tmp_path):
+    """Packed int16 (scale_factor/add_offset/_FillValue), 0..360 longitudes, 90..-90 latitude,
+    a 'valid_time' dimension and pressure levels in hPa: the layout of reanalysis downloads."""
+    lon = np.arange(0, 360, 60.0)
+    lat = np.array([90.0, 30.0, -30.0, -90.0])
+    u = np.random.default_rng(5).normal(size=(2, 2, 4, 6)) * 20
+    u[0, 0, 0, 0] = np.nan
+    ds = xr.Dataset(
+        {"u": (("valid_time", "pressure_level", "latitude", "longitude"), u,
+               {"units": "m s**-1", "standard_name": "eastward_wind"})},
+        coords={"valid_time": ("valid_time", np.array([0, 3600], np.int64),
+                               {"units": "seconds since 1970-01-01",
+                                "calendar": "proleptic_gregorian", "standard_name": "time"}),
+                "pressure_level": ("pressure_level", [1000.0, 850.0],
+                                   {"units": "hPa", "positive": "down"}),
+                "latitude": ("latitude", lat, {"units": "degrees_north"}),
+                "longitude": ("longitude", lon, {"units": "degrees_east"})})
+    p = tmp_path / "era.nc"
+    ds.to_netcdf(p, encoding={"u": {"dtype": "int16", "scale_factor": 0.01, "add_offset": 0.0,
+                                    "_FillValue": np.int16(-32767)}})
+    f = open_field(p)
+    assert f.shape == (2, 2, 4, 6) and f.vertical_kind == "pressure_hPa"
+    assert f.time_labels() == ["1970-01-01T00:00:00", "1970-01-01T01:00:00"]
+    np.testing.assert_allclose(f.lat, lat[::-1])
+    np.testing.assert_allclose(f.lon, [-180, -120, -60, 0, 60, 120])
+    fr = f.frame(0)
+    expect = u[0][:, ::-1, :][:, :, [3, 4, 5, 0, 1, 2]]
+    np.testing.assert_allclose(fr, expect, atol=0.006)
+    assert np.isnan(fr[0, -1, 3])  # (lat 90, lon 0) was the NaN
