@@ -50,8 +50,10 @@ MATFLAGS ?=
 materials: $(STAMP) ## materials pipeline on INPUT=files/folders (default: PySCF water vibration)
 	$(BIN)/python -m materials_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/materials/run,--default --out $(OUT)/materials/default) $(RUNFLAGS) $(MATFLAGS)
 
-climate: $(STAMP) ## climate pipeline on INPUT (default: embedded data)
-	@echo "make climate: the climate pipeline is issue #4 and not built yet" >&2; exit 2
+VAR ?=
+CLIMFLAGS ?=
+climate: $(STAMP) ## climate pipeline on INPUT=files VAR=name (default: PM10 episode over Iberia)
+	$(BIN)/python -m climate_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/climate/run $(if $(VAR),--var $(VAR)),--default --out $(OUT)/climate/default --frames 24 --particles 6000) $(RUNFLAGS) $(CLIMFLAGS)
 
 containers: ## build the Singularity images (needs singularity or apptainer)
 	@echo "make containers: recipes are issue #5 and not written yet" >&2; exit 2

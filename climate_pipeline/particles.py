@@ -104,15 +104,16 @@ class WindField:
         u = np.asarray(u)
         v = np.asarray(v)
         three_d = z is not None
+        zarr: np.ndarray = z if z is not None else np.zeros(1)
         if w is not None and not three_d:
             raise ValueError("w needs a vertical axis (grid.z); 2-D winds are u, v only")
-        expect = (t.size,) + ((z.size,) if three_d else ()) + (lat.size, lon.size)
+        expect = (t.size,) + ((zarr.size,) if three_d else ()) + (lat.size, lon.size)
         for name, a in (("u", u), ("v", v)) + ((("w", np.asarray(w)),) if w is not None else ()):
             if a.shape != expect:
                 raise ValueError(f"{name} has shape {a.shape}, the grid needs {expect}")
         if t.size > 1 and np.any(np.diff(t) <= 0):
             raise ValueError("times must be strictly ascending")
-        if three_d and z.size > 1 and np.any(np.diff(z) <= 0):
+        if three_d and zarr.size > 1 and np.any(np.diff(zarr) <= 0):
             raise ValueError("z must be strictly ascending")
         lon0, dlon = _uniform_step(lon, "lon")
         lat0, dlat = _uniform_step(lat, "lat")
@@ -129,7 +130,7 @@ class WindField:
         if not three_d:
             comps = [c[:, None] for c in comps]
         self.lon, self.lat, self.t = lon, lat, t
-        self.z = z if three_d else np.zeros(1)
+        self.z = zarr
         self.three_d = three_d
         self._izlev = np.append(1.0 / np.diff(self.z), 0.0)
         self.periodic = periodic
@@ -374,7 +375,7 @@ def advect(lon, lat, z, u, v, w, grid: WindGrid, t0: float, t1: float, dt: float
     field = WindField(grid, u, v, w, dtype=dtype)
     if frames is None:
         frames = np.array([t1], dtype=np.float64)
-    elif np.isscalar(frames):
+    elif isinstance(frames, int | np.integer):
         frames = np.linspace(t0, t1, int(frames) + 1)[1:]
     return field.advect(lon, lat, z, t0, frames, dt, use_c=use_c)
 

@@ -129,7 +129,7 @@ def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projec
     if _jacobian_sign_2d(xyz, nx) < 0:
         mesh.faces = mesh.faces[:, ::-1].copy()
     mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
-    if not np.isfinite(v).all():
+    if not np.isfinite(v).all() and mesh.colors is not None:
         mesh.colors = mesh.colors.copy()
         mesh.colors[~np.isfinite(v.ravel()), 3] = 0
     return mesh

@@ -1,0 +1,219 @@
+"""The work of one climate frame and of one particle batch (called by the thin tasks).
+
+Frame outputs in ``RUN/assets/NNNN/``: ``iso_<k>.ply|glb|usd`` (one per threshold),
+``field.vdb|usd`` (3-D fields on a regular grid, map mode), ``layer.ply|glb|usd`` (2-D fields, or
+the lowest level of 3-D ones), ``particles_bBB.ply|usd`` and ``trails_bBB.ply`` (one per particle
+batch), and ``frame.json`` last. Frames between data time steps interpolate linearly in time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInputError
+from core.framecache import done, file_stat, params_key, write_all, write_meta
+
+ASSET_VERSION = 1
+M_PER_KM = 1000.0
+
+
+def frame_dir(out_dir: str | Path, index: int) -> Path:
+    return Path(out_dir) / "assets" / f"{index:04d}"
+
+
+def projection(spec: dict, lon: np.ndarray, lat: np.ndarray):
+    from climate_pipeline.geo import GlobeProjection, MapProjection
+
+    if spec["mode"] == "globe":
+        return GlobeProjection(exaggeration=float(spec["exaggeration"]))
+    return MapProjection.for_region(lon, lat, exaggeration=float(spec["exaggeration"]))
+
+
+def heights_m(field) -> np.ndarray:
+    """Level heights in metres for the scene (pressure via the standard atmosphere)."""
+    v = np.asarray(field.vertical, dtype=np.float64)
+    if v.ndim > 1:  # hybrid height over orography: the mean profile places the levels
+        v = v.reshape(v.shape[0], -1).mean(1)
+    kind = field.vertical_kind
+    if kind == "height_m":
+        return v
+    if kind == "pressure_hPa":
+        return 44330.8 * (1 - (v / 1013.25) ** 0.190263)
+    if kind == "flight_level":
+        return v * 100 * 0.3048
+    return np.arange(len(v), dtype=np.float64) * 500.0  # model levels: nominal 500 m
+
+
+def load_time(field, tau: float) -> np.ndarray:
+    """The field at fractional data time ``tau`` (linear between the two steps around it)."""
+    t0 = int(np.floor(tau))
+    t1 = min(t0 + 1, field.nt - 1)
+    w = tau - t0
+    a = field.frame(t0).astype(np.float32)
+    if w <= 1e-9 or t1 == t0:
+        return a
+    return (1 - w) * a + w * field.frame(t1).astype(np.float32)
+
+
+def open_field(paths: list[str], var: str | None):
+    from climate_pipeline.readers import open_field as _open
+
+    return _open(paths, var)
+
+
+def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau: float,
+                params: dict) -> dict:
+    """Isosurfaces, volume and surface layer of one output frame."""
+    t_start = time.perf_counter()
+    fdir = frame_dir(out_dir, index)
+    key = params_key(ASSET_VERSION, paths, var, tau, params, [file_stat(p) for p in paths])
+    if (cached := done(fdir / "frame.json", key)) is not None:
+        return {**cached, "skipped": True}
+    fdir.mkdir(parents=True, exist_ok=True)
+    from climate_pipeline import stages
+    from core import colormaps
+    from core.geometry import Mesh
+
+    field = open_field(paths, var)
+    values = load_time(field, tau)  # (nz, ny, nx)
+    lon, lat = field.lon, field.lat
+    proj = projection(params["projection"], lon, lat)
+    h = heights_m(field)
+    fmts = params["formats"]
+    mpu = M_PER_KM
+    files: list[str] = []
+    meta: dict[str, Any] = {"index": index, "tau": tau, "key": key, "surfaces": []}
+    vmin, vmax = params["range"]
+    cmap = params["colormap"]
+    if field.nz >= 2:
+        for k, level in enumerate(params["thresholds"]):
+            mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
+            rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
+            mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
+            write_all(mesh, fdir / f"iso_{k}", fmts, files, name=f"iso_{k}",
+                      meters_per_unit=mpu)
+            meta["surfaces"].append({"name": f"iso_{k}", "level": level,
+                                     "faces": mesh.n_faces})
+        if params["volume"] and np.ndim(lon) == 1 and params["projection"]["mode"] == "map":
+            from core.io.vdb import write_vdb
+
+            vol = stages.volume_map(values, lon, lat, h, proj, "field", field.units)
+            write_vdb(vol, fdir / "field.vdb", tolerance=0.02 * (vmax - vmin))
+            files.append("field.vdb")
+            if "usd" in fmts:
+                from core.io.usd import write_usd_volume
+
+                write_usd_volume("field.vdb", ["field"], fdir / "field.usd",
+                                 meters_per_unit=mpu)
+                files.append("field.usd")
+    ground = values[0]
+    colors = colormaps.apply(ground, cmap, vmin, vmax)
+    layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
+                                       height_m=float(h[0]) if field.nz >= 2 else 0.0)
+    write_all(layer, fdir / "layer", fmts, files, name="layer", meters_per_unit=mpu)
+    t0 = int(np.floor(tau))
+    meta.update(files=files, label=time_label(field, tau), time_index=t0, units=field.units,
+                name=field.name, long_name=field.long_name, standard_name=field.standard_name,
+                vmax_frame=float(np.nanmax(values)), seconds=time.perf_counter() - t_start)
+    write_meta(fdir / "frame.json", meta)
+    return {**meta, "skipped": False}
+
+
+def time_label(field, tau: float) -> str:
+    """The (interpolated) time of fractional step ``tau``, e.g. '2026-07-01 13:30 UTC'."""
+    ts = field.times
+    if not ts or ts[0] is None:
+        return f"step {tau:g}"
+    import datetime
+
+    secs = _seconds(field)
+    t = ts[0] + datetime.timedelta(seconds=float(np.interp(tau, np.arange(len(secs)), secs)))
+    try:
+        return f"{t.strftime('%Y-%m-%d %H:%M')} UTC"
+    except AttributeError:
+        return str(t)[:16].replace("T", " ")
+
+
+def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch: int, n: int,
+                   seed: int, taus: list[float], params: dict) -> dict:
+    """One batch of wind particles advected through every output frame (state carries over
+    time, so the batch, not the frame, is the unit of parallel work)."""
+    from climate_pipeline import particles as pt
+    from climate_pipeline.readers import open_winds
+    from core.geometry import Curves, Points
+
+    t_start = time.perf_counter()
+    odir = Path(out_dir)
+    key = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, params,
+                     [file_stat(p) for p in wind_paths])
+    marker = odir / "assets" / f"particles_b{batch:02d}.json"
+    if (cached := done(marker, key)) is not None:
+        return {**cached, "skipped": True}
+    winds = open_winds(wind_paths, names)
+    f = winds.u
+    nt = f.nt
+    steps = [winds.frame(t) for t in range(nt)]
+    u = np.stack([s[0] for s in steps])
+    v = np.stack([s[1] for s in steps])
+    w = np.stack([s[2] for s in steps if s[2] is not None]) if winds.has_w else None
+    secs = _seconds(f)
+    lon = np.asarray(f.lon, np.float64)
+    lat = np.asarray(f.lat, np.float64)
+    if lon.ndim != 1:
+        raise BadInputError(f"{wind_paths[0]}: wind particles need a regular lat-lon grid "
+                            "(1-D lon/lat); this grid is curvilinear")
+    z = heights_m(f) if f.nz >= 2 else None
+    grid = pt.WindGrid(lon, lat, secs, z)
+    wf = pt.WindField(grid, u if z is not None else u[:, 0], v if z is not None else v[:, 0],
+                      (w if z is not None else None), dtype=np.float32)
+    times = np.interp(taus, np.arange(nt), secs)
+    out = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times,
+                          dt=float(params.get("dt", 600.0)),
+                          max_age=float(params.get("max_age_h", 12)) * 3600,
+                          trail_length=int(params.get("trail", 8)))
+    proj = projection(params["projection"], lon, lat)
+    from core import colormaps
+
+    files: list[str] = []
+    for i, (fr, trails) in enumerate(out):
+        fdir = frame_dir(out_dir, i)
+        fdir.mkdir(parents=True, exist_ok=True)
+        zz = fr.z if z is not None else np.full(len(fr.lon), 10.0)
+        pts = Points(proj.forward(fr.lon, fr.lat, zz),
+                     {"speed": fr.speed.astype(np.float32), "age": fr.age.astype(np.float32),
+                      "id": fr.id.astype(np.int64),
+                      "radius": np.full(len(fr.lon), params["particle_radius"], np.float32)},
+                     colormaps.apply(fr.speed, "lajolla", 0, params["speed_max"]))
+        written: list[str] = []
+        write_all(pts, fdir / f"particles_b{batch:02d}", [x for x in params["formats"]
+                                                           if x != "glb"], written,
+                  name="particles", meters_per_unit=M_PER_KM)
+        if trails is not None:
+            p3, counts, _ids = trails
+            tz = p3[:, 2] if z is not None else np.full(len(p3), 10.0)
+            cur = Curves(proj.forward(p3[:, 0], p3[:, 1], tz) if len(p3) else p3, counts,
+                         radius=params["particle_radius"] * 0.4)
+            write_all(cur, fdir / f"trails_b{batch:02d}", [x for x in params["formats"]
+                                                            if x != "glb"], written,
+                      name="trails", meters_per_unit=M_PER_KM)
+        files += [f"{fdir.name}/{x}" for x in written]
+    meta = {"key": key, "batch": batch, "n": n, "frames": len(out),
+            "files": files, "seconds": time.perf_counter() - t_start}
+    write_meta(marker, meta)
+    return {**meta, "skipped": False}
+
+
+def _seconds(field) -> np.ndarray:
+    """Seconds since the first time step (uniform hourly steps if times are missing)."""
+    ts = field.times
+    if not ts or ts[0] is None or len(ts) < 2:
+        return np.arange(field.nt, dtype=np.float64) * 3600.0
+    try:
+        return np.array([(t - ts[0]).total_seconds() for t in ts], dtype=np.float64)
+    except AttributeError:
+        d = np.asarray(ts, dtype="datetime64[s]")
+        return (d - d[0]).astype(np.float64)

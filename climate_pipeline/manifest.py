@@ -1,0 +1,142 @@
+"""The climate run's manifest: frames, static coastlines and base layer, legend, cameras."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import camera
+from core import manifest as mf
+
+UNITS = {"ug m-3": "µg/m³", "ug/m3": "µg/m³", "kg m-3": "kg/m³", "m s-1": "m/s"}
+
+
+def _u(units: str) -> str:
+    return UNITS.get(units, units)
+
+
+def build_static(out: Path, field, params: dict, args: argparse.Namespace) -> tuple[list, Any]:
+    """Coastlines (and borders) as curves and a land/ocean base layer, once per run."""
+    from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
+    from climate_pipeline.frames import projection
+    from core.framecache import write_all
+
+    lon2, lat2 = field.lonlat_2d()
+    bbox = (float(np.min(lon2)), float(np.max(lon2)), float(np.min(lat2)), float(np.max(lat2)))
+    proj = projection(params["projection"], field.lon, field.lat)
+    sdir = out / "static"
+    sdir.mkdir(parents=True, exist_ok=True)
+    fmts = [f for f in params["formats"] if f != "glb"]
+    files: list[str] = []
+    lines = coastlines(args.coastlines, bbox, borders=args.borders)
+    radius = 1.2 if params["projection"]["mode"] == "map" else 3.0
+    curves = to_curves(lines, proj, height_m=50.0, radius=radius)
+    write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
+              meters_per_unit=1000.0, radius=radius)
+    base = land_ocean_layer(proj, bbox, args.coastlines, height_m=-300.0)
+    write_all(base, sdir / "base", params["formats"], files, name="base",
+              meters_per_unit=1000.0)
+    alts = [f for f in params["formats"] if f != "ply"]
+    static = [
+        mf.asset("base", "mesh", "static/base.ply", units="", label="land and ocean",
+                 alternates=[f"static/base.{f}" for f in alts] or None),
+        mf.asset("coastlines", "curves", "static/coastlines.ply", units="", radius=radius,
+                 color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {args.coastlines})",
+                 alternates=[f"static/coastlines.{f}" for f in alts if f != "glb"] or None),
+    ]
+    return static, proj
+
+
+def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], params: dict,
+                   args: argparse.Namespace, *, taus, winds, inputs, checksums) -> dict:
+    static, proj = build_static(out, field, params, args)
+    lon2, lat2 = field.lonlat_2d()
+    from climate_pipeline.frames import heights_m
+
+    h = heights_m(field)
+    corners = proj.forward(np.array([lon2.min(), lon2.max(), lon2.min(), lon2.max()] * 2),
+                           np.array([lat2.min(), lat2.min(), lat2.max(), lat2.max()] * 2),
+                           np.array([0.0] * 4 + [float(h[-1])] * 4))
+    bounds = np.array([corners.min(0), corners.max(0)])
+    aspect = args.resolution[0] / args.resolution[1]
+    n = len(metas)
+    if params["projection"]["mode"] == "globe":
+        cams = camera.orbit(bounds, n, turns=0.1, azimuth_deg=-90, elevation_deg=45,
+                            aspect=aspect, margin=1.1, points=corners)
+    else:
+        cams = camera.orbit(bounds, n, turns=0.06, azimuth_deg=-95, elevation_deg=58,
+                            lens_mm=35, aspect=aspect, margin=1.02, points=corners)
+    vmin, vmax = params["range"]
+    cm = {"name": params["colormap"], "vmin": vmin, "vmax": vmax, "units": field.units}
+    fmts = params["formats"]
+    alts = [f for f in fmts if f != "ply"]
+    frames = []
+    for k, m in enumerate(sorted(metas, key=lambda x: x["index"])):
+        rel = f"assets/{m['index']:04d}"
+        assets = [mf.asset("layer", "mesh", f"{rel}/layer.ply", units=field.units,
+                           colormap={**cm, "attribute": "value"}, opacity=0.85,
+                           alternates=[f"{rel}/layer.{f}" for f in alts] or None,
+                           label="lowest level")]
+        for s in m.get("surfaces", []):
+            assets.append(mf.asset(s["name"], "mesh", f"{rel}/{s['name']}.ply",
+                                   units=field.units, level=s["level"], opacity=0.55,
+                                   alternates=[f"{rel}/{s['name']}.{f}" for f in alts] or None,
+                                   label=f"{s['level']:g} {_u(field.units)}"))
+        if "field.vdb" in m.get("files", []):
+            assets.append(mf.asset("field", "volume", f"{rel}/field.vdb", units=field.units,
+                                   grid="field", colormap={**cm, "attribute": "field"},
+                                   density_scale=0.008 / max(vmax - vmin, 1e-12),
+                                   emission=0.15,
+                                   alternates=[f"{rel}/field.usd"] if "usd" in fmts else None))
+        for b in pmetas:
+            bb = b["batch"]
+            assets.append(mf.asset(f"particles_b{bb:02d}", "points",
+                                   f"{rel}/particles_b{bb:02d}.ply", units="m/s",
+                                   radius_attribute="radius",
+                                   colormap={"name": "lajolla", "vmin": 0.0, "vmax": 15.0,
+                                             "attribute": "speed", "units": "m/s"}))
+            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", f"{rel}/trails_b{bb:02d}.ply",
+                                   units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
+                                   alternates=[f"{rel}/trails_b{bb:02d}.usd"]
+                                   if "usd" in fmts else None))
+        frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
+                               camera=cams[k]))
+    name = field.long_name or field.standard_name.replace("_", " ") or field.name
+    levels = ", ".join(f"{t:g}" for t in params["thresholds"])
+    legend = {"title": args.title or name,
+              "subtitle": f"isosurfaces at {levels} {_u(field.units)} · vertical ×"
+                          f"{params['projection']['exaggeration']:g}"
+                          + (f" · {sum(b['n'] for b in pmetas)} wind particles" if pmetas
+                             else ""),
+              "items": [{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
+              if pmetas else []}
+    from core.colormaps import colorbar_png
+
+    colorbar_png(out / "static" / "colorbar.png", params["colormap"], vmin, vmax,
+                 label=name, units=_u(field.units),
+                 size_px=(round(0.34 * args.resolution[1]), args.resolution[1]))
+    legend["colorbar"] = {"image": "static/colorbar.png", "label": name, "colormap": cm}
+    if not legend["items"]:
+        legend.pop("items")
+    man = mf.new_manifest(legend["title"], "climate", length_unit="km", bounds=bounds,
+                          meters_per_unit=1000.0, fps=float(args.fps), legend=legend,
+                          render={"resolution": list(args.resolution),
+                                  "samples": int(args.samples),
+                                  "background": [0.03, 0.04, 0.06]})
+    man["frames"] = frames
+    man["static"] = static
+    man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
+                                               "particles": args.particles},
+                                      checksums=checksums, engine=str(args.engine or ""))
+    return man
+
+
+def write_outputs(out: Path, manifest: dict) -> Path:
+    path = mf.write_manifest(out, manifest)
+    from core.usdscene import write_scene_usda
+
+    write_scene_usda(out, manifest)
+    return path

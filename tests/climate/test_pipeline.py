@@ -1,0 +1,67 @@
+"""The climate command end to end on a small generated run (no render)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from climate_pipeline import default_data as dd
+from climate_pipeline.pipeline import main
+from core.manifest import read_manifest
+
+SMALL = {"nlon": 40, "nlat": 28, "nz": 6, "hours": 4}
+
+
+@pytest.fixture(scope="module")
+def small_nc(tmp_path_factory):
+    return dd.write_netcdf(tmp_path_factory.mktemp("clim") / "pm10.nc", SMALL)
+
+
+def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
+    out = tmp_path / "run"
+    assert main([str(small_nc), "--out", str(out), "--var", "pm10", "--no-render",
+                 "--thresholds", "13,20", "--frames", "6", "--particles", "300", "--batches", "1",
+                 "--engine", "serial", "--coastlines", "110m"]) == 0
+    man = read_manifest(out)
+    assert len(man["frames"]) == 6  # more frames than the 4 time steps: interpolated
+    names = {a["name"] for a in man["frames"][3]["assets"]}
+    assert {"layer", "iso_0", "field", "particles_b00", "trails_b00"} <= names
+    assert {a["name"] for a in man["static"]} == {"base", "coastlines"}
+    assert man["frames"][1]["label"].startswith("2026-07-01 00:36")  # 0.6 h after the start
+    assert man["legend"]["colorbar"]["colormap"]["units"] == "ug m-3"
+    from core.io.ply import read_ply
+
+    pts = read_ply(out / "assets/0005/particles_b00.ply")
+    assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
+    assert (out / "scene.usda").exists()
+
+
+def test_parallel_equals_serial(small_nc, tmp_path):
+    import hashlib
+
+    def digest(run):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((run / "assets").rglob("*.ply"))}
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = [str(small_nc), "--var", "pm10", "--no-render", "--thresholds", "13",
+              "--particles", "200", "--batches", "2", "--coastlines", "110m"]
+    assert main([*common, "--out", str(a), "--engine", "serial"]) == 0
+    assert main([*common, "--out", str(b), "--engine", "local", "--workers", "2"]) == 0
+    assert digest(a) == digest(b)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--var", "nope"], "nope"),
+    (["--var", "pm10", "--wind", "u,q"], "q"),
+])
+def test_bad_variable_names_the_file_and_lists_variables(small_nc, tmp_path, args, message):
+    res = subprocess.run([sys.executable, "-m", "climate_pipeline", str(small_nc), "--out",
+                          str(tmp_path / "r"), "--no-render", "--engine", "serial",
+                          "--coastlines", "110m", *args],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:") and message in line and "pm10.nc" in line
