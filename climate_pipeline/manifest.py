@@ -132,11 +132,3 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                                "particles": args.particles},
                                       checksums=checksums, engine=str(args.engine or ""))
     return man
-
-
-def write_outputs(out: Path, manifest: dict) -> Path:
-    path = mf.write_manifest(out, manifest)
-    from core.usdscene import write_scene_usda
-
-    write_scene_usda(out, manifest)
-    return path

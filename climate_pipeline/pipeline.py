@@ -135,12 +135,13 @@ def convert(args: argparse.Namespace) -> dict:
                                     pparams) for b in range(batches)]
         metas = wait_on(futs)
         pmetas = wait_on(pfuts) if pfuts else []
-    from climate_pipeline.manifest import build_manifest, write_outputs
+    from climate_pipeline.manifest import build_manifest
+    from core.manifest import write_run
 
     man = build_manifest(out, field, metas, pmetas, params, args, taus=taus, winds=winds,
                          inputs=paths + list(args.wind_files or []),
                          checksums=checksums.result())
-    path = write_outputs(out, man)
+    path = write_run(out, man)
     done_n = sum(not m.get("skipped") for m in metas)
     print(f"climate: {len(metas)} frame(s), {done_n} converted, {len(pmetas)} particle "
           f"batch(es), {time.perf_counter() - t_start:.1f}s -> {path}", file=sys.stderr,

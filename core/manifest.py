@@ -156,6 +156,15 @@ def write_manifest(run_dir: str | os.PathLike, m: dict) -> Path:
     return path
 
 
+def write_run(run_dir: str | os.PathLike, m: dict) -> Path:
+    """``manifest.json`` (validated) and ``scene.usda`` (every frame, for Maya/Houdini)."""
+    path = write_manifest(run_dir, m)
+    from core.usdscene import write_scene_usda
+
+    write_scene_usda(run_dir, m)
+    return path
+
+
 def read_manifest(run_dir: str | os.PathLike, *, check_files: bool = True) -> dict:
     """Read and validate ``RUN_DIR/manifest.json`` (or a manifest path); check asset files."""
     p = Path(run_dir)

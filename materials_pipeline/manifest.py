@@ -190,12 +190,3 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
     man["provenance"] = mf.provenance(sorted(set(inputs)), params_all, checksums=checksums,
                                       engine=str(getattr(args, "engine", "") or ""))
     return man
-
-
-def write_outputs(out: Path, manifest: dict) -> Path:
-    """manifest.json (validated) and scene.usda (every frame, for Maya/Houdini/usdview)."""
-    path = mf.write_manifest(out, manifest)
-    from core.usdscene import write_scene_usda
-
-    write_scene_usda(out, manifest)
-    return path

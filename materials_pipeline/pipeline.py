@@ -203,11 +203,12 @@ def convert(args: argparse.Namespace) -> dict:
             wait_on([colour_frame(str(out), m["index"], [s["name"] for s in m["surfaces"]],
                                   cmap, crange[0], crange[1], params["formats"])
                      for m in metas if m.get("surfaces")])
-    from materials_pipeline.manifest import build_manifest, write_outputs
+    from core.manifest import write_run
+    from materials_pipeline.manifest import build_manifest
 
     manifest = build_manifest(out, metas, params, args, cmap=cmap, crange=crange,
                               inputs=all_inputs, checksums=checksums.result())
-    path = write_outputs(out, manifest)
+    path = write_run(out, manifest)
     done = sum(not m.get("skipped") for m in metas)
     print(f"materials: {n} frame(s), {done} converted, {n - done} already there, "
           f"{time.perf_counter() - t0:.1f}s -> {path}", file=sys.stderr, flush=True)
