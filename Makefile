@@ -53,7 +53,7 @@ materials: $(STAMP) ## materials pipeline on INPUT=files/folders (default: PySCF
 VAR ?=
 CLIMFLAGS ?=
 climate: $(STAMP) ## climate pipeline on INPUT=files VAR=name (default: PM10 episode over Iberia)
-	$(BIN)/python -m climate_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/climate/run $(if $(VAR),--var $(VAR)),--default --out $(OUT)/climate/default --frames 24 --particles 6000) $(RUNFLAGS) $(CLIMFLAGS)
+	$(BIN)/python -m climate_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/climate/run $(if $(VAR),--var $(VAR)),--default --out $(OUT)/climate/default --frames 16 --particles 3000) $(RUNFLAGS) $(CLIMFLAGS)
 
 containers: ## build the Singularity images (needs singularity or apptainer)
 	@echo "make containers: recipes are issue #5 and not written yet" >&2; exit 2

@@ -82,14 +82,15 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                            label="lowest level")]
         for s in m.get("surfaces", []):
             assets.append(mf.asset(s["name"], "mesh", f"{rel}/{s['name']}.ply",
-                                   units=field.units, level=s["level"], opacity=0.55,
+                                   units=field.units, level=s["level"], opacity=0.8,
+                                   emission=0.3,
                                    alternates=[f"{rel}/{s['name']}.{f}" for f in alts] or None,
                                    label=f"{s['level']:g} {_u(field.units)}"))
         if "field.vdb" in m.get("files", []):
             assets.append(mf.asset("field", "volume", f"{rel}/field.vdb", units=field.units,
                                    grid="field", colormap={**cm, "attribute": "field"},
                                    density_scale=0.008 / max(vmax - vmin, 1e-12),
-                                   emission=0.15,
+                                   emission=0.15, hidden=not args.show_volume,
                                    alternates=[f"{rel}/field.usd"] if "usd" in fmts else None))
         for b in pmetas:
             bb = b["batch"]
@@ -100,6 +101,7 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                              "attribute": "speed", "units": "m/s"}))
             assets.append(mf.asset(f"trails_b{bb:02d}", "curves", f"{rel}/trails_b{bb:02d}.ply",
                                    units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
+                                   hidden=not args.show_trails,
                                    alternates=[f"{rel}/trails_b{bb:02d}.usd"]
                                    if "usd" in fmts else None))
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],

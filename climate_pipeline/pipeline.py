@@ -65,10 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="particle batches (parallel tasks) [one per worker]")
     ap.add_argument("--coastlines", default="50m", choices=["110m", "50m", "10m"])
     ap.add_argument("--borders", action="store_true")
-    ap.add_argument("--no-volume", action="store_true")
+    ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
+    ap.add_argument("--show-volume", action="store_true",
+                    help="render the volume (written and in scene.usda either way; it costs "
+                         "about twice the render time)")
+    ap.add_argument("--show-trails", action="store_true",
+                    help="render particle trails (written and in scene.usda either way)")
     ap.add_argument("--formats", default="ply,glb,usd")
     ap.add_argument("--title")
-    ap.add_argument("--resolution", type=resolution, default=(960, 540), metavar="WxH")
+    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
     ap.add_argument("--samples", type=positive_int, default=12)
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true")
@@ -108,7 +113,7 @@ def convert(args: argparse.Namespace) -> dict:
     # one colour range and threshold set for the movie, from a few frames (not all: big data)
     sample = np.concatenate([field.frame(t).ravel() for t in sorted({0, nt // 2, nt - 1})])
     sample = sample[np.isfinite(sample)]
-    vmin, vmax = float(np.percentile(sample, 1)), float(np.percentile(sample, 99.9))
+    vmin, vmax = float(np.percentile(sample, 1)), float(np.percentile(sample, 99.5))
     thresholds = args.thresholds or [float(np.percentile(sample, q)) for q in (90, 99)]
     mode = args.mode or "map"
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
