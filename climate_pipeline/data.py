@@ -102,7 +102,9 @@ class Field:
         if not -self.nt <= t < self.nt:
             raise BadInputError(f"{self._where()}: time index {t} out of range 0..{self.nt - 1}")
         a = self.values[t]
-        a = np.asarray(a.compute() if hasattr(a, "compute") else a)
+        # synchronous: one step is one chunk, and HDF5 (netCDF4) is not thread-safe, so dask's
+        # threaded scheduler inside a worker process gives sporadic "NetCDF: HDF error"
+        a = np.asarray(a.compute(scheduler="synchronous") if hasattr(a, "compute") else a)
         if a.size and not np.isfinite(a).any():
             label = self.time_labels()[t]
             raise BadInputError(
