@@ -315,6 +315,26 @@ class SerialEngine(Engine):
 NESTED = SerialEngine(label="nested", progress=False)
 
 
+def _pin_to(core: int) -> int:
+    """Run in a worker: bind the process to one core (libraries that size their thread pools
+    from the affinity mask, TBB in OpenVDB/USD among them, then use one thread)."""
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _pin_workers(client: Any) -> None:
+    """One core per worker process when there are enough cores (like MPI rank binding): no
+    oversubscription between workers. ``VIZPIPE_PIN=0`` turns it off."""
+    if os.environ.get("VIZPIPE_PIN", "1") in ("0", "") or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    if not workers or len(workers) > len(cores):
+        return
+    for addr, core in zip(workers, cores, strict=False):
+        client.run(_pin_to, core, workers=[addr])
+
+
 class _DoneFuture:
     """A completed future for the in-process (workers=1) local engine."""
 
@@ -413,6 +433,7 @@ class _DaskBackend:
                     dashboard_address=":0", scheduler_kwargs={"dashboard": False},
                     silence_logs=logging.CRITICAL)
                 self.client = Client(self.cluster, set_as_default=False)
+                _pin_workers(self.client)
                 self.startup_s = time.perf_counter() - t0
         return self.startup_s or 0.0
 
