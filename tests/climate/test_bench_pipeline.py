@@ -26,14 +26,6 @@ def _run(args: list[str]) -> float:
     return time.perf_counter() - t
 
 
-@pytest.fixture(scope="module")
-def episode() -> Path:
-    from climate_pipeline import default_data
-
-    DATA.mkdir(parents=True, exist_ok=True)
-    return default_data.write_netcdf(DATA / "pm10_iberia.nc")
-
-
 def _frame_params() -> dict:
     return {"projection": {"mode": "map", "exaggeration": 50.0}, "thresholds": [30.0, 60.0],
             "range": [5.0, 105.0], "colormap": "lajolla", "volume": True,
