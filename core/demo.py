@@ -280,8 +280,9 @@ def frame_entry(index: int, params: dict, alternates: tuple[str, ...] = ()) -> d
 
 
 def _corners(params: dict) -> np.ndarray:
-    a, b, c = _cell(params)
-    return np.array([i * a + j * b + k * c for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    from core.geometry import cell_corners
+
+    return cell_corners(_cell(params))
 
 
 def _bounds(params: dict) -> np.ndarray:

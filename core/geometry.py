@@ -26,7 +26,7 @@ import numpy as np
 
 from core.errors import BadInputError
 
-__all__ = ["Mesh", "Volume", "Points", "Curves", "isosurface", "periodic_weld"]
+__all__ = ["Mesh", "Volume", "Points", "Curves", "isosurface", "periodic_weld", "cell_corners"]
 
 
 def _check_attrs(kind: str, n: int, attrs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -277,6 +277,14 @@ class Curves:
             raise BadInputError("Curves.tubes: radius must be > 0")
         parts = [_tube(p, r, sides) for p in self.polylines()]
         return Mesh.concatenate(parts)
+
+
+def cell_corners(cell, origin=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """(8, 3) corners of the parallelepiped spanned by the rows a, b, c of ``cell``, in the
+    order (i, j, k) in {0, 1}^3 with k fastest."""
+    a, b, c = np.asarray(cell, dtype=np.float64).reshape(3, 3)
+    o = np.asarray(origin, dtype=np.float64)
+    return np.array([o + i * a + j * b + k * c for i in (0, 1) for j in (0, 1) for k in (0, 1)])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

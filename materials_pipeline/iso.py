@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import BadInputError
+from materials_pipeline.readers.cube import BOHR  # Angstrom, the readers' conversion
 
-BOHR = 0.529177210903  # Angstrom
 _UNITS = {
     "": 1.0, "e/a3": 1.0, "e/angstrom3": 1.0, "e/angstrom^3": 1.0, "e/å3": 1.0, "e/å^3": 1.0,
     "e/a^3": 1.0, "e/bohr3": BOHR**-3, "e/bohr^3": BOHR**-3, "ev": 1.0,

@@ -11,6 +11,7 @@ import numpy as np
 
 from core import camera
 from core import manifest as mf
+from core.geometry import cell_corners
 
 UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
              "Hartree/e": "Hartree/e"}
@@ -86,11 +87,6 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
     return out
 
 
-def _cell_corners(cell: np.ndarray) -> np.ndarray:
-    return np.array([i * cell[0] + j * cell[1] + k * cell[2]
-                     for i in (0, 1) for j in (0, 1) for k in (0, 1)])
-
-
 def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Namespace, *,
                    cmap: str | None, crange, inputs: list[Path],
                    checksums: dict | None = None) -> dict:
@@ -116,7 +112,7 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
                                radius=0.03, color=[0.75, 0.75, 0.8],
                                alternates=["static/cell.usd"] if "usd" in params["formats"]
                                else None, label="unit cell"))
-    points = (_cell_corners(np.asarray(m0["cell"])) * 1.0 if same_cell
+    points = (cell_corners(m0["cell"]) if same_cell
               else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
                              for z in bounds[:, 2]]))
     aspect = args.resolution[0] / args.resolution[1]

@@ -599,12 +599,17 @@ def points_object(name: str, pts: Points, a: dict, mat: bpy.types.Material,
         m2p.inputs["Radius"].default_value = radius
     else:
         nodes.link(radius, m2p.inputs["Radius"])
+    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)
+    return obj
+
+
+def _set_material_out(nodes, geometry, mat: bpy.types.Material, gout) -> None:
+    """Set Material on ``geometry`` and send it to the group output (end of every tree)."""
     setmat = nodes.new("GeometryNodeSetMaterial")
     setmat.inputs["Material"].default_value = mat
-    nodes.link(m2p.outputs["Points"], setmat.inputs["Geometry"])
+    nodes.link(geometry, setmat.inputs["Geometry"])
     nodes.link(setmat.outputs["Geometry"], gout.inputs[0])
     gout.location = (nodes.x, 0)
-    return obj
 
 
 def curves_object(name: str, cur: Curves, a: dict, mat: bpy.types.Material,
@@ -630,11 +635,7 @@ def curves_object(name: str, cur: Curves, a: dict, mat: bpy.types.Material,
         nodes.link(radius, c2m.inputs["Scale"])
     smooth = nodes.new("GeometryNodeSetShadeSmooth")
     nodes.link(c2m.outputs["Mesh"], smooth.inputs["Geometry"])
-    setmat = nodes.new("GeometryNodeSetMaterial")
-    setmat.inputs["Material"].default_value = mat
-    nodes.link(smooth.outputs["Geometry"], setmat.inputs["Geometry"])
-    nodes.link(setmat.outputs["Geometry"], gout.inputs[0])
-    gout.location = (nodes.x, 0)
+    _set_material_out(nodes, smooth.outputs["Geometry"], mat, gout)
     return obj
 
 
