@@ -2,15 +2,27 @@
 
 A frame task writes its files, then ``frame.json`` last (atomically) with a key: the hash of
 everything that determines the files (inputs' size and mtime, parameters, an asset version).
-A re-run whose key matches and whose files all exist skips the frame.
+A re-run whose key matches and whose files are all intact skips the frame.
+
+Intact means: ``frame.json`` records, per file, its size, modification time and SHA-256
+(computed when the meta is written, while the files are still in the page cache). On a
+re-run a file whose size differs is damaged (a truncated write); one whose size and mtime
+match is taken as written (a stat, no read); one whose size matches but mtime differs (copied
+without ``-p``, rewritten in place) is hashed and compared. So a skip costs a ``stat`` per
+file, and only a suspicious file costs a read (SHA-256 runs at about 1 GB/s here: 0.1 s for a
+100 MB VDB, against seconds to rebuild it). ``VIZPIPE_VERIFY=sha256`` hashes every file on
+every skip (paranoid mode, e.g. after a file-system incident that may keep mtimes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+VERIFY_ENV = "VIZPIPE_VERIFY"
 
 
 def params_key(*parts: Any) -> str:
@@ -29,8 +41,45 @@ def file_stat(path: str | None) -> list | None:
     return [s.st_size, s.st_mtime_ns]
 
 
+def sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """SHA-256 hex digest of a file, read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record(parent: Path, files: list[str]) -> dict[str, list]:
+    """``{file: [size, mtime_ns, sha256]}`` for ``files`` (relative to ``parent``)."""
+    out: dict[str, list] = {}
+    for f in files:
+        st = (parent / f).stat()
+        out[f] = [st.st_size, st.st_mtime_ns, sha256(parent / f)]
+    return out
+
+
+def intact(path: Path, rec: list | None, *, full: bool = False) -> bool:
+    """Whether ``path`` still holds what ``rec`` ([size, mtime_ns, sha256]) recorded.
+
+    Without a record (metadata from older code), existence is all that can be checked.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if not rec:
+        return True
+    size, mtime_ns, digest = rec
+    if st.st_size != size:
+        return False
+    if st.st_mtime_ns == mtime_ns and not full:
+        return True
+    return sha256(path) == digest
+
+
 def done(meta_path: Path, key: str) -> dict | None:
-    """The saved metadata if it has ``key`` and every file it lists exists, else None."""
+    """The saved metadata if it has ``key`` and every file it lists is intact, else None."""
     try:
         meta = json.loads(Path(meta_path).read_text())
     except (OSError, ValueError):
@@ -38,13 +87,41 @@ def done(meta_path: Path, key: str) -> dict | None:
     if meta.get("key") != key:
         return None
     parent = Path(meta_path).parent
-    return meta if all((parent / f).exists() for f in meta.get("files", [])) else None
+    sums = meta.get("checksums") or {}
+    full = os.environ.get(VERIFY_ENV, "").lower() in ("sha256", "full", "1")
+    ok = all(intact(parent / f, sums.get(f), full=full) for f in meta.get("files", []))
+    return meta if ok else None
 
 
 def write_meta(path: Path, meta: dict) -> None:
+    """Write ``meta`` atomically, with the checksums of its ``files`` added (in place, so the
+    caller's returned metadata carries them too)."""
     from core.atomic import write_text
 
+    meta["checksums"] = record(Path(path).parent, list(meta.get("files", [])))
     write_text(path, json.dumps(meta, indent=1))
+
+
+def recorded_checksums(run_dir: str | os.PathLike) -> dict[str, list]:
+    """Every checksum recorded by :func:`write_meta` under ``run_dir``, keyed by the file's
+    path relative to ``run_dir`` (posix): ``{rel: [size, mtime_ns, sha256]}``."""
+    root = Path(run_dir)
+    out: dict[str, list] = {}
+    for sub in ("assets", "static"):
+        if not (root / sub).is_dir():
+            continue
+        for meta_path in (root / sub).rglob("*.json"):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            sums = meta.get("checksums") if isinstance(meta, dict) else None
+            if not isinstance(sums, dict):
+                continue
+            rel_parent = meta_path.parent.relative_to(root)
+            for f, rec in sums.items():
+                out[(rel_parent / f).as_posix()] = rec
+    return out
 
 
 def write_all(obj: Any, stem: Path, formats: list[str], files: list[str], *, name: str,

@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -80,11 +79,34 @@ def frame(index: int, assets: list[dict], *, time: float | None = None, label: s
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    from core.framecache import sha256 as _sha256
+
+    return _sha256(path, chunk)
+
+
+def add_asset_checksums(run_dir: str | os.PathLike, m: dict) -> dict:
+    """Set ``sha256`` on every asset whose file exists under ``run_dir`` (in place).
+
+    Digests recorded by the frame tasks (``core.framecache.write_meta``) are reused when the
+    file's size and mtime still match the record; other files (static assets, files changed
+    since) are hashed here.
+    """
+    from core.framecache import recorded_checksums
+
+    root = Path(run_dir)
+    known = recorded_checksums(root)
+    for a in iter_assets(m):
+        path = root / a["path"]
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # a manifest may be written before (or without) its files
+        rec = known.get(Path(a["path"]).as_posix())
+        if rec and [st.st_size, st.st_mtime_ns] == rec[:2]:
+            a["sha256"] = rec[2]
+        elif path.is_file():
+            a["sha256"] = sha256(path)
+    return m
 
 
 def checksums_in_background(paths):
@@ -150,8 +172,10 @@ def validate(m: dict, source: str = "manifest") -> dict:
 
 
 def write_manifest(run_dir: str | os.PathLike, m: dict) -> Path:
+    """Validate and write ``RUN_DIR/manifest.json``, with every present asset's SHA-256."""
     path = Path(run_dir) / MANIFEST_NAME
     validate(_jsonable(m), str(path))
+    add_asset_checksums(run_dir, m)
     write_text(path, json.dumps(_jsonable(m), indent=1) + "\n")
     return path
 
