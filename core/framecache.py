@@ -98,8 +98,34 @@ def write_meta(path: Path, meta: dict) -> None:
     caller's returned metadata carries them too)."""
     from core.atomic import write_text
 
-    meta["checksums"] = record(Path(path).parent, list(meta.get("files", [])))
+    parent = Path(path).parent
+    meta["checksums"] = record(parent, list(meta.get("files", [])))
     write_text(path, json.dumps(meta, indent=1))
+    remove_stale_tmp(parent, [*meta.get("files", []), Path(path).name])
+
+
+def remove_stale_tmp(parent: Path, names: list[str]) -> list[Path]:
+    """Delete temporaries (``core.atomic.tmp_name``: ``.NAME.PID.tmpSUFFIX``) left next to
+    ``names`` by a killed process; returns them.
+
+    Called once the files ``names`` are complete: their writer is this task (one writer per
+    file), so any temporary of theirs still there belongs to an earlier, dead run (SIGKILL,
+    wall-clock limit) and can go. Temporaries of other files are left alone: another task may
+    be writing them right now.
+    """
+    import glob
+
+    removed = []
+    for name in names:
+        rel = Path(name)
+        folder = parent / rel.parent
+        for tmp in folder.glob(f".{glob.escape(rel.name)}.*.tmp*"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
 
 
 def recorded_checksums(run_dir: str | os.PathLike) -> dict[str, list]:

@@ -177,6 +177,9 @@ def write_manifest(run_dir: str | os.PathLike, m: dict) -> Path:
     validate(_jsonable(m), str(path))
     add_asset_checksums(run_dir, m)
     write_text(path, json.dumps(_jsonable(m), indent=1) + "\n")
+    from core.framecache import remove_stale_tmp
+
+    remove_stale_tmp(path.parent, [MANIFEST_NAME])  # left by a run killed while writing it
     return path
 
 
@@ -185,7 +188,10 @@ def write_run(run_dir: str | os.PathLike, m: dict) -> Path:
     path = write_manifest(run_dir, m)
     from core.usdscene import write_scene_usda
 
-    write_scene_usda(run_dir, m)
+    scene = write_scene_usda(run_dir, m)
+    from core.framecache import remove_stale_tmp
+
+    remove_stale_tmp(scene.parent, [scene.name])
     return path
 
 

@@ -93,3 +93,18 @@ def test_manifest_assets_get_sha256(tmp_path, touch):
     assert got == want and len(got) == 3
     if not touch:
         assert got["assets/0000/b.vdb"] == meta["checksums"]["b.vdb"][2]
+
+
+def test_write_meta_removes_stale_temporaries_of_its_files_only(tmp_path):
+    from core.atomic import tmp_name
+
+    fdir = tmp_path / "assets" / "0000"
+    fdir.mkdir(parents=True)
+    stale = [tmp_name(fdir / "a.ply").with_name(".a.ply.999999.tmp.ply"),
+             fdir / ".frame.json.999998.tmp.json"]
+    other = fdir / ".particles_b00.ply.4242.tmp.ply"  # another task's file: left alone
+    for p in [*stale, other]:
+        p.write_bytes(b"partial")
+    (fdir / "a.ply").write_bytes(b"done")
+    fc.write_meta(fdir / "frame.json", {"key": "k", "files": ["a.ply"]})
+    assert not any(p.exists() for p in stale) and other.exists()
