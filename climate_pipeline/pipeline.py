@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cli import add_engine_args, main_wrapper, positive_int, resolution, set_log_file
+from core.cli import (
+    add_dry_run_arg,
+    add_engine_args,
+    main_wrapper,
+    positive_int,
+    resolution,
+    set_log_file,
+)
 from core.errors import BadInputError, PipelineError
 
 
@@ -78,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true")
     add_engine_args(ap)
+    add_dry_run_arg(ap)
     return ap
 
 
@@ -178,9 +186,32 @@ def render(args: argparse.Namespace, run_dir: Path) -> None:
         raise PipelineError(f"render of {run_dir} failed; see {run_dir / 'run.log'}")
 
 
+def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
+    """The runcompss/enqueue_compss lines of this run, and its render chunks' lines when
+    ``out`` already holds a manifest (see :mod:`core.launch`)."""
+    from core.launch import compss_lines
+
+    lines = compss_lines(pipeline, argv)
+    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
+        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PipelineError(f"render --dry-run of {out.resolve()}: "
+                                f"{proc.stderr.strip() or proc.returncode}")
+        lines += proc.stdout.splitlines()
+    else:
+        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
+                     f"(python -m render {out.resolve()} --dry-run)")
+    return lines
+
+
 @main_wrapper
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.dry_run:
+        print("\n".join(dry_run_lines("climate", argv, args.out)))
+        return 0
     args.render_workers = args.workers
     result = convert(args)
     if not args.no_render:

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from core.errors import PipelineError, TaskError
 
-__all__ = ["add_engine_args", "engine_from_args", "main_wrapper", "set_log_file",
+__all__ = ["add_engine_args", "add_dry_run_arg", "engine_from_args", "main_wrapper", "set_log_file",
            "format_error", "debug_enabled"]
 
 _LOGGER = "vizpipe"
@@ -88,6 +88,16 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--workers", type=positive_int, default=None, metavar="N",
         help="worker processes of the local engine [default: $VIZPIPE_WORKERS, else the "
              "cores available]")
+    return parser
+
+
+def add_dry_run_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--dry-run``: print the command lines a run would launch (runcompss,
+    enqueue_compss, singularity exec blender ...; see :mod:`core.launch`) and run nothing."""
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="print the exact command lines this run would launch (runcompss, enqueue_compss, "
+             "singularity exec blender ...), with absolute paths, and run nothing")
     return parser
 
 

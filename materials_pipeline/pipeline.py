@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.cli import add_engine_args, main_wrapper, positive_int, resolution, set_log_file
+from core.cli import (
+    add_dry_run_arg,
+    add_engine_args,
+    main_wrapper,
+    positive_int,
+    resolution,
+    set_log_file,
+)
 from core.errors import BadInputError, PipelineError
 
 DIVERGING_DEFAULT = "vik"
@@ -120,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true", help="assets and manifest only")
     add_engine_args(ap)
+    add_dry_run_arg(ap)
     return ap
 
 
@@ -184,11 +192,16 @@ def convert(args: argparse.Namespace) -> dict:
     from core.runtime import resolve_workers
 
     args.workers = min(resolve_workers(args.workers), n)  # one file: no worker processes
-    with engine_from_args(args, label="materials") as _eng:
+    with engine_from_args(args, label="materials") as eng:
         from materials_pipeline.tasks import build_frame, colour_frame
 
-        # parser threads: the cores shared out between the workers (no oversubscription)
+        # parser threads: the cores shared out between the workers (no oversubscription);
+        # under COMPSs, the task's computing units
         threads = max(1, len(os.sched_getaffinity(0)) // args.workers)
+        if eng.name == "compss":
+            from core.launch import env_units
+
+            threads = int(env_units("VIZPIPE_CU_CONVERT"))
         metas = wait_on([build_frame(src, k, c, str(out), i, params, threads)
                          for i, ((src, k), c) in enumerate(zip(frames, colours, strict=True))])
         crange = None
@@ -257,9 +270,32 @@ def render(args: argparse.Namespace, run_dir: Path) -> None:
                             f"see {run_dir / 'run.log'}")
 
 
+def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
+    """The runcompss/enqueue_compss lines of this run, and its render chunks' lines when
+    ``out`` already holds a manifest (see :mod:`core.launch`)."""
+    from core.launch import compss_lines
+
+    lines = compss_lines(pipeline, argv)
+    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
+        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PipelineError(f"render --dry-run of {out.resolve()}: "
+                                f"{proc.stderr.strip() or proc.returncode}")
+        lines += proc.stdout.splitlines()
+    else:
+        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
+                     f"(python -m render {out.resolve()} --dry-run)")
+    return lines
+
+
 @main_wrapper
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.dry_run:
+        print("\n".join(dry_run_lines("materials", argv, args.out)))
+        return 0
     args.render_workers = args.workers  # the conversion may lower args.workers to its frames
     result = convert(args)
     if not args.no_render:

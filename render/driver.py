@@ -22,6 +22,13 @@
    is rendered (``--no-movie`` skips it).
 
 Cycles' threads per chunk are the cores shared out between the workers.
+
+Under the COMPSs runtime each chunk is :func:`render.tasks.render_chunk_container` (Blender in
+its Singularity image, per ``@container`` over ``@binary``); elsewhere, PyCOMPSs's sequential
+mode included, it is :func:`render.tasks.render_chunk` (a ``python -m render.blender_chunk``
+subprocess with the ``bpy`` wheel). ``--dry-run`` prints the command lines a run would launch
+(per chunk: ``singularity exec ... blender ...`` on a COMPSs worker, ``python -m
+render.blender_chunk ...`` here) and runs nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import time
 from pathlib import Path
 
 from core.cli import (
+    add_dry_run_arg,
     add_engine_args,
     engine_from_args,
     main_wrapper,
@@ -98,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--force", action="store_true",
                     help="render the selected frames again even if they exist")
     add_engine_args(ap)
+    add_dry_run_arg(ap)
     return ap
 
 
@@ -170,17 +179,93 @@ def _threads(engine: object, n_tasks: int) -> int:
     return max(1, default_workers() // max(1, min(workers, n_tasks)))
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Render as the parsed ``args`` ask; returns a summary dict."""
-    run_dir = args.run_dir.resolve()
-    manifest = check_run(run_dir)
-    set_log_file(run_dir / "run.log")
+def _plan(args: argparse.Namespace, run_dir: Path, manifest: dict
+          ) -> tuple[tuple[int, int], int, list[int], list[int]]:
+    """(resolution, samples, selected frames, frames to render) for the parsed ``args``."""
     resolution = args.resolution or paths.manifest_resolution(manifest)
     samples = args.samples or paths.manifest_samples(manifest)
     selected = select_frames(manifest, args.frames)
     todo = [i for i in selected
             if args.force or not paths.frame_done(run_dir, i, resolution,
                                                   paths.frame_key(manifest, i))]
+    return resolution, samples, selected, todo
+
+
+def use_container_form() -> bool:
+    """Chunks as Blender-in-Singularity binary tasks: only under the COMPSs runtime."""
+    from core.runtime import UNDER_COMPSS
+
+    return UNDER_COMPSS
+
+
+def _submit_chunk(run_dir: Path, chunk: list[int], resolution: tuple[int, int], samples: int,
+                  device: str, threads: int) -> object:
+    """Submit one chunk task in the form this process uses (see :func:`use_container_form`)."""
+    if use_container_form():
+        from core.launch import covered
+        from core.runtime.taskdef import task_def
+        from render.tasks import render_chunk_container
+
+        tdef = task_def(render_chunk_container)
+        options = tdef.container.get("options", "") if tdef else _runtime_options()
+        if not covered(run_dir, options):
+            raise PipelineError(
+                f"{run_dir}: not bound into the Blender image (@container options "
+                f"{options!r}); set VIZPIPE_CONTAINER_BINDS to include it before the run")
+        return render_chunk_container(str(run_dir), ",".join(map(str, chunk)),
+                                      f"{resolution[0]}x{resolution[1]}", int(samples), device,
+                                      int(threads))
+    from render.tasks import render_chunk
+
+    return render_chunk(str(run_dir), chunk, list(resolution), samples, device, threads)
+
+
+def _runtime_options() -> str:
+    """The bind options the container task was decorated with (read as render.tasks did)."""
+    from core.launch import bind_paths, container_options
+
+    return container_options(bind_paths())
+
+
+def dry_run_lines(args: argparse.Namespace) -> list[str]:
+    """The command lines :func:`run` would launch for ``args`` (nothing is run)."""
+    import shlex
+
+    from core.launch import bind_paths, blender_image, container_options, singularity_command
+    from render.process import blender_command
+    from render.tasks import chunk_args
+
+    run_dir = args.run_dir.resolve()
+    manifest = check_run(run_dir)
+    resolution, samples, _selected, todo = _plan(args, run_dir, manifest)
+    compss_chunks = make_chunks(todo, args.chunk, 1)  # one worker slot per task under COMPSs
+    image, options = blender_image(), container_options(bind_paths([run_dir]))
+    lines = [f"# {len(todo)} frame(s) to render in {run_dir}",
+             "# COMPSs worker, per chunk (COMPSs adds --bind <sandbox> --bind <appdir> "
+             "--pwd <sandbox>):"]
+    for c in compss_chunks:
+        lines.append(shlex.join(singularity_command(
+            image, options, "blender",
+            chunk_args(str(run_dir), c, list(resolution), samples, args.device, 0))))
+    from core.runtime import default_workers, resolve_workers
+
+    workers = resolve_workers(args.workers)
+    chunks = make_chunks(todo, args.chunk, workers)
+    threads = max(1, default_workers() // max(1, min(workers, len(chunks) or 1)))
+    lines.append(f"# here, {workers} worker(s), per chunk:")
+    for c in chunks:
+        cmd = blender_command(chunk_args(str(run_dir), c, list(resolution), samples,
+                                         args.device, threads))
+        lines.append(shlex.join(cmd))
+    return lines
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Render as the parsed ``args`` ask; returns a summary dict."""
+    run_dir = args.run_dir.resolve()
+    manifest = check_run(run_dir)
+    set_log_file(run_dir / "run.log")
+    resolution, samples, selected, todo = _plan(args, run_dir, manifest)
     skipped = len(selected) - len(todo)
     need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))
     say(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
@@ -190,7 +275,7 @@ def run(args: argparse.Namespace) -> dict:
         probe_device(run_dir, "GPU")
 
     from core.runtime import wait_on
-    from render.tasks import render_chunk, write_blend
+    from render.tasks import write_blend
 
     t0 = time.perf_counter()
     results: list[dict] = []
@@ -199,12 +284,13 @@ def run(args: argparse.Namespace) -> dict:
             workers = int(getattr(engine, "workers", 1) or 1)
             chunks = make_chunks(todo, args.chunk, workers)
             threads = _threads(engine, len(chunks))  # (the .blend task is brief)
-            futures = [render_chunk(str(run_dir), c, list(resolution), samples, args.device,
-                                    threads) for c in chunks]
+            futures = [_submit_chunk(run_dir, c, resolution, samples, args.device, threads)
+                       for c in chunks]
             if need_blend:
                 futures.append(write_blend(str(run_dir), str(paths.blend_path(run_dir)),
                                            list(resolution)))
-            results = wait_on(futures)
+            results = [r if isinstance(r, dict) else _container_result(run_dir, c, resolution)
+                       for r, c in zip(wait_on(futures), [*chunks, []], strict=False)]
     wall = time.perf_counter() - t0
     per_frame = [s for r in results for s in r.get("seconds", [])]
     rendered = sum(len(r.get("frames", [])) for r in results)
@@ -238,10 +324,19 @@ def run(args: argparse.Namespace) -> dict:
             "movie": str(movie) if movie else None}
 
 
+def _container_result(run_dir: Path, chunk: list[int], resolution: tuple[int, int]) -> dict:
+    """A container chunk returns Blender's exit code: the frames it left complete."""
+    done = [i for i in chunk if paths.png_size(paths.final_frame(run_dir, i)) == tuple(resolution)]
+    return {"frames": done, "seconds": [], "wall_s": 0.0}
+
+
 @main_wrapper
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    if args.dry_run:
+        print("\n".join(dry_run_lines(args)))
+        return 0
     run(args)
     return 0

@@ -14,13 +14,19 @@
 Engines (chosen at call time, so the decorator can run at import time):
 
 * ``compss``: under ``runcompss``/``enqueue_compss`` (``pycompss`` importable and
-  ``pycompss.util.context.CONTEXT.in_pycompss()`` true) ``task``, ``constraint`` and
-  ``on_failure`` *are* PyCOMPSs's decorators and the direction constants are PyCOMPSs's
-  objects, fixed at import. Chosen explicitly where pycompss is installed but not launched, it
-  routes calls through PyCOMPSs's sequential mode; without pycompss it raises
+  ``pycompss.util.context.CONTEXT.in_pycompss()`` true) ``task``, ``constraint``,
+  ``on_failure``, ``container`` and ``binary`` *are* PyCOMPSs's decorators and the direction
+  constants are PyCOMPSs's objects, fixed at import. Chosen explicitly where pycompss is
+  installed but not launched, it routes calls through PyCOMPSs's sequential mode; without
+  pycompss it raises
   :class:`core.errors.MissingDependencyError`.
 * ``local``: dask.distributed worker processes (lazy start; in-process when workers=1).
 * ``serial``: in-process, at the call; for debugging.
+
+``@container`` over ``@binary`` over ``@task`` declares an executable run in a container image
+under COMPSs; the local and serial engines run the executable on the host (see
+:mod:`core.runtime.binary`), so the same graph runs everywhere. PyCOMPSs's sequential mode
+raises ``NotInPyCOMPSsException`` for ``@container``, as PyCOMPSs does.
 
 Default: ``VIZPIPE_ENGINE``, else compss under the runtime, else local; workers:
 ``VIZPIPE_WORKERS``, else the cores this process may use. See :mod:`core.runtime.engines`.
@@ -68,7 +74,7 @@ from core.runtime.parameter import (
     TaskDefinitionError,
     Type,
 )
-from core.runtime.taskdef import constraint, on_failure, task
+from core.runtime.taskdef import binary, constraint, container, on_failure, task
 
 UNDER_COMPSS = _pycompss.under_runtime()
 
@@ -78,6 +84,8 @@ if UNDER_COMPSS:  # pragma: no cover - needs the COMPSs runtime
     task = _pycompss.runtime_task  # type: ignore[assignment]  # noqa: F811
     constraint = _pycompss.runtime_constraint  # type: ignore[assignment]  # noqa: F811
     on_failure = _pycompss.runtime_on_failure  # type: ignore[assignment]  # noqa: F811
+    container = _pycompss.runtime_container  # type: ignore[assignment]  # noqa: F811
+    binary = _pycompss.runtime_binary  # type: ignore[assignment]  # noqa: F811
     _pm = _importlib.import_module("pycompss.api.parameter")
     for _name in ("IN", "OUT", "INOUT", "IN_DELETE", "FILE_IN", "FILE_OUT", "FILE_INOUT",
                   "DIRECTORY_IN", "DIRECTORY_OUT", "DIRECTORY_INOUT", "COLLECTION_IN",
@@ -88,7 +96,8 @@ if UNDER_COMPSS:  # pragma: no cover - needs the COMPSs runtime
             globals()[_name] = getattr(_pm, _name)
 
 __all__ = [
-    "task", "constraint", "on_failure", "wait_on", "wait_on_file", "barrier", "barrier_group",
+    "task", "constraint", "on_failure", "container", "binary", "wait_on", "wait_on_file",
+    "barrier", "barrier_group",
     "delete_file", "TaskGroup", "use_engine", "current_engine", "in_task", "Engine",
     "LocalEngine", "SerialEngine", "CompssEngine", "ENGINES", "make_engine",
     "resolve_engine_name", "resolve_workers", "default_workers", "TaskDefinitionError",

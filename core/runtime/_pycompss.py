@@ -96,3 +96,13 @@ def runtime_constraint(**constraints: Any) -> Any:
 def runtime_on_failure(management: str, **defaults: Any) -> Any:
     """PyCOMPSs's ``@on_failure``."""
     return module("api.on_failure").on_failure(management=management, **defaults)
+
+
+def runtime_container(**options: Any) -> Any:
+    """PyCOMPSs's ``@container`` (engine, image, options)."""
+    return module("api.container").container(**options)
+
+
+def runtime_binary(**options: Any) -> Any:
+    """PyCOMPSs's ``@binary`` (binary, args, fail_by_exit_value, working_dir)."""
+    return module("api.binary").binary(**options)

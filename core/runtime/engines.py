@@ -773,6 +773,10 @@ class CompssEngine(Engine):
         fn = self._decorated.get(id(tdef))
         if fn is None:
             fn = _pycompss.module("api.task").task(**_pycompss.translate(tdef.options))(tdef.fn)
+            if tdef.binary:  # the order PyCOMPSs requires: ... container, binary, task
+                fn = _pycompss.runtime_binary(**tdef.binary)(fn)
+            if tdef.container:
+                fn = _pycompss.runtime_container(**tdef.container)(fn)
             if tdef.constraints:
                 fn = _pycompss.runtime_constraint(**tdef.constraints)(fn)
             if tdef.on_failure != tdef.options.get("on_failure", "RETRY") or tdef.defaults:

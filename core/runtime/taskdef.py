@@ -1,4 +1,5 @@
-"""``@task``, ``@constraint`` and ``@on_failure`` for the local and serial engines.
+"""``@task``, ``@constraint``, ``@on_failure``, ``@container`` and ``@binary`` for the local and
+serial engines.
 
 The decorator runs at import time, before any command line has chosen an engine, so it only
 records the declaration (a :class:`TaskDef`) on a thin wrapper; each call of the wrapper goes
@@ -33,8 +34,8 @@ from core.runtime.parameter import (
     parse_param,
 )
 
-__all__ = ["task", "constraint", "on_failure", "TaskDef", "run_task", "task_def",
-           "TASK_OPTIONS", "MANAGEMENT"]
+__all__ = ["task", "constraint", "on_failure", "container", "binary", "TaskDef", "run_task",
+           "task_def", "TASK_OPTIONS", "MANAGEMENT"]
 
 _log = logging.getLogger("vizpipe.runtime")
 
@@ -86,6 +87,8 @@ class TaskDef:
     on_failure: str = "RETRY"
     defaults: dict[str, Any] = field(default_factory=dict)
     constraints: dict[str, Any] = field(default_factory=dict)
+    container: dict[str, Any] = field(default_factory=dict)
+    binary: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, fn: Callable[..., Any], options: dict[str, Any]) -> TaskDef:
@@ -163,6 +166,13 @@ def _apply_pending(fn: Callable[..., Any], tdef: TaskDef) -> None:
 def _set(tdef: TaskDef, kind: str, values: dict[str, Any]) -> None:
     if kind == "constraint":
         tdef.constraints.update(values)
+    elif kind == "container":
+        tdef.container = dict(values)
+    elif kind == "binary":
+        from core.runtime.binary import check_binary_args
+
+        check_binary_args(tdef, values)
+        tdef.binary = dict(values)
     else:
         tdef.on_failure = values["management"]
         tdef.defaults = {k: v for k, v in values.items() if k != "management"}
@@ -246,6 +256,47 @@ def on_failure(management: str, **defaults: Any) -> Callable[[F], F]:
         raise TaskDefinitionError(
             f"@on_failure: management={management!r}; expected one of {', '.join(MANAGEMENT)}")
     return _decorate_later("on_failure", {"management": management, **defaults})
+
+
+def container(engine: str, image: str, options: str = "") -> Callable[[F], F]:
+    """Run a ``@binary`` task inside a container image, as ``pycompss.api.container.container``.
+
+    ``@container(engine="SINGULARITY", image="blender.sif", options="--bind /gpfs/...")`` goes
+    above ``@binary``. Under COMPSs the worker runs ``singularity exec --bind <sandbox> --bind
+    <appdir> --pwd <sandbox> <options> <image> <binary> <args>``. The local and serial engines
+    record it (``TaskDef.container``) and run the binary without the container; PyCOMPSs's
+    sequential mode raises ``NotInPyCOMPSsException`` (see :class:`CompssEngine`).
+    """
+    if not isinstance(engine, str) or engine.upper() not in ("SINGULARITY", "DOCKER"):
+        raise TaskDefinitionError(f"@container: engine={engine!r}; expected 'SINGULARITY' "
+                                  f"or 'DOCKER'")
+    if not isinstance(image, str) or not image:
+        raise TaskDefinitionError(f"@container: image={image!r}; expected an image path")
+    values = {"engine": engine, "image": image}
+    if options:
+        values["options"] = str(options)
+    return _decorate_later("container", values)
+
+
+def binary(binary: str, args: str = "", fail_by_exit_value: bool = True,
+           working_dir: str | None = None) -> Callable[[F], F]:
+    """The task is an executable, as ``pycompss.api.binary.binary``.
+
+    ``@binary(binary="blender", args="{{run_dir}} --frames {{frames}}")`` goes above
+    ``@task``; the function's body is never called. ``{{name}}`` in ``args`` is replaced by the
+    argument of parameter ``name`` (every parameter must appear there). With ``returns=1`` the
+    task returns the exit code; with ``fail_by_exit_value`` a non-zero code fails the task.
+    Locally the binary is ``$VIZPIPE_BINARY_<NAME>`` (a command line, e.g. ``python -m
+    render.blender_chunk`` for ``blender``), else ``<name>`` on the PATH; see
+    :mod:`core.runtime.binary`.
+    """
+    if not isinstance(binary, str) or not binary.strip():
+        raise TaskDefinitionError(f"@binary: binary={binary!r}; expected an executable name")
+    values: dict[str, Any] = {"binary": binary, "args": str(args or ""),
+                              "fail_by_exit_value": bool(fail_by_exit_value)}
+    if working_dir:
+        values["working_dir"] = str(working_dir)
+    return _decorate_later("binary", values)
 
 
 # --------------------------------------------------------------------------- running a task
@@ -363,7 +414,12 @@ def run_task(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
     token = context._IN_TASK.set(True)
     try:
         try:
-            result = _call_with_timeout(tdef.fn, args, kwargs, tdef.time_out)
+            body = tdef.fn
+            if tdef.binary:  # the executable, not the (empty) Python body
+                from core.runtime.binary import run_binary
+
+                body = functools.partial(run_binary, tdef)
+            result = _call_with_timeout(body, args, kwargs, tdef.time_out)
             _check_returns(tdef, result)
         except Exception as exc:
             err = make_task_error(tdef, args, kwargs, exc)

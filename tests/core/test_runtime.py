@@ -30,6 +30,8 @@ from core.runtime import (
     _pycompss,
     barrier,
     barrier_group,
+    binary,
+    container,
     current_engine,
     default_workers,
     delete_file,
@@ -466,11 +468,56 @@ def test_main_wrapper_traceback_to_log_or_debug(capsys, tmp_path, monkeypatch):
     assert "Traceback" in err and err.splitlines()[-1].startswith("error: task bad_input")
 
 
+# --------------------------------------------------------------------------- @container/@binary
+
+_WRITE = "import sys; open(sys.argv[1], 'w').write(sys.argv[2]); sys.exit(int(sys.argv[3]))"
+
+
+@container(engine="SINGULARITY", image="/nonexistent/tool.sif", options="--bind /gpfs")
+@binary(binary="vizpipe-test-python", args="-c {{code}} {{out}} --text={{text}} {{status}}")
+@task(returns=1)
+def write_text(code, out, text, status=0):
+    """A @binary task: the executable runs, never this body."""
+    raise AssertionError("the body of a @binary task must not run")
+
+
+@pytest.mark.parametrize("engine", ["serial", "local"])
+def test_binary_task_runs_the_executable_locally(tmp_path, monkeypatch, engine):
+    monkeypatch.setenv("VIZPIPE_BINARY_VIZPIPE_TEST_PYTHON", sys.executable)
+    out = tmp_path / "with space.txt"
+    with use_engine(engine, workers=1):
+        assert wait_on(write_text(_WRITE, str(out), "a b", 0)) == 0  # the exit code
+        assert out.read_text() == "--text=a b"  # {{param}} substituted inside one word
+        with pytest.raises(TaskError, match="exited with status 3"):
+            wait_on(write_text(_WRITE, str(tmp_path / "x"), "t", 3))
+    monkeypatch.delenv("VIZPIPE_BINARY_VIZPIPE_TEST_PYTHON")
+    with use_engine("serial"), pytest.raises(TaskError, match="not on the PATH"):
+        write_text(_WRITE, str(out), "t")
+
+
+def test_binary_args_must_name_the_parameters():
+    def f(a, b):
+        pass
+
+    with pytest.raises(TaskDefinitionError, match=r"args name \['c'\]"):
+        binary(binary="x", args="{{a}} {{b}} {{c}}")(task()(f))
+    with pytest.raises(TaskDefinitionError, match=r"parameters \['b'\] do not appear"):
+        binary(binary="x", args="{{a}}")(task()(f))
+    with pytest.raises(TaskDefinitionError, match="engine"):
+        container(engine="PODMAN", image="x.sif")
+
+
 # --------------------------------------------------------------------------- PyCOMPSs stand-in
 
 # A tiny fake `pycompss` package (a STAND-IN, not PyCOMPSs: the real one cannot be installed
-# here) that records what our layer hands it, to check the dispatch both ways.
-_FAKE = {
+# here) that records what our layer hands it, to check the dispatch both ways. It follows the
+# documented behaviour (../shared/PYCOMPSS.md): not launched (FAKE_PYCOMPSS_LAUNCHED != 1) it is
+# PyCOMPSs's sequential mode (@task calls the function, compss_wait_on returns its argument,
+# @container raises NotInPyCOMPSsException); "launched", @container over @binary runs
+# `singularity exec --bind <sandbox> --bind <appdir> --pwd <sandbox> <options> <image> <binary>
+# <args>` ({{param}} substituted) and returns the exit code. With FAKE_PYCOMPSS_LOG set, each
+# task call appends "name key=DIRECTION ..." to that file (tests of subprocess runs read it).
+FAKE_PYCOMPSS = {
     "pycompss/__init__.py": "",
     "pycompss/util/__init__.py": "",
     "pycompss/util/context.py": """
@@ -495,9 +542,20 @@ _FAKE = {
         DICTIONARY_INOUT = _Param("DICT_COLLECTION_INOUT")
         Type, Direction, Prefix, Depth = "type", "direction", "prefix", "depth"
     """,
+    "pycompss/util/exceptions.py": """
+        class NotInPyCOMPSsException(Exception):
+            pass
+    """,
     "pycompss/api/task.py": """
-        import functools
+        import functools, os
         CALLS = []
+        def _log(fn, kwargs):
+            path = os.environ.get("FAKE_PYCOMPSS_LOG")
+            if path:
+                dirs = " ".join(f"{k}={getattr(v, 'key', v)}" for k, v in sorted(kwargs.items())
+                                if hasattr(v, "key"))
+                with open(path, "a") as fh:
+                    fh.write(f"{fn.__name__} {dirs}".rstrip() + "\\n")
         class task:
             def __init__(self, **kwargs):
                 self.kwargs = kwargs
@@ -505,8 +563,58 @@ _FAKE = {
                 @functools.wraps(fn)
                 def wrapped(*a, **k):
                     CALLS.append(fn.__name__)
+                    _log(fn, self.kwargs)
                     return fn(*a, **k)
                 wrapped.fake_task_kwargs = self.kwargs
+                return wrapped
+    """,
+    "pycompss/api/binary.py": """
+        import functools, inspect, re, shlex, subprocess
+        from pycompss.util.context import CONTEXT
+        def _command(fn, kwargs, a, k):
+            bound = inspect.signature(fn).bind(*a, **k)
+            bound.apply_defaults()
+            sub = lambda m: str(bound.arguments[m.group(1)])
+            words = [re.sub(r"[{][{](\\w+)[}][}]", sub, w)
+                     for w in shlex.split(kwargs.get("args", ""))]
+            return [kwargs["binary"], *words]
+        class binary:
+            def __init__(self, **kwargs):
+                self.kwargs = kwargs
+            def __call__(self, fn):
+                @functools.wraps(fn)
+                def wrapped(*a, **k):
+                    if not CONTEXT.in_pycompss():
+                        return fn(*a, **k)
+                    return subprocess.run(_command(fn, self.kwargs, a, k)).returncode
+                wrapped.fake_binary = self.kwargs
+                wrapped.fake_command = lambda *a, **k: _command(fn, self.kwargs, a, k)
+                return wrapped
+    """,
+    "pycompss/api/container.py": """
+        import functools, os, shlex, subprocess, sys, tempfile
+        from pycompss.util.context import CONTEXT
+        from pycompss.util.exceptions import NotInPyCOMPSsException
+        CALLS = []
+        class container:
+            def __init__(self, **kwargs):
+                self.kwargs = kwargs
+            def __call__(self, fn):
+                @functools.wraps(fn)
+                def wrapped(*a, **k):
+                    if not CONTEXT.in_pycompss():
+                        raise NotInPyCOMPSsException("@container: not in PyCOMPSs scope")
+                    sandbox = tempfile.mkdtemp(prefix="sandbox_")
+                    appdir = os.path.dirname(os.path.abspath(sys.argv[0]))
+                    cmd = ["singularity", "exec", "--bind", sandbox, "--bind", appdir,
+                           "--pwd", sandbox, *shlex.split(self.kwargs.get("options", "")),
+                           self.kwargs["image"], *fn.fake_command(*a, **k)]
+                    CALLS.append(cmd)
+                    rc = subprocess.run(cmd).returncode
+                    if rc and fn.fake_binary.get("fail_by_exit_value", True):
+                        raise RuntimeError(f"binary task failed with exit value {rc}")
+                    return rc
+                wrapped.fake_container = self.kwargs
                 return wrapped
     """,
     "pycompss/api/constraint.py": """
@@ -583,20 +691,39 @@ try:
     task(returns=1, out=FILE_OUT)(build)
 except PipelineError as err:
     print("rejected:", err)
+
+def echo(out, text):
+    pass  # a @binary task: the body never runs
+
+ctask = rt.container(engine="SINGULARITY", image="/img/tool.sif", options="--bind /gpfs")(
+    rt.binary(binary="echo", args="{{out}} --text {{text}}")(task(returns=1)(echo)))
+if launched:  # PyCOMPSs's own decorators, stacked as written
+    assert ctask.fake_container == {"engine": "SINGULARITY", "image": "/img/tool.sif",
+                                    "options": "--bind /gpfs"}
+    assert ctask.fake_binary["binary"] == "echo" and ctask.fake_task_kwargs["returns"] == 1
+    assert ctask.fake_command("a b", "c") == ["echo", "a b", "--text", "c"]
+else:  # sequential mode: @container raises, as PyCOMPSs does outside the runtime
+    with use_engine("compss"):
+        try:
+            ctask("o", "t")
+        except PipelineError as err:
+            print("container:", err)
 print("calls", pt.CALLS, "waits", pa.WAITS)
 """
 
 
-def _write_fake(root: Path) -> None:
-    for rel, text in _FAKE.items():
+def write_fake_pycompss(root: Path) -> Path:
+    """Write the stand-in ``pycompss`` package under ``root`` (put ``root`` on PYTHONPATH)."""
+    for rel, text in FAKE_PYCOMPSS.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
+    return root
 
 
 @pytest.mark.parametrize("launched", [False, True], ids=["sequential", "launched"])
 def test_pycompss_dispatch_with_a_stand_in(tmp_path, launched):
-    _write_fake(tmp_path / "fake")
+    write_fake_pycompss(tmp_path / "fake")
     script = tmp_path / "app.py"
     script.write_text(_SCRIPT)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "fake"), str(REPO)]),
@@ -611,3 +738,5 @@ def test_pycompss_dispatch_with_a_stand_in(tmp_path, launched):
     assert "rejected: @task on build: keyword 'out'" in out
     if launched:
         assert "refused: launched by runcompss" in out
+    else:
+        assert "container: task echo" in out and "NotInPyCOMPSsException" in out
