@@ -55,8 +55,14 @@ CLIMFLAGS ?=
 climate: $(STAMP) ## climate pipeline on INPUT=files VAR=name (default: PM10 episode over Iberia)
 	$(BIN)/python -m climate_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/climate/run $(if $(VAR),--var $(VAR)),--default --out $(OUT)/climate/default --frames 16 --particles 3000) $(RUNFLAGS) $(CLIMFLAGS)
 
-containers: ## build the Singularity images (needs singularity or apptainer)
-	@echo "make containers: recipes are issue #5 and not written yet" >&2; exit 2
+SIFFLAGS ?=
+containers: ## build containers/pipeline.sif and containers/blender.sif (singularity or apptainer)
+	@sing=$$(command -v singularity || command -v apptainer) || { echo "error: make containers needs singularity or apptainer on PATH and neither was found (recipes: containers/pipeline.def, containers/blender.def; see containers/README.md)" >&2; exit 1; }; \
+	fakeroot=$$([ "$$(id -u)" = 0 ] || echo --fakeroot); \
+	for img in pipeline blender; do \
+	  echo "$$sing build $$fakeroot --force $(SIFFLAGS) containers/$$img.sif containers/$$img.def"; \
+	  "$$sing" build $$fakeroot --force $(SIFFLAGS) containers/$$img.sif containers/$$img.def || exit 1; \
+	done
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	{ echo "# Exact versions tested (pip freeze of .venv, Python 3.11, x86_64 Linux). Regenerate: make lock"; \
