@@ -25,8 +25,8 @@ Engines (chosen at call time, so the decorator can run at import time):
 
 ``@container`` over ``@binary`` over ``@task`` declares an executable run in a container image
 under COMPSs; the local and serial engines run the executable on the host (see
-:mod:`core.runtime.binary`), so the same graph runs everywhere. PyCOMPSs's sequential mode
-raises ``NotInPyCOMPSsException`` for ``@container``, as PyCOMPSs does.
+:mod:`core.runtime.binary_local`), so the same graph runs everywhere. PyCOMPSs's
+sequential mode raises ``NotInPyCOMPSsException`` for ``@container``, as PyCOMPSs does.
 
 Default: ``VIZPIPE_ENGINE``, else compss under the runtime, else local; workers:
 ``VIZPIPE_WORKERS``, else the cores this process may use. See :mod:`core.runtime.engines`.

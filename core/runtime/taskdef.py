@@ -169,7 +169,7 @@ def _set(tdef: TaskDef, kind: str, values: dict[str, Any]) -> None:
     elif kind == "container":
         tdef.container = dict(values)
     elif kind == "binary":
-        from core.runtime.binary import check_binary_args
+        from core.runtime.binary_local import check_binary_args
 
         check_binary_args(tdef, values)
         tdef.binary = dict(values)
@@ -288,7 +288,7 @@ def binary(binary: str, args: str = "", fail_by_exit_value: bool = True,
     task returns the exit code; with ``fail_by_exit_value`` a non-zero code fails the task.
     Locally the binary is ``$VIZPIPE_BINARY_<NAME>`` (a command line, e.g. ``python -m
     render.blender_chunk`` for ``blender``), else ``<name>`` on the PATH; see
-    :mod:`core.runtime.binary`.
+    :mod:`core.runtime.binary_local`.
     """
     if not isinstance(binary, str) or not binary.strip():
         raise TaskDefinitionError(f"@binary: binary={binary!r}; expected an executable name")
@@ -416,7 +416,7 @@ def run_task(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         try:
             body = tdef.fn
             if tdef.binary:  # the executable, not the (empty) Python body
-                from core.runtime.binary import run_binary
+                from core.runtime.binary_local import run_binary
 
                 body = functools.partial(run_binary, tdef)
             result = _call_with_timeout(body, args, kwargs, tdef.time_out)

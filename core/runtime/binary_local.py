@@ -9,6 +9,8 @@ here, with nothing appended.
 Locally the binary is looked up as ``$VIZPIPE_BINARY_<NAME>`` (a whole command line, split as
 the shell would, e.g. ``VIZPIPE_BINARY_BLENDER="python -m render.blender_chunk"``), else
 ``<name>`` on the PATH. ``@container`` is not applied locally: the binary runs on the host.
+(Not ``binary.py``: a submodule of that name would replace ``core.runtime.binary``, the
+decorator, once imported.)
 """
 
 from __future__ import annotations
