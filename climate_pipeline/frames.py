@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
 
-ASSET_VERSION = 1
+ASSET_VERSION = 2  # 2: streamlines
 M_PER_KM = 1000.0
 
 
@@ -168,8 +168,12 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
                             "(1-D lon/lat); this grid is curvilinear")
     z = heights_m(f) if f.nz >= 2 else None
     grid = pt.WindGrid(lon, lat, secs, z)
-    wf = pt.WindField(grid, u if z is not None else u[:, 0], v if z is not None else v[:, 0],
-                      (w if z is not None else None), dtype=np.float32)
+    try:
+        wf = pt.WindField(grid, u if z is not None else u[:, 0],
+                          v if z is not None else v[:, 0], (w if z is not None else None),
+                          dtype=np.float32)
+    except ValueError as e:  # the grid or the values do not suit the particle kernel
+        raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
     times = np.interp(taus, np.arange(nt), secs)
     out = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times,
                           dt=float(params.get("dt", 600.0)),
@@ -200,11 +204,56 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
             write_all(cur, fdir / f"trails_b{batch:02d}", [x for x in params["formats"]
                                                             if x != "glb"], written,
                       name="trails", meters_per_unit=M_PER_KM)
+        if batch == 0 and int(params.get("streamlines", 300)) > 0:
+            _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
+                               written)
         files += [f"{fdir.name}/{x}" for x in written]
     meta = {"key": key, "batch": batch, "n": n, "frames": len(out),
             "files": files, "seconds": time.perf_counter() - t_start}
     write_meta(marker, meta)
     return {**meta, "skipped": False}
+
+
+STREAM_CMAP = "devon"
+SPEED_MAX = 15.0  # m/s, top of the particles' and streamlines' colour maps
+
+
+def stream_range(speed_max: float) -> tuple[float, float]:
+    """Colour range of the streamlines' speed: the dark low end of the map is left out, so
+    slow lines stay visible on a dark background."""
+    return -0.5 * float(speed_max), float(speed_max)
+
+
+def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: dict,
+                       written: list[str]) -> None:
+    """``streamlines.ply|usd``: streamlines of the winds frozen at time ``t`` from a seed
+    lattice at ``streamline_height_m`` (clamped into the grid), each reaching about 6% of the
+    domain's width up- and downstream at the median wind speed; coloured by speed."""
+    from climate_pipeline import particles as pt
+    from core import colormaps
+    from core.geometry import Curves
+
+    slon, slat = pt.seed_lattice(wf, int(params.get("streamlines", 300)))
+    zlo, zhi = wf.z_range
+    zs = float(np.clip(params.get("streamline_height_m", 1000.0), zlo, zhi)) if three_d else 0.0
+    w3, inside = wf.frozen(t).sample(0.0, slon, slat, np.full(slon.size, zs))
+    speed = np.sqrt((w3 * w3).sum(axis=0))[inside]
+    (x0, x1), (y0, y1) = wf.lon_range, wf.lat_range
+    width_m = 6371e3 * np.deg2rad(max(x1 - x0, y1 - y0))
+    med = float(np.median(speed)) if speed.size else 0.0
+    if med <= 0:
+        return
+    pts, counts, spd, _ = pt.streamlines(wf, t, slon, slat, zs, duration=0.06 * width_m / med,
+                                         n_points=int(params.get("streamline_points", 24)))
+    if not len(counts):
+        return
+    zz = pts[:, 2] if three_d else np.full(len(pts), 10.0)
+    cur = Curves(proj.forward(pts[:, 0], pts[:, 1], zz), counts,
+                 attributes={"speed": spd.astype(np.float32)},
+                 colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params["speed_max"])),
+                 radius=params["particle_radius"] * 0.3)
+    write_all(cur, fdir / "streamlines", [x for x in params["formats"] if x != "glb"], written,
+              name="streamlines", meters_per_unit=M_PER_KM)
 
 
 def _seconds(field) -> np.ndarray:

@@ -71,6 +71,8 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                             lens_mm=35, aspect=aspect, margin=1.02, points=corners)
     vmin, vmax = params["range"]
     cm = {"name": params["colormap"], "vmin": vmin, "vmax": vmax, "units": field.units}
+    from climate_pipeline.frames import SPEED_MAX, STREAM_CMAP, stream_range
+
     fmts = params["formats"]
     alts = [f for f in fmts if f != "ply"]
     frames = []
@@ -92,13 +94,26 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                    density_scale=0.008 / max(vmax - vmin, 1e-12),
                                    emission=0.15, hidden=not args.show_volume,
                                    alternates=[f"{rel}/field.usd"] if "usd" in fmts else None))
+        stream = f"{m['index']:04d}/streamlines.ply"
+        if any(stream in b.get("files", []) for b in pmetas):
+            lo, hi = stream_range(SPEED_MAX)
+            assets.append(mf.asset("streamlines", "curves", f"{rel}/streamlines.ply",
+                                   units="m/s", opacity=0.9, emission=0.2,
+                                   colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
+                                             "attribute": "speed", "units": "m/s"},
+                                   hidden=not getattr(args, "show_streamlines", True),
+                                   alternates=[f"{rel}/streamlines.usd"]
+                                   if "usd" in fmts else None))
         for b in pmetas:
             bb = b["batch"]
             assets.append(mf.asset(f"particles_b{bb:02d}", "points",
                                    f"{rel}/particles_b{bb:02d}.ply", units="m/s",
                                    radius_attribute="radius",
-                                   colormap={"name": "lajolla", "vmin": 0.0, "vmax": 15.0,
-                                             "attribute": "speed", "units": "m/s"}))
+                                   colormap={"name": "lajolla", "vmin": 0.0,
+                                             "vmax": SPEED_MAX, "attribute": "speed",
+                                             "units": "m/s"},
+                                   alternates=[f"{rel}/particles_b{bb:02d}.usd"]
+                                   if "usd" in fmts else None))
             assets.append(mf.asset(f"trails_b{bb:02d}", "curves", f"{rel}/trails_b{bb:02d}.ply",
                                    units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
                                    hidden=not args.show_trails,

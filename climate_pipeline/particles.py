@@ -167,6 +167,24 @@ class WindField:
             return lon
         return lon - 360.0 * np.floor((lon - self.lon0) / 360.0)
 
+    def frozen(self, t: float, sign: float = 1.0) -> WindField:
+        """The winds at time ``t`` (linear between the two steps around it), constant in time,
+        times ``sign`` (-1: the reversed flow, for integrating streamlines backwards)."""
+        import copy
+
+        if self.nt > 1:
+            t = float(np.clip(t, self.t[0], self.t[-1]))
+            it = min(int(np.searchsorted(self.t, t, side="right")) - 1, self.nt - 2)
+            ft = (t - self.t[it]) / (self.t[it + 1] - self.t[it])
+            slab = self.data[it] + self.data.dtype.type(ft) * (self.data[it + 1] - self.data[it])
+        else:
+            slab = self.data[0]
+        out = copy.copy(self)
+        out.t = np.zeros(1)
+        out.nt = 1
+        out.data = np.ascontiguousarray((slab * self.data.dtype.type(sign))[None])
+        return out
+
     # --- numpy sampling (same operation order as the C kernel) ---------------------------------
     def sample(self, t, lon, lat, z):
         """Winds (u, v, w) at scalar time t and positions; returns (w3 (3, n), inside)."""
@@ -558,6 +576,59 @@ def trails_to_polylines(pos, ids, min_points: int = 2):
     keep = counts >= min_points
     run_of = np.repeat(keep, counts)
     return flat_pos[run_of], counts[keep].astype(np.int64), flat_ids[starts[keep]]
+
+
+def streamlines(field: WindField, t: float, lon, lat, z=None, *, duration: float,
+                n_points: int, use_c: bool | None = None):
+    """Streamlines of the winds frozen at time ``t`` through seed points.
+
+    Each line is integrated ``duration`` seconds of flow backwards and forwards from its seed
+    (RK4, ``n_points`` steps each way) and stops where it leaves the domain. Returns
+    (points (M, 3) lon/lat/z, counts (L,), speed (M,) m/s, seed index (L,)); seeds outside the
+    domain, or whose line has fewer than 2 points, give no line.
+    """
+    lon = np.asarray(lon, dtype=np.float64).ravel()
+    lat = np.asarray(lat, dtype=np.float64).ravel()
+    n = lon.size
+    z = np.full(n, field.z[0]) if z is None else np.broadcast_to(
+        np.asarray(z, dtype=np.float64), (n,)).copy()
+    if duration <= 0 or n_points < 1:
+        raise ValueError("streamlines need duration > 0 and n_points >= 1")
+    times = np.linspace(0.0, duration, n_points + 1)[1:]
+    dt = duration / n_points
+    fwd = field.frozen(t).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    bwd = field.frozen(t, -1.0).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    w3, inside = field.frozen(t).sample(0.0, field.wrap_lon(lon), lat, z)
+    seed_speed = np.sqrt((w3 * w3).sum(axis=0))
+    # a point counts while the line has stayed inside: leading run of alive steps
+    f_ok = np.cumprod(fwd.alive, axis=0).astype(bool)
+    b_ok = np.cumprod(bwd.alive, axis=0).astype(bool)
+    seed_pos = np.stack([field.wrap_lon(lon), lat, z], axis=-1)[None]  # (1, n, 3)
+    fpos = np.stack([fwd.lon, fwd.lat, fwd.z], axis=-1)  # (k, n, 3)
+    bpos = np.stack([bwd.lon, bwd.lat, bwd.z], axis=-1)[::-1]
+    pos = np.concatenate([bpos, seed_pos, fpos])  # (2k + 1, n, 3), upstream to downstream
+    spd = np.concatenate([bwd.speed[::-1], seed_speed[None], fwd.speed])
+    ok = np.concatenate([b_ok[::-1] & inside[None], inside[None], f_ok & inside[None]])
+    counts = ok.sum(axis=0)
+    keep = counts >= 2
+    sel = ok[:, keep].T  # (lines, 2k + 1), row-major = point order along each line
+    points = pos.transpose(1, 0, 2)[keep][sel]
+    speed = spd.T[keep][sel]
+    return points, counts[keep].astype(np.int64), speed, np.flatnonzero(keep)
+
+
+def seed_lattice(field: WindField, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """About ``n`` seeds on a regular lon/lat lattice inside the domain, spaced evenly in
+    kilometres (fewer columns towards the poles is left to the caller: this is a lattice)."""
+    (x0, x1), (y0, y1) = field.lon_range, field.lat_range
+    midlat = np.deg2rad(0.5 * (y0 + y1))
+    wx = (x1 - x0) * max(np.cos(midlat), 0.05)
+    ny = max(1, int(round(np.sqrt(n * (y1 - y0) / max(wx, 1e-9)))))
+    nx = max(1, int(round(n / ny)))
+    xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+    ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+    gx, gy = np.meshgrid(xs, ys)
+    return gx.ravel(), gy.ravel()
 
 
 def advect_batch(field: WindField, n: int, *, seed: int, batch: int, times, dt: float,

@@ -380,3 +380,52 @@ def test_bad_grids_are_refused():
         WindField(g, np.zeros((1, 2, 3)), np.zeros((1, 2, 3)), np.zeros((1, 2, 3)))
     with pytest.raises(ValueError, match="dtype"):
         WindField(g, np.zeros((1, 2, 3)), np.zeros((1, 2, 3)), dtype=np.int32)
+
+
+# --- streamlines ---------------------------------------------------------------------------------
+def _zonal(lon, lat, U=20.0, times=(0.0, 3600.0)):
+    t = np.asarray(times)
+    _T, Y, _X = np.meshgrid(t, lat, lon, indexing="ij")
+    u = U * np.cos(np.deg2rad(Y))
+    return P.WindField(P.WindGrid(lon, lat, t, None), u, 0 * u, dtype=np.float32)
+
+
+@pytest.mark.parametrize("use_c", ENGINES)
+def test_streamlines_of_solid_body_rotation_are_latitude_circles(use_c):
+    U, k, dur = 20.0, 12, 6 * 3600.0
+    f = _zonal(np.arange(0.0, 360.0, 2.0), np.linspace(-80, 80, 81), U)
+    pts, counts, spd, seeds = P.streamlines(f, 1800.0, [10.0, 100.0], [30.0, -45.0],
+                                           duration=dur, n_points=k, use_c=use_c)
+    assert counts.tolist() == [2 * k + 1] * 2 and seeds.tolist() == [0, 1]
+    first = pts[:counts[0]]
+    np.testing.assert_allclose(first[:, 1], 30.0, atol=1e-9)  # stays on its latitude circle
+    step = U * dur / k / R * DEG  # u / (R cos lat) * dt, with u = U cos lat
+    lon = np.unwrap(first[:, 0], period=360.0)
+    np.testing.assert_allclose(np.diff(lon), step, rtol=1e-5)  # upstream to downstream
+    assert lon[k] == pytest.approx(10.0)  # the seed is the middle point
+    np.testing.assert_allclose(spd[:counts[0]], U * np.cos(np.deg2rad(30.0)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("use_c", ENGINES)
+def test_streamlines_stop_at_the_domain_edge(use_c):
+    f = _zonal(np.linspace(-10.0, 10.0, 21), np.linspace(30, 50, 21), U=30.0)
+    pts, counts, _spd, seeds = P.streamlines(f, 0.0, [0.0, 50.0], [40.0, 40.0],
+                                            duration=24 * 3600.0, n_points=20, use_c=use_c)
+    assert seeds.tolist() == [0]  # the seed outside the domain gives no line
+    assert 2 <= counts[0] < 41  # 30 m/s for a day leaves a 20-degree box both ways
+    assert pts[:, 0].min() >= -10.0 and pts[:, 0].max() <= 10.0
+
+
+def test_frozen_winds_interpolate_linearly_in_time():
+    lon, lat = np.arange(0.0, 360.0, 10.0), np.linspace(-60, 60, 13)
+    t = np.array([0.0, 3600.0, 7200.0])
+    _T, _Y, X = np.meshgrid(t, lat, lon, indexing="ij")
+    u = 5.0 + _T / 3600.0 * np.cos(np.deg2rad(X))
+    f = P.WindField(P.WindGrid(lon, lat, t, None), u, 0 * u, dtype=np.float32)
+    fz = f.frozen(5400.0)
+    assert fz.nt == 1 and f.nt == 3  # the original is untouched
+    w3, inside = fz.sample(0.0, np.array([0.0, 180.0]), np.array([0.0, 0.0]), None)
+    np.testing.assert_allclose(w3[0], [6.5, 3.5], rtol=1e-6)
+    back = f.frozen(5400.0, -1.0)
+    np.testing.assert_allclose(back.sample(0.0, np.array([0.0]), np.array([0.0]), None)[0][0],
+                               -6.5, rtol=1e-6)

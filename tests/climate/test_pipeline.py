@@ -27,7 +27,7 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
     man = read_manifest(out)
     assert len(man["frames"]) == 6  # more frames than the 4 time steps: interpolated
     names = {a["name"] for a in man["frames"][3]["assets"]}
-    assert {"layer", "iso_0", "field", "particles_b00", "trails_b00"} <= names
+    assert {"layer", "iso_0", "field", "particles_b00", "trails_b00", "streamlines"} <= names
     assert {a["name"] for a in man["static"]} == {"base", "coastlines"}
     assert man["frames"][1]["label"].startswith("2026-07-01 00:36")  # 0.6 h after the start
     assert man["legend"]["colorbar"]["colormap"]["units"] == "ug m-3"
@@ -36,6 +36,10 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
     pts = read_ply(out / "assets/0005/particles_b00.ply")
     assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
     assert (out / "scene.usda").exists()
+    from core.io.ply import read_ply as _rp
+
+    lines = _rp(out / "assets/0002/streamlines.ply")  # curves: vertices + polyline edges
+    assert len(lines.points) > 100 and len(lines.counts) > 10 and "speed" in lines.attributes
 
 
 def test_parallel_equals_serial(small_nc, tmp_path):
@@ -65,3 +69,26 @@ def test_bad_variable_names_the_file_and_lists_variables(small_nc, tmp_path, arg
     assert res.returncode == 1
     line = res.stderr.strip().splitlines()[-1]
     assert line.startswith("error:") and message in line and "pm10.nc" in line
+
+
+def test_nan_winds_are_one_error_line_naming_file_and_winds(small_nc, tmp_path):
+    import shutil
+
+    import netCDF4
+
+    bad = tmp_path / "nanwind.nc"
+    shutil.copy(small_nc, bad)
+    with netCDF4.Dataset(bad, "a") as ds:
+        ds.variables["u"].set_auto_mask(False)
+        u = ds.variables["u"][:]
+        u[1, 2, 3, 4] = float("inf")
+        ds.variables["u"][:] = u
+    res = subprocess.run([sys.executable, "-m", "climate_pipeline", str(bad), "--out",
+                          str(tmp_path / "r"), "--no-render", "--engine", "serial",
+                          "--var", "pm10", "--coastlines", "110m", "--particles", "50"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:") and "nanwind.nc" in line and "u,v" in line
+    assert "NaN or infinite" in line
+    assert not (tmp_path / "r" / "manifest.json").exists()
