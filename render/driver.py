@@ -232,8 +232,9 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
     import shlex
 
     from core.launch import bind_paths, blender_image, container_options, singularity_command
+    from core.runtime.binary_local import substitute
     from render.process import blender_command
-    from render.tasks import chunk_args
+    from render.tasks import CHUNK_ARGS, chunk_args
 
     run_dir = args.run_dir.resolve()
     manifest = check_run(run_dir)
@@ -243,10 +244,12 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
     lines = [f"# {len(todo)} frame(s) to render in {run_dir}",
              "# COMPSs worker, per chunk (COMPSs adds --bind <sandbox> --bind <appdir> "
              "--pwd <sandbox>):"]
-    for c in compss_chunks:
-        lines.append(shlex.join(singularity_command(
-            image, options, "blender",
-            chunk_args(str(run_dir), c, list(resolution), samples, args.device, 0))))
+    for c in compss_chunks:  # the @binary args of render_chunk_container, substituted
+        words = substitute(CHUNK_ARGS, {
+            "run_dir": str(run_dir), "frames": ",".join(map(str, c)),
+            "resolution": f"{resolution[0]}x{resolution[1]}", "samples": int(samples),
+            "device": args.device, "threads": 0})
+        lines.append(shlex.join(singularity_command(image, options, "blender", words)))
     from core.runtime import default_workers, resolve_workers
 
     workers = resolve_workers(args.workers)
