@@ -98,10 +98,12 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
                       meters_per_unit=mpu)
             meta["surfaces"].append({"name": f"iso_{k}", "level": level,
                                      "faces": mesh.n_faces})
-        if params["volume"] and np.ndim(lon) == 1 and params["projection"]["mode"] == "map":
+        if params["volume"] and np.ndim(lon) == 1:
             from core.io.vdb import write_vdb
 
-            vol = stages.volume_map(values, lon, lat, h, proj, "field", field.units)
+            to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
+                         else stages.volume_map)
+            vol = to_volume(values, lon, lat, h, proj, "field", field.units)
             write_vdb(vol, fdir / "field.vdb", tolerance=0.02 * (vmax - vmin))
             files.append("field.vdb")
             if "usd" in fmts:

@@ -177,3 +177,66 @@ def volume_map(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.
     aff[:3, 3] = o
     # index order (x, y, z) for VDB: values[i=lon, j=lat, k=height]
     return Volume(np.ascontiguousarray(vals.transpose(2, 1, 0)), aff, name, units)
+
+
+def volume_globe(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray,
+                 projection, name: str, units: str, max_voxels: int = 192) -> Volume:
+    """A VDB-ready Volume of a regular lon/lat field on the globe: the spherical shell is
+    resampled onto a Cartesian voxel grid around it (``max_voxels`` along its longest side).
+
+    Each voxel centre goes back to (lon, lat, height) through the projection's sphere
+    (radius + height x exaggeration) and takes the trilinear value in (lon, lat, height index)
+    of ``values[z, y, x]``; voxels outside the shell stay 0, so the grid is sparse in the VDB.
+    Longitudes spanning the globe wrap.
+    """
+    from scipy.ndimage import map_coordinates
+
+    if np.ndim(lon) != 1:
+        raise BadInputError("volume_globe: needs 1-D lon/lat (regular grid); resample "
+                            "curvilinear grids first")
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    h = np.asarray(height, np.float64)
+    vals = np.nan_to_num(np.asarray(values, np.float32), nan=0.0)
+    dlon = float(np.median(np.diff(lon)))
+    periodic = abs(len(lon) * dlon - 360.0) < 1e-6 * 360.0
+    if periodic:  # one wrapped column so interpolation crosses the seam
+        vals = np.concatenate([vals, vals[..., :1]], axis=-1)
+    # bounding box of the shell patch: every grid column at the bottom and the top
+    glon, glat = np.meshgrid(np.append(lon, lon[-1] + dlon) if periodic else lon, lat)
+    ends = [projection.forward(glon.ravel(), glat.ravel(), hh) for hh in (h[0], h[-1])]
+    lo = np.minimum(ends[0].min(0), ends[1].min(0))
+    hi = np.maximum(ends[0].max(0), ends[1].max(0))
+    vox = float((hi - lo).max()) / (max_voxels - 1)
+    lo, hi = lo - vox, hi + vox  # a voxel of margin for the bulge between grid columns
+    shape = np.ceil((hi - lo) / vox).astype(int) + 1
+    out = np.zeros(tuple(shape), np.float32)  # index order (x, y, z), as VDB
+    jy = np.arange(shape[1]) * vox + lo[1]
+    kz = np.arange(shape[2]) * vox + lo[2]
+    yy, zz = np.meshgrid(jy, kz, indexing="ij")
+    r_in = projection.radius_km + h[0] / 1000.0 * projection.exaggeration
+    r_out = projection.radius_km + h[-1] / 1000.0 * projection.exaggeration
+    lat_idx = np.arange(len(lat), dtype=np.float64)
+    for i in range(shape[0]):  # one x slab at a time: bounded memory
+        x = lo[0] + i * vox
+        r = np.sqrt(x * x + yy * yy + zz * zz)
+        shell = (r >= r_in) & (r <= r_out)
+        if not shell.any():
+            continue
+        rs, ys, zs = r[shell], yy[shell], zz[shell]
+        vlon = np.degrees(np.arctan2(ys, x))
+        vlat = np.degrees(np.arcsin(np.clip(zs / rs, -1.0, 1.0)))
+        vh = (rs - projection.radius_km) * 1000.0 / projection.exaggeration
+        fi = ((vlon - lon[0]) % 360.0) / dlon
+        fj = np.interp(vlat, lat, lat_idx, left=-1.0, right=-1.0)
+        fk = np.interp(vh, h, np.arange(len(h), dtype=np.float64))
+        inside = (fj >= 0) & (fi <= vals.shape[-1] - 1)
+        v = np.zeros(len(rs), np.float32)
+        if inside.any():
+            v[inside] = map_coordinates(vals, np.stack([fk[inside], fj[inside], fi[inside]]),
+                                        order=1, mode="nearest", prefilter=False)
+        out[i][shell] = v
+    aff = np.eye(4)
+    aff[:3, :3] *= vox
+    aff[:3, 3] = lo
+    return Volume(out, aff, name, units)

@@ -79,3 +79,61 @@ def test_volume_map_places_samples_exactly():
     k = 7
     expect = np.array([np.interp(new_h[k], H, v[:, 30, 30])])
     assert vals[k, 30, 30] == pytest.approx(expect[0], rel=1e-5)
+
+
+# --- the volume on the globe ---------------------------------------------------------------------
+def _voxel_geo(vol, proj, idx):
+    """(lon, lat, height m) of voxel centres ``idx`` (n, 3) of ``vol``."""
+    p = idx @ vol.affine[:3, :3].T + vol.affine[:3, 3]
+    r = np.linalg.norm(p, axis=1)
+    lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+    lat = np.degrees(np.arcsin(p[:, 2] / r))
+    return lon, lat, (r - proj.radius_km) * 1000.0 / proj.exaggeration
+
+
+def test_globe_volume_puts_each_value_at_its_place_on_the_shell():
+    from climate_pipeline.geo import GlobeProjection
+    from climate_pipeline.stages import volume_globe
+
+    lon = np.linspace(-10.0, 5.0, 31)
+    lat = np.linspace(35.0, 45.0, 21)
+    h = np.array([0.0, 500.0, 1500.0, 3000.0, 5000.0])  # uneven levels
+    # a field linear in height and in latitude: trilinear sampling reproduces it exactly
+    values = (h[:, None, None] / 1000.0 + 0.1 * lat[None, :, None]) * np.ones((1, 1, lon.size))
+    proj = GlobeProjection(exaggeration=50.0)
+    vol = volume_globe(values, lon, lat, h, proj, "field", "ug m-3", max_voxels=96)
+    assert max(vol.values.shape) <= 96 + 3 and vol.values.dtype == np.float32
+    idx = np.argwhere(vol.values > 0)
+    assert len(idx) > 1000
+    vlon, vlat, vh = _voxel_geo(vol, proj, idx)
+    assert vlon.min() >= -10.0 - 1e-6 and vlon.max() <= 5.0 + 1e-6
+    assert vlat.min() >= 35.0 - 1e-6 and vh.min() >= -1e-6 and vh.max() <= 5000.0 + 1e-6
+    expect = vh / 1000.0 + 0.1 * vlat
+    np.testing.assert_allclose(vol.values[tuple(idx.T)], expect, rtol=2e-5)
+    # outside the patch (east of 5E at mid-shell) stays empty
+    p = proj.forward([8.0], [40.0], [2500.0])[0]
+    i = np.round(np.linalg.solve(vol.affine[:3, :3], p - vol.affine[:3, 3])).astype(int)
+    if np.all((i >= 0) & (i < vol.values.shape)):
+        assert vol.values[tuple(i)] == 0.0
+
+
+def test_globe_volume_wraps_across_the_seam_of_a_global_grid():
+    from climate_pipeline.geo import GlobeProjection
+    from climate_pipeline.stages import volume_globe
+
+    lon = np.arange(0.0, 360.0, 5.0)
+    lat = np.linspace(-60.0, 60.0, 25)
+    h = np.array([0.0, 10000.0])
+    field2d = 2.0 + np.cos(np.radians(lon))[None, :] * np.ones((lat.size, 1))
+    values = np.stack([field2d, field2d])
+    proj = GlobeProjection(exaggeration=100.0)
+    vol = volume_globe(values, lon, lat, h, proj, "field", "", max_voxels=128)
+    idx = np.argwhere(vol.values > 0)
+    vlon, _vlat, _vh = _voxel_geo(vol, proj, idx)
+    seam = (vlon % 360.0) > 355.0  # between the last column (355E) and the first (0E)
+    assert seam.sum() > 20
+    got = vol.values[tuple(idx[seam].T)]
+    # linear in longitude between the two columns around the seam
+    f = ((vlon[seam] % 360.0) - 355.0) / 5.0
+    want = (1 - f) * (2.0 + np.cos(np.radians(355.0))) + f * 3.0
+    np.testing.assert_allclose(got, want, rtol=1e-5)
