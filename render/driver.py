@@ -171,12 +171,21 @@ def movie_outdated(run_dir: Path, frames: list[Path]) -> bool:
 
 def _threads(engine: object, n_tasks: int) -> int:
     """Cycles threads per Blender process: the cores shared out between concurrent tasks."""
+    if use_container_form():  # COMPSs places the task on its computing units: use those
+        return compss_threads()
     if getattr(engine, "name", "") != "local":
-        return 0  # serial: one process at a time, all cores; compss: the worker's slot
+        return 0  # serial, sequential mode: one process at a time, all cores
     from core.runtime import default_workers
 
     workers = int(getattr(engine, "workers", 1) or 1)
     return max(1, default_workers() // max(1, min(workers, n_tasks)))
+
+
+def compss_threads() -> int:
+    """Cycles threads of a chunk task under COMPSs: its computing units ($VIZPIPE_CU_RENDER)."""
+    from core.launch import env_units
+
+    return int(env_units("VIZPIPE_CU_RENDER"))
 
 
 def _plan(args: argparse.Namespace, run_dir: Path, manifest: dict
@@ -248,7 +257,7 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
         words = substitute(CHUNK_ARGS, {
             "run_dir": str(run_dir), "frames": ",".join(map(str, c)),
             "resolution": f"{resolution[0]}x{resolution[1]}", "samples": int(samples),
-            "device": args.device, "threads": 0})
+            "device": args.device, "threads": compss_threads()})
         lines.append(shlex.join(singularity_command(image, options, "blender", words)))
     from core.runtime import default_workers, resolve_workers
 

@@ -66,8 +66,9 @@ def render_chunk(run_dir: str, frames: list[int], resolution: list[int] | None,
 @container(engine="SINGULARITY", image=blender_image(), options=container_options(bind_paths()))
 @binary(binary="blender", args=CHUNK_ARGS, fail_by_exit_value=True)
 @task(returns=1, on_failure="RETRY", time_out=4 * 3600)
-def render_chunk_container(run_dir: str, frames: str, resolution: str, samples: int,
-                           device: str, threads: int) -> int:  # type: ignore[empty-body]
+def render_chunk_container(  # type: ignore[empty-body]
+        run_dir: str, frames: str, resolution: str, samples: int, device: str,
+        threads: int) -> int:
     """Render ``frames`` ("0,1,2") at ``resolution`` ("800x450") with Blender in the image.
 
     The body never runs: COMPSs runs the binary (see the module docstring); the task returns

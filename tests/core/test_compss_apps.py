@@ -91,7 +91,8 @@ def _env(stage: dict, launched: bool, log: Path) -> dict:
                FAKE_SINGULARITY_LOG=str(log.with_suffix(".singularity")),
                PATH=os.pathsep.join([str(stage["root"] / "bin"), os.environ.get("PATH", "")]),
                VIZPIPE_BLENDER_IMAGE=str(stage["image"]), VIZPIPE_PROGRESS="0")
-    for name in ("VIZPIPE_ENGINE", "VIZPIPE_CONTAINER_BINDS", "VIZPIPE_BINARY_BLENDER"):
+    for name in ("VIZPIPE_ENGINE", "VIZPIPE_CU_RENDER", "VIZPIPE_CONTAINER_BINDS",
+                 "VIZPIPE_BINARY_BLENDER"):
         env.pop(name, None)
     return env
 
@@ -149,7 +150,7 @@ def test_climate_graph_under_compss(stage, tmp_path, launched):
 
 def test_launched_app_renders_through_container_and_binary(stage):
     run, log = stage["root"] / "app", stage["root"] / "app.log"
-    env = _env(stage, True, log)
+    env = dict(_env(stage, True, log), VIZPIPE_CU_RENDER="2")  # Cycles threads = CUs
     _run([sys.executable, str(REPO / "materials_pipeline" / "app.py"), str(stage["cube"]),
           "--out", str(run), "--orbit-frames", "2", "--iso", "0.3", *RES], env)
     _frames_done(run, 2)
@@ -163,7 +164,7 @@ def test_launched_app_renders_through_container_and_binary(stage):
     binds = {words[k + 1] for k in range(7, i, 2) if words[k] == "--bind"}
     assert binds == {str(REPO), str(run), str(stage["cube"].parent)}  # the paths the job uses
     assert words[i + 1:] == ["blender", str(run), "--frames", "0,1", "--resolution", "64x48",
-                             "--samples", "1", "--device", "CPU", "--threads", "0"]
+                             "--samples", "1", "--device", "CPU", "--threads", "2"]
     calls = log.read_text().splitlines()
     assert "build_frame src=FILE_IN" in calls and "render_chunk" not in calls
 

@@ -21,8 +21,8 @@ ENQUEUE_FLAGS = {"--project_name", "--qos", "--num_nodes", "--exec_time", "--cpu
                  "--container_image", "--container_compss_path", "--container_opts",
                  "--wall_clock_limit"}
 RUNCOMPSS_FLAGS = {"--lang", "--pythonpath", "-g", "-t", "--summary", "--log_level"}
-_VARS = ("VIZPIPE_ACCOUNT", "VIZPIPE_QOS", "VIZPIPE_NODES", "VIZPIPE_EXEC_TIME",
-         "VIZPIPE_CPUS_PER_NODE", "VIZPIPE_IMAGE", "VIZPIPE_CONTAINER_BINDS",
+_VARS = ("VIZPIPE_CU_RENDER", "VIZPIPE_ACCOUNT", "VIZPIPE_QOS", "VIZPIPE_NODES",
+         "VIZPIPE_EXEC_TIME", "VIZPIPE_CPUS_PER_NODE", "VIZPIPE_IMAGE", "VIZPIPE_CONTAINER_BINDS",
          "VIZPIPE_BLENDER_IMAGE", "VIZPIPE_CONTAINER_COMPSS_PATH")
 
 
@@ -175,7 +175,7 @@ def materials_run(tmp_path_factory):
 
 def test_render_dry_run_lines_per_chunk(materials_run, tmp_path):
     sif = tmp_path / "blender.sif"
-    env = _env(VIZPIPE_BLENDER_IMAGE=str(sif))
+    env = _env(VIZPIPE_BLENDER_IMAGE=str(sif), VIZPIPE_CU_RENDER="3")
     proc = _run(["-m", "render", str(materials_run), "--chunk", "2", "--workers", "2",
                  "--dry-run"], tmp_path, env)
     assert not (materials_run / "frames").exists()  # nothing rendered
@@ -191,7 +191,7 @@ def test_render_dry_run_lines_per_chunk(materials_run, tmp_path):
         assert words[:2] == ["singularity", "exec"] and words[i + 1] == "blender"
         binds = words[3:i:2]
         assert set(words[2:i:2]) == {"--bind"} and {str(REPO), str(materials_run)} <= set(binds)
-        assert words[i + 2:-1] == expected and words[-1] == "0"
+        assert words[i + 2:-1] == expected and words[-1] == "3"  # $VIZPIPE_CU_RENDER
     local = cmds[Path(sys.executable).name]
     assert [w[:3] for w in local] == [[sys.executable, "-m", "render.blender_chunk"]] * 2
     assert [w[3:9] for w in local] == local_args and all(int(w[9]) >= 1 for w in local)
