@@ -11,7 +11,7 @@ ENGINE ?=
 RUNFLAGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS))
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv test test-all bench check demo materials climate containers lock clean
+.PHONY: help venv test test-all bench scaling check demo materials climate containers lock clean
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ test-all: $(STAMP) ## run every test, slow ones included
 bench: $(STAMP) ## run the benchmarks and print the ratios against their references
 	$(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
 	  --benchmark-json=$(OUT)/bench.json -o addopts="--strict-markers"
+
+SCALE_WORKERS ?= 1,2
+SCALEFLAGS ?=
+scaling: $(STAMP) ## workers 1,2,.. (SCALE_WORKERS=1,2,4): speedup, efficiency, overhead per task
+	$(BIN)/python -m core.scaling --workers $(SCALE_WORKERS) --out $(OUT)/scaling --json $(OUT)/scaling/scaling.json $(SCALEFLAGS)
 
 check: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check core render climate_pipeline materials_pipeline tests

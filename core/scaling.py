@@ -9,7 +9,7 @@ water-like molecule on an N^3 grid; climate: the default PM10 transport run writ
 (``python -m materials_pipeline`` / ``python -m climate_pipeline``, ``--no-render`` unless
 ``--render``) from scratch for every worker count, and reports per run:
 
-    workers  wall s  speedup  efficiency  tasks  task s  overhead/task s  identical
+    workers  wall s  speedup  efficiency  tasks  task s  overhead/task s  identical  load
 
 ``speedup`` = wall(first count) / wall (times the first count, so a table starting at 1
 worker reads as usual), ``efficiency`` = speedup / workers, ``task s`` = the sum of the
@@ -17,7 +17,8 @@ compute seconds the tasks record in their metadata (``frame.json`` ...), ``overh
 = (wall * workers - task s) / tasks: what each task costs beyond its own work (process
 start, imports, scheduling, idle workers at the end, the serial parts: input checksums,
 manifest, static assets). ``identical``: the run's assets equal the first run's (VDB files
-compared by grid values and transform: OpenVDB writes a random UUID per file).
+compared by grid values and transform: OpenVDB writes a random UUID per file). ``load``:
+the 1-minute load average at the end of the run (other work sharing the cores).
 
 On a MareNostrum 5 node: ``module load COMPSs/3.4`` is not needed (this drives the local
 engine); run ``python -m core.scaling --workers 1,2,4,8,16,32,56,112 --frames 112`` inside an
@@ -61,6 +62,7 @@ class Run:
     efficiency: float = 1.0
     overhead_per_task_s: float = 0.0
     identical: bool = True
+    load: float = 0.0  # 1-minute load average when the run ended (other work on the machine)
 
 
 # ---------------------------------------------------------------------------------- inputs
@@ -105,11 +107,27 @@ def write_cube(path: Path, positions, numbers: list[int], size: int, box: float 
 
 
 def _cube_rows(rho) -> str:
-    """Cube data: for each (x, y), the z column in rows of six values."""
-    out = []
-    for col in rho.reshape(-1, rho.shape[2]):
-        for i in range(0, len(col), 6):
-            out.append(" ".join(f"{v:13.5e}" for v in col[i:i + 6]))
+    """Cube data: for each (x, y), the z column in rows of six values (``%13.5e``)."""
+    import io
+
+    import numpy as np
+
+    cols = rho.reshape(-1, rho.shape[2])
+    full = cols.shape[1] // 6 * 6
+    per_col = full // 6 + (cols.shape[1] > full)
+    buf = io.StringIO()
+    np.savetxt(buf, cols[:, :full].reshape(-1, 6), fmt="%13.5e")
+    lines = buf.getvalue().splitlines()
+    if cols.shape[1] == full:
+        return "\n".join(lines)
+    buf = io.StringIO()
+    np.savetxt(buf, cols[:, full:], fmt="%13.5e")
+    rest = buf.getvalue().splitlines()
+    out = [""] * (len(cols) * per_col)
+    k = full // 6
+    for c in range(len(cols)):
+        out[c * per_col:c * per_col + k] = lines[c * k:(c + 1) * k]
+        out[c * per_col + k] = rest[c]
     return "\n".join(out)
 
 
@@ -198,7 +216,7 @@ def run_once(pipeline: str, inputs: list[str], out: Path, workers: int, *, engin
     lines = [ln for ln in res.stderr.splitlines()
              if re.match(rf"^\s*({pipeline}|render)\b", ln)]
     return Run(pipeline, workers, wall, len(recs), sum(float(r["seconds"]) for r in recs),
-               lines[-3:], content_digest(out))
+               lines[-3:], content_digest(out), load=os.getloadavg()[0])
 
 
 def summarize(runs: list[Run]) -> list[Run]:
@@ -216,11 +234,13 @@ def summarize(runs: list[Run]) -> list[Run]:
 def table(runs: list[Run]) -> str:
     """Markdown table of the runs."""
     rows = ["| pipeline | workers | wall s | speedup | efficiency | tasks | task s | "
-            "overhead/task s | identical |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "overhead/task s | identical | load |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in runs:
         rows.append(f"| {r.pipeline} | {r.workers} | {r.wall_s:.2f} | {r.speedup:.2f} | "
                     f"{r.efficiency:.2f} | {r.tasks} | {r.task_s:.2f} | "
-                    f"{r.overhead_per_task_s:.3f} | {'yes' if r.identical else 'NO'} |")
+                    f"{r.overhead_per_task_s:.3f} | {'yes' if r.identical else 'NO'} | "
+                    f"{r.load:.1f} |")
     return "\n".join(rows)
 
 
