@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import BadInputError
+from core.errors import BadInputError, MissingDependencyError
 
 __all__ = ["ROOT", "APPS", "EnqueueConfig", "app_path", "absolute_args", "bind_paths",
            "blender_image", "add_binds", "container_options", "covered", "env_units",
@@ -304,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         cmd = command_from_args(ns)
         if ns.exec:
             sys.stdout.flush()
-            os.execvp(cmd[0], cmd)
+            try:
+                os.execvp(cmd[0], cmd)
+            except OSError as exc:
+                raise MissingDependencyError(
+                    f"{cmd[0]}: {exc.strerror} (on MareNostrum: module load COMPSs/3.4)"
+                ) from None
         print(shlex.join(cmd))
         return 0
 

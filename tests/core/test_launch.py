@@ -205,3 +205,17 @@ def test_pipeline_dry_run_includes_render_lines_once_there_is_a_manifest(materia
     cmds = _commands(proc.stdout)
     assert {"runcompss", "enqueue_compss", "singularity"} <= set(cmds)
     assert cmds["singularity"][0][-11] == str(materials_run)
+
+
+def test_core_launch_exec_runs_the_line(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "runcompss"  # a stand-in launcher: prints what it was given
+    fake.write_text('#!/bin/sh\necho "launched: $*"\n')
+    fake.chmod(0o755)
+    args = ["-m", "core.launch", "runcompss", "climate", "--exec", "--", "--default", "--out",
+            "x"]
+    proc = _run(args, tmp_path, _env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
+    assert proc.stdout.startswith("launched: --lang=python") and str(tmp_path / "x") in proc.stdout
+    proc = _run(args, tmp_path, _env(PATH=str(tmp_path / "empty")), ok=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: runcompss:")
