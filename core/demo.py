@@ -410,7 +410,7 @@ def _same_manifest(out: Path, manifest: dict) -> bool:
 
 def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> dict:
     """Build every frame through the runtime (engine chosen by the caller) and the manifest."""
-    from core.manifest import write_manifest
+    from core.manifest import add_asset_checksums, write_manifest
 
     p = dict(DEFAULTS if params is None else {**DEFAULTS, **params})
     out = Path(out_dir).resolve()
@@ -420,6 +420,7 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
     alts = tuple(results[0]["alternates"]) if results else ()
     frames = [frame_entry(r["index"], p, alts) for r in results]
     manifest = build_manifest(out, p, frames, static, engine)
+    add_asset_checksums(out, manifest)  # as write_manifest records them: compare like with like
     changed = not _same_manifest(out, manifest)
     if changed:  # else keep the file and its time stamp (the renderer compares them)
         write_manifest(out, manifest)
