@@ -206,7 +206,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
             write_all(cur, fdir / f"trails_b{batch:02d}", [x for x in params["formats"]
                                                             if x != "glb"], written,
                       name="trails", meters_per_unit=M_PER_KM)
-        if batch == 0 and int(params.get("streamlines", 300)) > 0:
+        if batch == 0 and int(params.get("streamlines", 160)) > 0:
             _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
                                written)
         files += [f"{fdir.name}/{x}" for x in written]
@@ -226,6 +226,11 @@ def stream_range(speed_max: float) -> tuple[float, float]:
     return -0.5 * float(speed_max), float(speed_max)
 
 
+def stream_radius(mode: str) -> float:
+    """Tube radius of the streamlines in scene units (km): thin beside the particles."""
+    return 0.25 if mode == "map" else 0.5
+
+
 def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: dict,
                        written: list[str]) -> None:
     """``streamlines.ply|usd``: streamlines of the winds frozen at time ``t`` from a seed
@@ -235,7 +240,7 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
     from core import colormaps
     from core.geometry import Curves
 
-    slon, slat = pt.seed_lattice(wf, int(params.get("streamlines", 300)))
+    slon, slat = pt.seed_lattice(wf, int(params.get("streamlines", 160)))
     zlo, zhi = wf.z_range
     zs = float(np.clip(params.get("streamline_height_m", 1000.0), zlo, zhi)) if three_d else 0.0
     w3, inside = wf.frozen(t).sample(0.0, slon, slat, np.full(slon.size, zs))
@@ -253,7 +258,7 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
     cur = Curves(proj.forward(pts[:, 0], pts[:, 1], zz), counts,
                  attributes={"speed": spd.astype(np.float32)},
                  colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params["speed_max"])),
-                 radius=params["particle_radius"] * 0.3)
+                 radius=stream_radius(params["projection"]["mode"]))
     write_all(cur, fdir / "streamlines", [x for x in params["formats"] if x != "glb"], written,
               name="streamlines", meters_per_unit=M_PER_KM)
 

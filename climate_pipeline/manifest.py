@@ -50,6 +50,15 @@ def build_static(out: Path, field, params: dict, args: argparse.Namespace) -> tu
     return static, proj
 
 
+def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
+    """Centre of a lon/lat region, across the dateline too (mean of unit vectors)."""
+    lo, la = np.radians(lon2.ravel()), np.radians(lat2.ravel())
+    v = np.array([(np.cos(la) * np.cos(lo)).mean(), (np.cos(la) * np.sin(lo)).mean(),
+                  np.sin(la).mean()])
+    return (float(np.degrees(np.arctan2(v[1], v[0]))),
+            float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))))
+
+
 def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], params: dict,
                    args: argparse.Namespace, *, taus, winds, inputs, checksums) -> dict:
     static, proj = build_static(out, field, params, args)
@@ -64,14 +73,21 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
     aspect = args.resolution[0] / args.resolution[1]
     n = len(metas)
     if params["projection"]["mode"] == "globe":
-        cams = camera.orbit(bounds, n, turns=0.1, azimuth_deg=-90, elevation_deg=45,
-                            aspect=aspect, margin=1.1, points=corners)
+        # look down on the region from its south, about its local vertical
+        from climate_pipeline.geo import _east_north
+
+        lon_c, lat_c = _centre_lonlat(lon2, lat2)
+        centre = proj.forward([lon_c], [lat_c], [0.0])[0]
+        _e, north = _east_north(np.array([lon_c]), np.array([lat_c]))
+        edge = proj.forward(lon2[::4, ::4].ravel(), lat2[::4, ::4].ravel(), 0.0)
+        cams = camera.orbit_about(centre, centre, -north[0], n, np.vstack([corners, edge]),
+                                  turns=0.04, elevation_deg=55, aspect=aspect, margin=1.04)
     else:
         cams = camera.orbit(bounds, n, turns=0.06, azimuth_deg=-95, elevation_deg=58,
                             lens_mm=35, aspect=aspect, margin=1.02, points=corners)
     vmin, vmax = params["range"]
     cm = {"name": params["colormap"], "vmin": vmin, "vmax": vmax, "units": field.units}
-    from climate_pipeline.frames import SPEED_MAX, STREAM_CMAP, stream_range
+    from climate_pipeline.frames import SPEED_MAX, STREAM_CMAP, stream_radius, stream_range
 
     fmts = params["formats"]
     alts = [f for f in fmts if f != "ply"]
@@ -98,7 +114,8 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
         if any(stream in b.get("files", []) for b in pmetas):
             lo, hi = stream_range(SPEED_MAX)
             assets.append(mf.asset("streamlines", "curves", f"{rel}/streamlines.ply",
-                                   units="m/s", opacity=0.9, emission=0.2,
+                                   units="m/s", opacity=0.6, emission=0.3,
+                                   radius=stream_radius(params["projection"]["mode"]),
                                    colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
                                              "attribute": "speed", "units": "m/s"},
                                    hidden=not getattr(args, "show_streamlines", True),
@@ -128,8 +145,11 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                           f"{params['projection']['exaggeration']:g}"
                           + (f" · {sum(b['n'] for b in pmetas)} wind particles" if pmetas
                              else ""),
-              "items": [{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
-              if pmetas else []}
+              "items": ([{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
+                        if pmetas else [])
+              + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
+                 if any("streamlines" in f for b in pmetas for f in b.get("files", []))
+                 else [])}
     from core.colormaps import colorbar_png
 
     colorbar_png(out / "static" / "colorbar.png", params["colormap"], vmin, vmax,

@@ -35,13 +35,14 @@ def _basis(direction: np.ndarray, up=(0.0, 0.0, 1.0)) -> tuple[np.ndarray, np.nd
 
 
 def fit_distance_points(points, target, direction, lens_mm: float = 50.0,
-                        aspect: float = 16 / 9, margin: float = 1.05) -> float:
+                        aspect: float = 16 / 9, margin: float = 1.05, up=(0.0, 0.0, 1.0)
+                        ) -> float:
     """Smallest distance along ``direction`` (target -> camera) at which every point projects
     inside the image (perspective, Blender's sensor fit), with ``margin`` >= 1 of slack."""
     q = np.asarray(points, dtype=np.float64).reshape(-1, 3) - np.asarray(target, np.float64)
     d = np.asarray(direction, dtype=np.float64)
     d = d / np.linalg.norm(d)
-    right, up = _basis(d)
+    right, up = _basis(d, up)
     tan_long = SENSOR_MM / (2 * lens_mm)
     tan_x, tan_y = (tan_long, tan_long / aspect) if aspect >= 1 else (tan_long * aspect, tan_long)
     depth = q @ d  # how far each point sits towards the camera
@@ -83,6 +84,33 @@ def orbit(bounds, n_frames: int, *, turns: float = 1.0, azimuth_deg: float = -60
         out.append({"location": look_from(target, az, elevation_deg, dist), "look_at": target,
                     "up": [0.0, 0.0, 1.0], "lens_mm": lens_mm})
     return out
+
+
+def orbit_about(target, up, front, n_frames: int, points, *, turns: float = 0.0,
+                elevation_deg: float = 50.0, lens_mm: float = 35.0, aspect: float = 16 / 9,
+                margin: float = 1.05) -> list[dict]:
+    """Cameras circling ``target`` about an arbitrary ``up`` axis (e.g. the local vertical of a
+    region on a globe), starting on the ``front`` side, ``elevation_deg`` above the plane
+    normal to ``up``; the camera's up vector is ``up``, and the distance is the smallest at
+    which every one of ``points`` stays in the image from every camera."""
+    t = np.asarray(target, dtype=np.float64)
+    u = np.asarray(up, dtype=np.float64)
+    u = u / np.linalg.norm(u)
+    f = np.asarray(front, dtype=np.float64)
+    f = f - (f @ u) * u
+    if np.linalg.norm(f) < 1e-9:
+        raise ValueError("orbit_about: front must not be parallel to up")
+    f /= np.linalg.norm(f)
+    r = np.cross(u, f)
+    el = math.radians(elevation_deg)
+    dirs = []
+    for k in range(n_frames):
+        az = 2 * math.pi * turns * k / max(n_frames, 1)
+        h = math.cos(az) * f + math.sin(az) * r
+        dirs.append(math.cos(el) * h + math.sin(el) * u)
+    dist = max(fit_distance_points(points, t, d, lens_mm, aspect, margin, up=u) for d in dirs)
+    return [{"location": (t + dist * d).tolist(), "look_at": t.tolist(), "up": u.tolist(),
+             "lens_mm": lens_mm} for d in dirs]
 
 
 def static(bounds, n_frames: int, **kw) -> list[dict]:

@@ -119,3 +119,31 @@ def test_orbit_with_points_keeps_every_point_in_frame():
         worst = max(worst, u.max())
     assert worst > 0.999  # and tight: some corner touches the edge in some frame
     assert fit_distance(b) > np.linalg.norm(np.array(cams[0]["location"]) - cams[0]["look_at"])
+
+
+def test_orbit_about_a_tilted_axis_frames_points_with_that_up_vector():
+    from core.camera import SENSOR_MM, orbit_about
+
+    rng = np.random.default_rng(3)
+    axis = np.array([0.8, 0.1, 0.6])  # e.g. the local vertical of a region on a globe
+    centre = 6371.0 * axis / np.linalg.norm(axis)
+    pts = centre + rng.normal(scale=300.0, size=(50, 3))
+    cams = orbit_about(centre, axis, [0, 0, -1.0], 5, pts, turns=0.1, elevation_deg=55,
+                       lens_mm=35.0, margin=1.0, aspect=16 / 9)
+    tan_x = SENSOR_MM / 70.0
+    tan_y = tan_x * 9 / 16
+    worst = 0.0
+    for c in cams:
+        loc, tgt, upv = (np.array(c[k]) for k in ("location", "look_at", "up"))
+        fwd = (tgt - loc) / np.linalg.norm(tgt - loc)
+        u_hat = upv / np.linalg.norm(upv)
+        assert np.degrees(np.arcsin(-fwd @ u_hat)) == pytest.approx(55.0)  # the elevation
+        right = np.cross(fwd, u_hat)
+        right /= np.linalg.norm(right)
+        up = np.cross(right, fwd)
+        q = pts - loc
+        z = q @ fwd
+        u = np.maximum(np.abs(q @ right) / (z * tan_x), np.abs(q @ up) / (z * tan_y))
+        assert (u <= 1 + 1e-9).all()
+        worst = max(worst, u.max())
+    assert worst > 0.999
