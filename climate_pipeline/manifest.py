@@ -118,7 +118,7 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                    radius=stream_radius(params["projection"]["mode"]),
                                    colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
                                              "attribute": "speed", "units": "m/s"},
-                                   hidden=not getattr(args, "show_streamlines", True),
+                                   hidden=bool(getattr(args, "hide_streamlines", False)),
                                    alternates=[f"{rel}/streamlines.usd"]
                                    if "usd" in fmts else None))
         for b in pmetas:

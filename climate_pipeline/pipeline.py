@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--show-volume", action="store_true",
                     help="render the volume (written and in scene.usda either way; it costs "
                          "about twice the render time)")
+    ap.add_argument("--streamlines", type=int, default=160, metavar="N",
+                    help="streamlines per frame, seeded on a lattice at --streamline-height "
+                         "(0: none) [160]")
+    ap.add_argument("--streamline-height", type=float, default=1000.0, metavar="M",
+                    help="seed height of the streamlines in metres [1000]")
+    ap.add_argument("--hide-streamlines", action="store_true",
+                    help="do not render the streamlines (written and in scene.usda)")
     ap.add_argument("--show-trails", action="store_true",
                     help="render particle trails (written and in scene.usda either way)")
     ap.add_argument("--formats", default="ply,glb,usd")
@@ -132,9 +139,12 @@ def convert(args: argparse.Namespace) -> dict:
     args.workers = resolve_workers(args.workers)
     batches = args.batches or args.workers
     n_part = max(0, int(args.particles))
+    from climate_pipeline.frames import SPEED_MAX
+
     pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
                "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if mode == "map" else 4.0,
-               "speed_max": 15.0}
+               "speed_max": SPEED_MAX, "streamlines": max(0, int(args.streamlines)),
+               "streamline_height_m": float(args.streamline_height)}
     with engine_from_args(args, label="climate") as _eng:
         from climate_pipeline.tasks import build_frame, particle_batch
 

@@ -92,3 +92,18 @@ def test_nan_winds_are_one_error_line_naming_file_and_winds(small_nc, tmp_path):
     assert line.startswith("error:") and "nanwind.nc" in line and "u,v" in line
     assert "NaN or infinite" in line
     assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("flags, present, hidden", [
+    (["--streamlines", "0"], False, None),
+    (["--hide-streamlines", "--streamlines", "40"], True, True),
+])
+def test_streamline_options(small_nc, tmp_path, flags, present, hidden):
+    out = tmp_path / "run"
+    assert main([str(small_nc), "--out", str(out), "--var", "pm10", "--no-render",
+                 "--thresholds", "13", "--frames", "2", "--particles", "50", "--batches", "1",
+                 "--engine", "serial", "--coastlines", "110m", *flags]) == 0
+    assets = {a["name"]: a for a in read_manifest(out)["frames"][1]["assets"]}
+    assert ("streamlines" in assets) is present
+    if present:
+        assert assets["streamlines"].get("hidden", False) is hidden
