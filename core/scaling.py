@@ -16,9 +16,11 @@ worker reads as usual), ``efficiency`` = speedup / workers, ``task s`` = the sum
 compute seconds the tasks record in their metadata (``frame.json`` ...), ``overhead/task``
 = (wall * workers - task s) / tasks: what each task costs beyond its own work (process
 start, imports, scheduling, idle workers at the end, the serial parts: input checksums,
-manifest, static assets). ``identical``: the run's assets equal the first run's (VDB files
-compared by grid values and transform: OpenVDB writes a random UUID per file). ``load``:
-the 1-minute load average at the end of the run (other work sharing the cores).
+manifest, static assets). A run with N workers is confined to N cores (``--no-pin``: not
+confined), so its reader threads cannot borrow the other cores. ``identical``: the run's
+assets equal the first run's (VDB files compared by grid values and transform: OpenVDB
+writes a random UUID per file). ``load``: the 1-minute load average at the end of the run
+(other work sharing the cores).
 
 On a MareNostrum 5 node: ``module load COMPSs/3.4`` is not needed (this drives the local
 engine); run ``python -m core.scaling --workers 1,2,4,8,16,32,56,112 --frames 112`` inside an
@@ -198,15 +200,32 @@ def content_digest(run_dir: Path) -> str:
     return h.hexdigest()
 
 
+def cores_for(workers: int) -> set[int] | None:
+    """The first ``workers`` cores this process may use, or None when there are fewer."""
+    cores = sorted(os.sched_getaffinity(0))
+    return set(cores[:workers]) if workers <= len(cores) else None
+
+
 def run_once(pipeline: str, inputs: list[str], out: Path, workers: int, *, engine: str = "local",
-             render: bool = False, frames: int = 8) -> Run:
-    """Run the pipeline fresh into ``out`` (removed first) and time it."""
+             render: bool = False, frames: int = 8, pin: bool = True) -> Run:
+    """Run the pipeline fresh into ``out`` (removed first) and time it.
+
+    With ``pin`` the run is confined to ``workers`` cores (its worker processes, reader
+    threads and background hashing included), so that N workers means N cores: without it a
+    1-worker run already uses every core through its reader threads.
+    """
     if out.exists():
         shutil.rmtree(out)
     cmd = command(pipeline, inputs, out, workers, engine=engine, render=render, frames=frames)
     env = {**os.environ, "VIZPIPE_WORKERS": str(workers)}
+    cores = cores_for(workers) if pin else None
+
+    def confine() -> None:
+        if cores:
+            os.sched_setaffinity(0, cores)
+
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=confine)
     wall = time.perf_counter() - t0
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-5:]
@@ -279,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--engine", default="local", choices=["local", "serial"],
                     help="engine of the timed runs [local]")
     ap.add_argument("--render", action="store_true", help="also render (Blender) in each run")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="do not confine a run with N workers to N cores")
     return ap
 
 
@@ -299,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.pipeline:
         for w in args.workers:
             r = run_once(name, inputs[name], out / "runs" / f"{name}_w{w}", w,
-                         engine=args.engine, render=args.render, frames=args.frames)
+                         engine=args.engine, render=args.render, frames=args.frames,
+                         pin=args.pin)
             print(f"scaling: {name} {w} worker(s): {r.wall_s:.2f}s, {r.tasks} tasks",
                   file=sys.stderr, flush=True)
             runs.append(r)

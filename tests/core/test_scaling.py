@@ -61,3 +61,10 @@ def test_runs_both_graphs_and_reports(tmp_path, capsys):
         assert r["tasks"] == (3 if r["pipeline"] == "materials" else 3 + 4)  # + particle batches
         assert 0 < r["task_s"] and 0 < r["wall_s"] and r["progress"]
     assert runs[0]["speedup"] == 1.0
+
+
+def test_runs_are_confined_to_as_many_cores_as_workers():
+    import os
+
+    assert sc.cores_for(1) == {min(os.sched_getaffinity(0))}
+    assert sc.cores_for(len(os.sched_getaffinity(0)) + 1) is None  # more workers than cores
