@@ -159,8 +159,11 @@ def dependency_closure(names: list[str]) -> set[str]:
 
 
 def wrapper_source() -> Path:
-    """The file blender.def installs as /usr/local/bin/blender."""
-    return ROOT / files_map(RECIPES["blender"])[WRAPPER_DEST]
+    """The file both recipes install as /usr/local/bin/blender."""
+    sources = {files_map(path).get(WRAPPER_DEST) for path in RECIPES.values()}
+    if len(sources) != 1 or None in sources:
+        raise ValueError(f"recipes install different {WRAPPER_DEST}: {sources}")
+    return ROOT / sources.pop()
 
 
 def bin_with_blender(tmp_path: Path) -> Path:
@@ -372,7 +375,7 @@ def run_section(name: str, section: str, env: dict[str, str], cwd: Path,
 
 def test_pipeline_test_section_runs_here(tmp_path):
     """pipeline.def's %test (entry points + a tiny demo conversion) against this .venv."""
-    proc = run_section("pipeline", "test", image_like_env(), tmp_path)
+    proc = run_section("pipeline", "test", image_like_env(bin_with_blender(tmp_path)), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pipeline image: ok" in proc.stdout
 
@@ -525,6 +528,16 @@ def run_in_image(rootfs: Path, args: str, timeout: float = 600) -> subprocess.Co
     return _chroot(rootfs, f". /.singularity.d/env/90-environment.sh && {args}", timeout)
 
 
+def _reachable(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=10):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_debootstrap_build_post_and_test_in_chroot(name, tmp_path):
@@ -532,6 +545,8 @@ def test_debootstrap_build_post_and_test_in_chroot(name, tmp_path):
         pytest.skip("debootstrap is not installed (apt-get install debootstrap)")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare (chroot, mount namespace)")
+    if not _reachable("deb.debian.org", 80) or not _reachable("pypi.org", 443):
+        pytest.skip("needs network access to deb.debian.org and pypi.org")
     rootfs = tmp_path / "rootfs"
     try:
         t0 = time.perf_counter()
