@@ -17,7 +17,7 @@ help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml setup.py $(wildcard core/_isokernel/*.[ch]) \
-          $(wildcard materials_pipeline/_fastfloat/*.[ch])
+          $(wildcard materials_pipeline/_fastfloat/*.[ch]) $(wildcard climate_pipeline/_advect/*.[ch])
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (bpy 5.0 needs Python 3.11)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -439,8 +439,10 @@ _CHILD = textwrap.dedent("""
 
 
 def _spawn(path: Path, mode: str) -> tuple[subprocess.Popen, Path]:
+    # VIZPIPE_FSYNC=1: the child's fsync hook marks "written, not yet renamed"
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(ROOT), str(path), mode],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "VIZPIPE_FSYNC": "1"})
     line = proc.stdout.readline().split()
     assert line and line[0] in ("FIFO", "READY"), line
     return proc, Path(line[1])
@@ -484,6 +486,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch, mesh, sheared_volume
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", boom)
+    monkeypatch.setenv("VIZPIPE_FSYNC", "1")
     obj = sheared_volume if suffix == ".vdb" else mesh
     with pytest.raises(OSError, match="disk full"):
         write(obj, tmp_path / f"x{suffix}")
@@ -491,6 +494,17 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch, mesh, sheared_volume
     monkeypatch.undo()
     write(obj, tmp_path / f"x{suffix}")  # the same process can write the same name again
     assert [p.name for p in tmp_path.iterdir()] == [f"x{suffix}"]
+
+
+def test_no_fsync_unless_asked(tmp_path, monkeypatch, mesh):
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    monkeypatch.delenv("VIZPIPE_FSYNC", raising=False)
+    write(mesh, tmp_path / "a.ply")
+    assert calls == []
+    monkeypatch.setenv("VIZPIPE_FSYNC", "1")
+    write(mesh, tmp_path / "b.ply")
+    assert len(calls) == 1
 
 
 # -------------------------------------------------------------------------------- registry
