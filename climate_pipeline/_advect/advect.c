@@ -218,7 +218,6 @@ static PyObject *py_run(PyObject *self, PyObject *args)
     double *izl = (double *)malloc((size_t)g.nz * sizeof(double));
     if (!izl) {
         free(zb);
-    free(izl);
         PyErr_NoMemory();
         goto done;
     }
