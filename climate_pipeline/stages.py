@@ -151,11 +151,15 @@ def uniform_levels(values: np.ndarray, height: np.ndarray, n: int | None = None
     n = n or max(len(h), int(np.ceil((h[-1] - h[0]) / max(np.diff(h).min(), 1e-9))) + 1)
     n = min(n, 4 * len(h))
     new = np.linspace(h[0], h[-1], n)
+    if n == len(h) and np.allclose(h, new, rtol=0, atol=1e-6 * max(abs(h[-1] - h[0]), 1.0)):
+        return np.asarray(values, dtype=np.float32), new  # already evenly spaced
     k = np.interp(new, h, np.arange(len(h)))
     k0 = np.clip(np.floor(k).astype(int), 0, len(h) - 2)
-    t = (k - k0)[:, None, None]
-    out = values[k0] * (1 - t) + values[k0 + 1] * t
-    return out.astype(np.float32), new
+    t = (k - k0).astype(np.float32)[:, None, None]
+    v = np.asarray(values, dtype=np.float32)
+    out = v[k0]  # a copy (fancy indexing), then lerped in place in float32
+    out += (v[k0 + 1] - out) * t
+    return out, new
 
 
 def volume_map(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray,

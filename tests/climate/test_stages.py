@@ -79,6 +79,12 @@ def test_volume_map_places_samples_exactly():
     k = 7
     expect = np.array([np.interp(new_h[k], H, v[:, 30, 30])])
     assert vals[k, 30, 30] == pytest.approx(expect[0], rel=1e-5)
+    assert vals.dtype == np.float32
+    # evenly spaced levels pass through unchanged (no resampling copy)
+    even = np.linspace(0.0, 5000.0, 6)
+    w = np.random.default_rng(1).random((6, 4, 5)).astype(np.float32)
+    same, hh = stages.uniform_levels(w, even)
+    assert same is w and np.array_equal(hh, even)
 
 
 # --- the volume on the globe ---------------------------------------------------------------------
