@@ -152,3 +152,30 @@ def test_shellcheck_clean():
     res = subprocess.run(["shellcheck", "-x", *map(str, sorted(MN.glob("*.sh")))], cwd=ROOT,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout
+
+
+@pytest.mark.parametrize("pipeline", ["climate", "materials"])
+def test_submit_script_and_core_launch_build_the_same_line(tmp_path, pipeline):
+    """The bash scripts (login nodes need no Python environment) and core.launch (behind
+    --dry-run) build the enqueue_compss line separately: the same settings give the same
+    flags, app and arguments (the script adds only --job_name)."""
+    import sys
+
+    settings = {"ACCOUNT": "bsc99", "QOS": "gp_bscls", "NODES": "3", "EXEC_TIME": "60",
+                "CPUS_PER_NODE": "80"}
+    app_args = ["--default", "--out", str(tmp_path / "run")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIZPIPE_")}
+    script = subprocess.run(
+        ["bash", str(ROOT / "containers/marenostrum" / f"submit_{pipeline}.sh"), "--dry-run",
+         "--", *app_args], env={**env, **settings}, capture_output=True, text=True, check=True)
+    launch = subprocess.run(
+        [sys.executable, "-m", "core.launch", "enqueue", pipeline, "--", *app_args],
+        env={**env, **{f"VIZPIPE_{k}": v for k, v in settings.items()}}, cwd=ROOT,
+        capture_output=True, text=True, check=True)
+
+    def split(out: str) -> tuple[set[str], list[str]]:
+        words = shlex.split(out.strip().splitlines()[-1])
+        app = next(i for i, w in enumerate(words) if w.endswith("app.py"))
+        return {w for w in words[1:app] if not w.startswith("--job_name=")}, words[app:]
+
+    assert split(script.stdout) == split(launch.stdout)
