@@ -15,7 +15,7 @@ if sys.platform == "win32":
     cflags = ["/O2"]
 else:
     # portable x86_64 code (SSE2 baseline): no -march=native, the wheel must run anywhere
-    cflags = ["-O3", "-funroll-loops", "-fno-math-errno", "-std=c11"]
+    cflags = ["-O3", "-funroll-loops", "-fno-math-errno", "-ffp-contract=off", "-std=c11"]
 
 setup(
     ext_modules=[

@@ -17,6 +17,9 @@
  * Trilinear interpolation in (lon, lat, z), linear in time, dlon/dt = u / (R cos lat),
  * dlat/dt = v / R, dz/dt = w, R = 6371 km; a particle leaving the domain at any RK stage dies
  * and keeps its last position. The GIL is released while it runs; no threads of its own.
+ * Float32 winds run on AVX-512F or AVX2 vectors of particles where the CPU has them
+ * (advect_simd.h; isa() says which; VIZPIPE_ADVECT_ISA=avx2|scalar caps the choice), with
+ * results bit-identical to run_scalar(), the one-particle-per-lane path.
  * No numpy headers: the arrays come in through the buffer protocol.
  */
 
@@ -121,9 +124,51 @@ static void tbracket(const Grid *g, double t, Py_ssize_t *it_out, double *ft_out
 #undef FT
 #undef SFX
 
-static PyObject *py_run(PyObject *self, PyObject *args)
+/* Vector variants of the float32 path, chosen at run time by CPU (GCC/Clang on x86-64). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define HAVE_SIMD 1
+#define SIMD_INLINE ADV_INLINE SIMD_TARGET
+#define S(x) x##_avx2
+#define PK 4
+#define NB 2
+#define SIMD_TARGET __attribute__((target("avx2")))
+#include "advect_simd.h"
+#undef SIMD_TARGET
+#undef NB
+#undef PK
+#undef S
+#define S(x) x##_avx512
+#define PK 8
+#define NB 2
+#define SIMD_TARGET __attribute__((target("avx512f")))
+#include "advect_simd.h"
+#undef SIMD_TARGET
+#undef NB
+#undef PK
+#undef S
+
+/* 2: AVX-512F, 1: AVX2, 0: the scalar path (VIZPIPE_ADVECT_ISA=scalar|avx2 caps it) */
+static int simd_level(void)
 {
-    (void)self;
+    const char *cap = getenv("VIZPIPE_ADVECT_ISA");
+    int max = 2;
+    if (cap && strcmp(cap, "scalar") == 0)
+        max = 0;
+    else if (cap && strcmp(cap, "avx2") == 0)
+        max = 1;
+    __builtin_cpu_init();
+    if (max >= 2 && __builtin_cpu_supports("avx512f"))
+        return 2;
+    if (max >= 1 && __builtin_cpu_supports("avx2"))
+        return 1;
+    return 0;
+}
+#else
+#define HAVE_SIMD 0
+#endif
+
+static PyObject *run_impl(PyObject *args, int simd)
+{
     Py_buffer field, times, zlev, lon, lat, z, alive, frames, nsteps, order;
     Py_buffer olon, olat, oz, ospeed, oalive;
     PyObject *order_obj;
@@ -226,8 +271,19 @@ static PyObject *py_run(PyObject *self, PyObject *args)
     izl[g.nz - 1] = 0.0;
     g.izlev = izl;
     Py_BEGIN_ALLOW_THREADS
-    if (itemsize == 4)
-        run_f32_4(&g, (const float *)field.buf, &J);
+    if (itemsize == 4) {
+#if HAVE_SIMD
+        const int level = simd ? simd_level() : 0;
+        if (level == 2)
+            run_simd_f32_avx512(&g, (const float *)field.buf, &J);
+        else if (level == 1)
+            run_simd_f32_avx2(&g, (const float *)field.buf, &J);
+        else
+#else
+        (void)simd;
+#endif
+            run_f32_4(&g, (const float *)field.buf, &J);
+    }
     else if (g.nc == 2)
         run_f64_2(&g, (const double *)field.buf, &J);
     else
@@ -258,8 +314,35 @@ done_noorder:
     return ret;
 }
 
+static PyObject *py_run(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return run_impl(args, 1);
+}
+
+static PyObject *py_run_scalar(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return run_impl(args, 0);
+}
+
+static PyObject *py_isa(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+#if HAVE_SIMD
+    static const char *names[] = {"scalar", "avx2", "avx512f"};
+    return PyUnicode_FromString(names[simd_level()]);
+#else
+    return PyUnicode_FromString("scalar");
+#endif
+}
+
 static PyMethodDef methods[] = {
     {"run", py_run, METH_VARARGS, "RK4 advection of particles through gridded winds."},
+    {"run_scalar", py_run_scalar, METH_VARARGS,
+     "run() on the scalar float32 path (the reference the vector paths must equal)."},
+    {"isa", py_isa, METH_NOARGS, "The instruction set run() uses for float32 winds."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -369,6 +369,37 @@ def test_c_kernel_equals_numpy_fallback(dtype, periodic):
         np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.skipif(not P.kernel_available(), reason="C kernel not built")
+@pytest.mark.parametrize("periodic", [True, False])
+def test_vector_kernels_are_bit_identical_to_the_scalar_one(periodic, monkeypatch):
+    """The AVX2 and AVX-512 paths (chosen by CPU) give exactly the scalar path's numbers, with
+    particles dying mid-step and a last block shorter than a vector (n = 1001)."""
+    from climate_pipeline import _advect_c
+
+    rng = np.random.default_rng(5)
+    lon = np.arange(0.0, 360.0, 4.0) if periodic else np.linspace(-30.0, 40.0, 36)
+    lat = np.linspace(-80.0, 80.0, 41) if periodic else np.linspace(20.0, 70.0, 26)
+    z = np.array([0.0, 150.0, 600.0, 2000.0, 6000.0])
+    t = np.array([0.0, 4000.0, 9000.0])
+    shape = (3, 5, lat.size, lon.size)
+    field = WindField(WindGrid(lon, lat, t, z), rng.normal(10, 25, shape),
+                      rng.normal(0, 15, shape), rng.normal(0, 0.3, shape), dtype=np.float32)
+    lo, la, zz = seed_particles(field, 1001, rng)
+    frames = [500.0, 3000.0, 8000.0, 9500.0]
+    runs = {}
+    for isa in ("scalar", "avx2", "best"):
+        monkeypatch.setenv("VIZPIPE_ADVECT_ISA", isa)
+        runs[isa] = field.advect(lo, la, zz, 0.0, frames, 600.0, use_c=True)
+    assert 0.1 < runs["scalar"].alive[-1].mean() < 0.95
+    for isa in ("avx2", "best"):
+        for k in ("lon", "lat", "z", "speed", "alive"):
+            np.testing.assert_array_equal(getattr(runs[isa], k), getattr(runs["scalar"], k))
+    monkeypatch.setenv("VIZPIPE_ADVECT_ISA", "scalar")
+    assert _advect_c.isa() == "scalar"
+    monkeypatch.delenv("VIZPIPE_ADVECT_ISA")
+    assert _advect_c.isa() in ("scalar", "avx2", "avx512f")
+
+
 def test_bad_grids_are_refused():
     g = WindGrid(lon=np.array([0.0, 1.0, 3.0]), lat=np.array([0.0, 1.0]), t=np.array([0.0]))
     with pytest.raises(ValueError, match="evenly spaced"):
