@@ -59,7 +59,7 @@ def test_bench_particle_advection(benchmark, report_ratio, field, dtype):
         from climate_pipeline import _advect_c
 
         report_ratio("particle advection, particle-steps per second per core", rate / 1e6,
-                     10.0, unit="M/s", reference=f"{_advect_c.isa()} vector path")
+                     10.0, unit="M/s", reference=f"{_advect_c.isa()} path")
     else:
         report_ratio("particle advection, float64 winds, M steps/s per core", rate / 1e6,
                      None, unit="M/s")
