@@ -173,16 +173,13 @@ def convert(args: argparse.Namespace) -> dict:
 
 
 def _wind_names(args: argparse.Namespace, field) -> list[str]:
+    """--wind, else the u, v[, w] found in the wind files (or the inputs), in any format the
+    readers take; none there: no particles."""
     if args.wind:
         return [x.strip() for x in args.wind.split(",") if x.strip()]
-    import xarray as xr
+    from climate_pipeline.readers import auto_wind_names
 
-    names = []
-    with xr.open_dataset((args.wind_files or args.inputs)[0], decode_times=False) as ds:
-        for n in ("u", "v", "w"):
-            if n in ds.variables:
-                names.append(n)
-    return names if names[:2] == ["u", "v"] else []
+    return auto_wind_names((args.wind_files or args.inputs)[0], required=False)
 
 
 def render(args: argparse.Namespace, run_dir: Path) -> None:

@@ -145,7 +145,9 @@ def _variable_table(path: str) -> list[tuple[str, str]]:
         return [(c.var_name or c.name(), str(c.standard_name or "")) for c in iris.load(path)]
 
 
-def _auto_wind_names(path: str) -> list[str]:
+def auto_wind_names(path: str, required: bool = True) -> list[str]:
+    """The u, v[, w] variable names of ``path`` found by standard_name, then by common names;
+    none found: BadInputError listing the variables (``required=False``: an empty list)."""
     table = _variable_table(path)
     by_sn = {sn: n for n, sn in table if sn}
     names = {n for n, _ in table}
@@ -155,6 +157,8 @@ def _auto_wind_names(path: str) -> list[str]:
     for un, vn, wn in WIND_NAMES:
         if un in names and vn in names:
             return [un, vn] + ([wn] if wn and wn in names else [])
+    if not required:
+        return []
     raise BadInputError(f"{path}: no wind components found (tried standard_names "
                         f"{[t[:2] for t in WIND_STANDARD_NAMES]} and names "
                         f"{[t[:2] for t in WIND_NAMES]}); variables there: "
@@ -173,7 +177,7 @@ def open_winds(paths: Any, names: Sequence[str] | None = None, *,
     eastward_wind/northward_wind) are flagged for rotation to true east/north in ``frame``.
     """
     if names is None and standard_names is None:
-        names = _auto_wind_names(_paths(paths)[0])
+        names = auto_wind_names(_paths(paths)[0])
     if standard_names is not None:
         comps = [open_field(paths, standard_name=s, allow_no_time=allow_no_time)
                  for s in standard_names]

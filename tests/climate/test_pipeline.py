@@ -107,3 +107,21 @@ def test_streamline_options(small_nc, tmp_path, flags, present, hidden):
     assert ("streamlines" in assets) is present
     if present:
         assert assets["streamlines"].get("hidden", False) is hidden
+
+
+def test_grib2_input_end_to_end(tmp_path):
+    """A GRIB2 file (iris-grib) through the command: assets and a manifest, no particles (no
+    winds in it), isosurfaces on pressure levels, the globe."""
+    from tests.climate.test_readers import write_grib2
+
+    src = tmp_path / "t.grib2"
+    write_grib2(src)
+    out = tmp_path / "run"
+    assert main([str(src), "--out", str(out), "--var", "air_temperature", "--no-render",
+                 "--globe", "--thresholds", "265", "--engine", "serial",
+                 "--coastlines", "110m"]) == 0
+    man = read_manifest(out)
+    assert len(man["frames"]) == 2
+    names = {a["name"] for a in man["frames"][1]["assets"]}
+    assert {"layer", "iso_0", "field"} <= names and not any("particles" in n for n in names)
+    assert man["legend"]["colorbar"]["colormap"]["units"] == "K"

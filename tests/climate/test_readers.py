@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import cftime
@@ -453,13 +454,58 @@ def test_pp_round_trip(tmp_path):
         geo.normalize_longitudes(np.linspace(0, 300, NX)))], rtol=1e-6)
 
 
-def test_grib_without_iris_grib_names_the_package(tmp_path):
+def write_grib2(path, ny: int = 19, nx: int = 36) -> np.ndarray:
+    """air_temperature on 3 pressure levels at 2 times, one GRIB2 message each, written by
+    iris-grib (skips the calling test without it); returns the data (time, level, lat, lon)."""
     pytest.importorskip("iris")
-    try:
-        import iris_grib  # noqa: F401
-        pytest.skip("iris-grib is installed here")
-    except ImportError:
-        pass
+    pytest.importorskip("iris_grib")
+    import iris
+    import iris.coord_systems
+    import iris.coords
+    import iris.cube
+
+    cs = iris.coord_systems.GeogCS(6371229.0)
+    rng = np.random.default_rng(0)
+    data = (250 + 30 * rng.random((2, 3, ny, nx))).astype(np.float32)
+    cubes = iris.cube.CubeList()
+    hours = "hours since 2026-01-01 00:00:00"
+    for it, hrs in enumerate([0.0, 6.0]):
+        for k, plev in enumerate([85000.0, 50000.0, 25000.0]):
+            c = iris.cube.Cube(data[it, k], standard_name="air_temperature", units="K")
+            c.add_dim_coord(iris.coords.DimCoord(np.linspace(-90, 90, ny), "latitude",
+                                                 units="degrees", coord_system=cs), 0)
+            c.add_dim_coord(iris.coords.DimCoord(np.arange(nx) * 360.0 / nx, "longitude",
+                                                 units="degrees", coord_system=cs), 1)
+            c.add_aux_coord(iris.coords.DimCoord([hrs], "time", units=hours))
+            c.add_aux_coord(iris.coords.DimCoord([0.0], "forecast_reference_time", units=hours))
+            c.add_aux_coord(iris.coords.DimCoord([hrs], "forecast_period", units="hours"))
+            c.add_aux_coord(iris.coords.DimCoord([plev], long_name="pressure", units="Pa"))
+            cubes.append(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iris.save(cubes, str(path))
+    return data
+
+
+def test_grib2_round_trip_through_iris_grib(tmp_path):
+    """GRIB2 written by iris-grib reads back as one 4-D field: levels in hPa, longitudes
+    normalised to -180..180, values exact."""
+    p = tmp_path / "t.grib2"
+    data = write_grib2(p)
+    ny, nx = data.shape[2:]
+    assert p.read_bytes()[:4] == b"GRIB"
+    f = open_field(p, standard_name="air_temperature")
+    assert f.shape == (2, 3, ny, nx) and f.units == "K"
+    assert f.vertical_kind == "pressure_hPa" and list(f.vertical) == [250.0, 500.0, 850.0]
+    assert f.time_labels() == ["2026-01-01T00:00:00", "2026-01-01T06:00:00"]
+    assert f.lon[0] == -180.0
+    # levels ascending in pressure, longitudes rolled to start at 180W
+    np.testing.assert_array_equal(f.frame(1), np.roll(data[1][::-1], nx // 2, axis=-1))
+
+
+def test_grib_without_iris_grib_names_the_package(tmp_path, monkeypatch):
+    pytest.importorskip("iris")
+    monkeypatch.setitem(sys.modules, "iris_grib", None)  # as if not installed
     p = tmp_path / "x.grib2"
     p.write_bytes(b"GRIB" + b"\x00" * 60)
     with pytest.raises(MissingDependencyError, match=r"x\.grib2.*iris-grib"):
