@@ -180,7 +180,9 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     except ValueError as e:  # the grid or the values do not suit the particle kernel
         raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
     times = np.interp(taus, np.arange(nt), secs)
-    out = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times,
+    weights = seed_weights(params, taus[0], lat, lon, z) if params.get("seed_by") == \
+        "concentration" else None
+    out = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
                           dt=float(params.get("dt", 600.0)),
                           max_age=float(params.get("max_age_h", 12)) * 3600,
                           trail_length=int(params.get("trail", 8)))
@@ -227,6 +229,27 @@ def stream_range(speed_max: float) -> tuple[float, float]:
     """Colour range of the streamlines' speed: the dark low end of the map is left out, so
     slow lines stay visible on a dark background."""
     return -0.5 * float(speed_max), float(speed_max)
+
+
+def seed_weights(params: dict, tau: float, lat: np.ndarray, lon: np.ndarray,
+                 z: np.ndarray | None) -> np.ndarray:
+    """Particle seeding weights on the winds' grid (``--seed-by concentration``): the field at
+    the first output time above its median, so particles start, and respawn, in the plumes
+    rather than spread over a background that covers most of the domain."""
+    paths, var = params["field_paths"], params.get("field_var")
+    values = np.nan_to_num(load_time(open_field(paths, var), tau), nan=0.0)
+    if z is None:
+        values = values[:1]
+    want = ((len(z),) if z is not None else (1,)) + (len(lat), len(lon))
+    if values.shape != want:
+        raise BadInputError(f"{paths[0]}: --seed-by concentration needs {var or 'the field'} on "
+                            f"the winds' grid {want} (levels, lat, lon); it is on "
+                            f"{values.shape}")
+    excess = np.maximum(values - np.median(values), 0.0)
+    if not (excess > 0).any():
+        raise BadInputError(f"{paths[0]}: --seed-by concentration: {var or 'the field'} is "
+                            "uniform at the first output time; seed uniformly instead")
+    return excess
 
 
 def stream_radius(mode: str) -> float:

@@ -144,7 +144,9 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
               "subtitle": f"isosurfaces at {levels} {_u(field.units)} · vertical ×"
                           f"{params['projection']['exaggeration']:g}"
                           + (f" · {sum(b['n'] for b in pmetas)} wind particles" if pmetas
-                             else ""),
+                             else "")
+                          + (f" seeded by {field.name}" if pmetas and getattr(
+                              args, "seed_by", "uniform") == "concentration" else ""),
               "items": ([{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
                         if pmetas else [])
               + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
@@ -166,6 +168,7 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
     man["frames"] = frames
     man["static"] = static
     man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
-                                               "particles": args.particles},
+                                               "particles": args.particles,
+                                               "seed_by": getattr(args, "seed_by", "uniform")},
                                       checksums=checksums, engine=str(args.engine or ""))
     return man

@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--show-volume", action="store_true",
                     help="render the volume (written and in scene.usda either way; it costs "
                          "about twice the render time)")
+    ap.add_argument("--seed-by", choices=["uniform", "concentration"], default="uniform",
+                    help="where particles start and respawn: uniformly over the domain, or "
+                         "with probability proportional to the field's excess over its "
+                         "median at the first frame (field and winds on one grid) [uniform]")
     ap.add_argument("--streamlines", type=int, default=160, metavar="N",
                     help="streamlines per frame, seeded on a lattice at --streamline-height "
                          "(0: none) [160]")
@@ -144,7 +148,10 @@ def convert(args: argparse.Namespace) -> dict:
     pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
                "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if mode == "map" else 4.0,
                "speed_max": SPEED_MAX, "streamlines": max(0, int(args.streamlines)),
-               "streamline_height_m": float(args.streamline_height)}
+               "streamline_height_m": float(args.streamline_height),
+               "seed_by": args.seed_by}
+    if args.seed_by == "concentration":
+        pparams.update(field_paths=paths, field_var=args.var)
     with engine_from_args(args, label="climate") as _eng:
         from climate_pipeline.tasks import build_frame, particle_batch
 

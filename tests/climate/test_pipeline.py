@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from climate_pipeline import default_data as dd
@@ -125,3 +126,56 @@ def test_grib2_input_end_to_end(tmp_path):
     names = {a["name"] for a in man["frames"][1]["assets"]}
     assert {"layer", "iso_0", "field"} <= names and not any("particles" in n for n in names)
     assert man["legend"]["colorbar"]["colormap"]["units"] == "K"
+
+
+def _particles_lonlat(run, field):
+    """Particle positions of frame 0 back in lon/lat (the map projection is affine)."""
+    from climate_pipeline.geo import MapProjection
+    from core.io.ply import read_ply
+
+    proj = MapProjection.for_region(field.lon, field.lat, exaggeration=50.0)
+    pts = read_ply(run / "assets/0000/particles_b00.ply").positions[:, :2].astype(float)
+    o = proj.forward([0.0], [0.0], [0.0])[0][:2]
+    ex = proj.forward([1.0], [0.0], [0.0])[0][:2] - o
+    ey = proj.forward([0.0], [1.0], [0.0])[0][:2] - o
+    return np.linalg.solve(np.stack([ex, ey], axis=1), (pts - o).T)
+
+
+def test_particles_seeded_by_concentration_start_where_the_pollutant_is(small_nc, tmp_path):
+    import shutil
+
+    import netCDF4
+
+    from climate_pipeline.readers import open_field
+
+    src = tmp_path / "plume_at_start.nc"  # the episode starts clean: put its plume at t = 0
+    shutil.copy(small_nc, src)
+    with netCDF4.Dataset(src, "a") as ds:
+        ds.variables["pm10"][0] = ds.variables["pm10"][-1]
+    field = open_field([str(src)], "pm10")
+    assert np.ptp(field.frame(0)) > 10
+    common = [str(src), "--var", "pm10", "--no-render", "--thresholds", "13", "--frames",
+              "2", "--particles", "400", "--batches", "1", "--engine", "serial",
+              "--coastlines", "110m", "--streamlines", "0"]
+    mean = {}
+    for how in ("uniform", "concentration"):
+        run = tmp_path / how
+        assert main([*common, "--out", str(run), "--seed-by", how]) == 0
+        lon, lat = _particles_lonlat(run, field)
+        i = np.abs(lon[:, None] - field.lon[None, :]).argmin(1)
+        j = np.abs(lat[:, None] - field.lat[None, :]).argmin(1)
+        mean[how] = float(np.nanmean(field.frame(0).max(axis=0)[j, i]))
+    assert mean["concentration"] > 1.5 * mean["uniform"], mean
+    man = read_manifest(tmp_path / "concentration")
+    assert "seeded by pm10" in man["legend"]["subtitle"]
+
+
+def test_seeding_by_a_uniform_field_is_one_error_line(small_nc, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "climate_pipeline", str(small_nc), "--out",
+                          str(tmp_path / "r"), "--no-render", "--engine", "serial", "--var",
+                          "pm10", "--coastlines", "110m", "--particles", "50",
+                          "--seed-by", "concentration"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:") and "pm10.nc" in line and "uniform" in line
