@@ -163,7 +163,8 @@ def _east_north(lon_deg: np.ndarray, lat_deg: np.ndarray) -> tuple[np.ndarray, n
 
 def _xyz_to_lonlat(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lon = np.degrees(np.arctan2(v[..., 1], v[..., 0]))
-    lat = np.degrees(np.arcsin(np.clip(v[..., 2], -1.0, 1.0)))
+    # atan2, not arcsin: arcsin(z) loses half the digits near the poles (|z| -> 1)
+    lat = np.degrees(np.arctan2(v[..., 2], np.hypot(v[..., 0], v[..., 1])))
     return lon, lat
 
 

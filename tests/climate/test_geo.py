@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from climate_pipeline.geo import (
@@ -82,6 +82,7 @@ def test_rotated_pole_from_generated_netcdf(tmp_path):
 
 @settings(max_examples=50, deadline=None)
 @given(st.floats(-180, 180), st.floats(-89, 89), st.floats(-180, 180), st.floats(-89, 89))
+@example(0.0, 80.0, 0.0, 80.0)  # the true point near the pole: arcsin lost 8.5e-7 degrees here
 def test_rotated_round_trip(rlon, rlat, pole_lon, pole_lat):
     lon, lat = rotated_to_true(rlon, rlat, pole_lon, pole_lat)
     r2, l2 = true_to_rotated(lon, lat, pole_lon, pole_lat)
