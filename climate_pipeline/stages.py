@@ -128,7 +128,10 @@ def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projec
     mesh = Mesh(xyz, faces, None, {"value": v.ravel()}, np.asarray(colors).reshape(-1, 4))
     if _jacobian_sign_2d(xyz, nx) < 0:
         mesh.faces = mesh.faces[:, ::-1].copy()
-    mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
+    if getattr(projection, "name", "") == "globe":  # curved: smooth normals
+        mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
+    # on a map the layer is a plane: no normals (every reader derives the same from the faces;
+    # they were 12 of the ~50 bytes per vertex written per format per frame)
     if not np.isfinite(v).all() and mesh.colors is not None:
         mesh.colors = mesh.colors.copy()
         mesh.colors[~np.isfinite(v.ravel()), 3] = 0
