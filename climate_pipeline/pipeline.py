@@ -13,7 +13,6 @@ surface layer) and one task per particle batch (each batch advected through all 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from core.cli import (
     resolution,
     set_log_file,
 )
-from core.errors import BadInputError, PipelineError
+from core.errors import BadInputError
 
 
 def _floats(text: str) -> list[float]:
@@ -190,33 +189,10 @@ def _wind_names(args: argparse.Namespace, field) -> list[str]:
 
 
 def render(args: argparse.Namespace, run_dir: Path) -> None:
-    from core.runtime import resolve_workers
+    """Render through the render package's command (its own process: bpy stays out of ours)."""
+    from core.launch import render_subprocess
 
-    cmd = [sys.executable, "-m", "render", str(run_dir),
-           "--workers", str(resolve_workers(args.render_workers))]
-    if args.engine:
-        cmd += ["--engine", args.engine]
-    if subprocess.run(cmd).returncode != 0:
-        raise PipelineError(f"render of {run_dir} failed; see {run_dir / 'run.log'}")
-
-
-def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
-    """The runcompss/enqueue_compss lines of this run, and its render chunks' lines when
-    ``out`` already holds a manifest (see :mod:`core.launch`)."""
-    from core.launch import compss_lines
-
-    lines = compss_lines(pipeline, argv)
-    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
-        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise PipelineError(f"render --dry-run of {out.resolve()}: "
-                                f"{proc.stderr.strip() or proc.returncode}")
-        lines += proc.stdout.splitlines()
-    else:
-        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
-                     f"(python -m render {out.resolve()} --dry-run)")
-    return lines
+    render_subprocess(run_dir, args.engine, args.render_workers)
 
 
 @main_wrapper
@@ -224,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.dry_run:
+        from core.launch import dry_run_lines
+
         print("\n".join(dry_run_lines("climate", argv, args.out)))
         return 0
     args.render_workers = args.workers

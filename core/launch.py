@@ -37,7 +37,8 @@ from core.errors import BadInputError, MissingDependencyError
 __all__ = ["ROOT", "APPS", "EnqueueConfig", "app_path", "absolute_args", "bind_paths",
            "blender_image", "add_binds", "container_options", "covered", "env_units",
            "enqueue_command",
-           "runcompss_command", "singularity_command", "wall_clock_limit", "compss_lines"]
+           "runcompss_command", "singularity_command", "wall_clock_limit", "compss_lines",
+           "dry_run_lines", "render_subprocess", "app_main"]
 
 #: the project root: what goes on ``--pythonpath``
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +118,7 @@ def covered(path: str | os.PathLike, options: str) -> bool:
     binds = [Path(words[i + 1].split(":")[0]) for i, w in enumerate(words[:-1]) if w == "--bind"]
     p = Path(path).resolve()
     return any(p == b or b in p.parents for b in binds)
+
 
 
 # --------------------------------------------------------------------------- command lines
@@ -245,6 +247,84 @@ def compss_lines(pipeline: str, args: Sequence[str]) -> list[str]:
             "# MareNostrum 5 job (module load COMPSs/3.4 first):",
             shlex.join(enqueue_command(pipeline, args, EnqueueConfig.from_env(), binds))]
 
+
+# --------------------------------------------------------------------- the pipelines' commands
+
+
+def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
+    """The runcompss/enqueue_compss lines of a pipeline run, and its render chunks' lines when
+    ``out`` already holds a manifest (what ``--dry-run`` prints)."""
+    import subprocess
+
+    from core.errors import PipelineError
+
+    lines = compss_lines(pipeline, argv)
+    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
+        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PipelineError(f"render --dry-run of {out.resolve()}: "
+                                f"{proc.stderr.strip() or proc.returncode}")
+        lines += proc.stdout.splitlines()
+    else:
+        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
+                     f"(python -m render {out.resolve()} --dry-run)")
+    return lines
+
+
+def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) -> None:
+    """Render ``run_dir`` with the render command in its own process (bpy stays out of the
+    caller's); a failure is one PipelineError naming the run's log."""
+    import subprocess
+
+    from core.errors import PipelineError
+    from core.runtime import resolve_workers
+
+    cmd = [sys.executable, "-m", "render", str(run_dir)]
+    if engine:
+        cmd += ["--engine", engine]
+    cmd += ["--workers", str(resolve_workers(workers))]
+    res = subprocess.run(cmd)
+    if res.returncode != 0:
+        raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
+                            f"see {run_dir / 'run.log'}")
+
+
+def app_main(pipeline: str, argv: list[str] | None = None) -> int:
+    """The body of ``<pipeline>_pipeline/app.py``, the COMPSs application: convert, then render
+    in this same process (so the render tasks are this application's), unless --no-render;
+    --dry-run prints the command lines. Arguments: those of ``python -m <pipeline>_pipeline``.
+    """
+    import importlib
+
+    from core.cli import main_wrapper
+
+    @main_wrapper
+    def run(argv: list[str] | None) -> int:
+        mod = importlib.import_module(f"{pipeline}_pipeline.pipeline")
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = mod.build_parser().parse_args(argv)
+        if args.dry_run:
+            print("\n".join(dry_run_lines(pipeline, argv, args.out)))
+            return 0
+        # the Blender image must see the run directory and the inputs: bind them (read when
+        # render.tasks is imported, after this)
+        add_binds([args.out, *args.inputs])
+        render_workers = args.workers  # the conversion may lower args.workers
+        result = mod.convert(args)
+        if not args.no_render:
+            from core.runtime import resolve_workers
+            from render.driver import build_parser
+            from render.driver import run as render_run
+
+            rargv = [str(Path(result["manifest"]).parent), "--workers",
+                     str(resolve_workers(render_workers))]
+            if args.engine:
+                rargv += ["--engine", args.engine]
+            render_run(build_parser().parse_args(rargv))
+        return 0
+
+    return run(argv)
 
 # --------------------------------------------------------------------------- command line
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from core.cli import (
     resolution,
     set_log_file,
 )
-from core.errors import BadInputError, PipelineError
+from core.errors import BadInputError
 
 DIVERGING_DEFAULT = "vik"
 
@@ -258,35 +257,9 @@ def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path]
 
 def render(args: argparse.Namespace, run_dir: Path) -> None:
     """Render through the render package's command (its own process: bpy stays out of ours)."""
-    from core.runtime import resolve_workers
+    from core.launch import render_subprocess
 
-    cmd = [sys.executable, "-m", "render", str(run_dir)]
-    if args.engine:
-        cmd += ["--engine", args.engine]
-    cmd += ["--workers", str(resolve_workers(args.render_workers))]
-    res = subprocess.run(cmd)
-    if res.returncode != 0:
-        raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
-                            f"see {run_dir / 'run.log'}")
-
-
-def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
-    """The runcompss/enqueue_compss lines of this run, and its render chunks' lines when
-    ``out`` already holds a manifest (see :mod:`core.launch`)."""
-    from core.launch import compss_lines
-
-    lines = compss_lines(pipeline, argv)
-    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
-        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise PipelineError(f"render --dry-run of {out.resolve()}: "
-                                f"{proc.stderr.strip() or proc.returncode}")
-        lines += proc.stdout.splitlines()
-    else:
-        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
-                     f"(python -m render {out.resolve()} --dry-run)")
-    return lines
+    render_subprocess(run_dir, args.engine, args.render_workers)
 
 
 @main_wrapper
@@ -294,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.dry_run:
+        from core.launch import dry_run_lines
+
         print("\n".join(dry_run_lines("materials", argv, args.out)))
         return 0
     args.render_workers = args.workers  # the conversion may lower args.workers to its frames
