@@ -20,7 +20,10 @@ SIMD_INLINE int S(any_lv)(S(LV) m)
         r |= m[j];
     return r != 0;
 }
-SIMD_INLINE S(DV) S(sel_dv)(S(LV) m, S(DV) a, S(DV) b) { return (S(DV))(((S(LV))a & m) | ((S(LV))b & ~m)); }
+SIMD_INLINE S(DV) S(sel_dv)(S(LV) m, S(DV) a, S(DV) b)
+{
+    return (S(DV))(((S(LV))a & m) | ((S(LV))b & ~m));
+}
 SIMD_INLINE S(IV) S(clamp_iv)(S(IV) i, int lo, int hi)
 {
     S(IV) m = i < lo;
@@ -39,7 +42,7 @@ SIMD_INLINE S(DV) S(cos_lat_v)(S(DV) x)
     return (p0 + x4 * p1) + x8 * ((p2 + x4 * p3) + x8 * p4);
 }
 SIMD_INLINE S(LV) S(sample_simd)(const Grid *g, const float *F, Py_ssize_t it, double ft, S(DV) lon,
-                          S(DV) lat, S(DV) z, S(DV) *u, S(DV) *v, S(DV) *w)
+                                 S(DV) lat, S(DV) z, S(DV) * u, S(DV) * v, S(DV) * w)
 {
     const double nl = (double)g->nlon;
     S(LV) ok;
@@ -90,7 +93,7 @@ SIMD_INLINE S(LV) S(sample_simd)(const Grid *g, const float *F, Py_ssize_t it, d
             k0[j] = 0;
     }
     const S(FV) fxs = __builtin_convertvector(fx, S(FV)), fys = __builtin_convertvector(fy, S(FV)),
-             fzs = __builtin_convertvector(fz, S(FV));
+                fzs = __builtin_convertvector(fz, S(FV));
     const float fts = (float)ft;
     const Py_ssize_t sx = 4, sy = g->nlon * 4, sz = g->nlat * sy, st = g->nz * sz;
     const Py_ssize_t dk = (g->nz > 1) ? sz : 0;
@@ -127,8 +130,8 @@ SIMD_INLINE S(LV) S(sample_simd)(const Grid *g, const float *F, Py_ssize_t it, d
     *w = __builtin_convertvector(rw, S(DV));
     return ok;
 }
-SIMD_INLINE S(LV) S(rhs_simd)(const Grid *g, const float *F, Py_ssize_t it, double ft, S(DV) px, S(DV) py,
-                       S(DV) pz, S(DV) *k0, S(DV) *k1, S(DV) *k2)
+SIMD_INLINE S(LV) S(rhs_simd)(const Grid *g, const float *F, Py_ssize_t it, double ft, S(DV) px,
+                              S(DV) py, S(DV) pz, S(DV) * k0, S(DV) * k1, S(DV) * k2)
 {
     S(DV) u, v, w;
     const S(LV) ok = S(sample_simd)(g, F, it, ft, px, py, pz, &u, &v, &w);
@@ -177,24 +180,35 @@ SIMD_TARGET static void S(run_simd_f32)(const Grid *g0, const float *F, const Jo
                     tbracket(g, ts, &i1t, &f1t);
                     tbracket(g, th, &iht, &fht);
                     tbracket(g, te, &iet, &fet);
-                    S(DV) a0[NB], a1[NB], a2[NB], b0[NB], b1[NB], b2[NB], c0[NB], c1[NB], c2[NB], d0[NB], d1[NB], d2[NB];
+                    S(DV)
+                    a0[NB], a1[NB], a2[NB], b0[NB], b1[NB], b2[NB], c0[NB], c1[NB], c2[NB], d0[NB],
+                        d1[NB], d2[NB];
                     int any = 0;
                     for (int b = 0; b < NB; ++b) {
-                        alive[b] &= S(rhs_simd)(g, F, i1t, f1t, px[b], py[b], pz[b], &a0[b], &a1[b], &a2[b]);
+                        alive[b] &= S(rhs_simd)(g, F, i1t, f1t, px[b], py[b], pz[b], &a0[b], &a1[b],
+                                                &a2[b]);
                         any |= S(any_lv)(alive[b]);
                     }
                     if (!any)
                         break;
                     for (int b = 0; b < NB; ++b)
-                        alive[b] &= S(rhs_simd)(g, F, iht, fht, px[b] + 0.5 * h * a0[b], py[b] + 0.5 * h * a1[b], pz[b] + 0.5 * h * a2[b], &b0[b], &b1[b], &b2[b]);
+                        alive[b] &= S(rhs_simd)(g, F, iht, fht, px[b] + 0.5 * h * a0[b],
+                                                py[b] + 0.5 * h * a1[b], pz[b] + 0.5 * h * a2[b],
+                                                &b0[b], &b1[b], &b2[b]);
                     for (int b = 0; b < NB; ++b)
-                        alive[b] &= S(rhs_simd)(g, F, iht, fht, px[b] + 0.5 * h * b0[b], py[b] + 0.5 * h * b1[b], pz[b] + 0.5 * h * b2[b], &c0[b], &c1[b], &c2[b]);
+                        alive[b] &= S(rhs_simd)(g, F, iht, fht, px[b] + 0.5 * h * b0[b],
+                                                py[b] + 0.5 * h * b1[b], pz[b] + 0.5 * h * b2[b],
+                                                &c0[b], &c1[b], &c2[b]);
                     for (int b = 0; b < NB; ++b)
-                        alive[b] &= S(rhs_simd)(g, F, iet, fet, px[b] + h * c0[b], py[b] + h * c1[b], pz[b] + h * c2[b], &d0[b], &d1[b], &d2[b]);
+                        alive[b] &=
+                            S(rhs_simd)(g, F, iet, fet, px[b] + h * c0[b], py[b] + h * c1[b],
+                                        pz[b] + h * c2[b], &d0[b], &d1[b], &d2[b]);
                     for (int b = 0; b < NB; ++b) {
                         S(DV) nx = px[b] + (h / 6.0) * (a0[b] + 2.0 * b0[b] + 2.0 * c0[b] + d0[b]);
-                        const S(DV) ny = py[b] + (h / 6.0) * (a1[b] + 2.0 * b1[b] + 2.0 * c1[b] + d1[b]);
-                        const S(DV) nz = pz[b] + (h / 6.0) * (a2[b] + 2.0 * b2[b] + 2.0 * c2[b] + d2[b]);
+                        const S(DV) ny =
+                            py[b] + (h / 6.0) * (a1[b] + 2.0 * b1[b] + 2.0 * c1[b] + d1[b]);
+                        const S(DV) nz =
+                            pz[b] + (h / 6.0) * (a2[b] + 2.0 * b2[b] + 2.0 * c2[b] + d2[b]);
                         if (g->periodic) {
                             const S(LV) out = (nx < g->lon0) | (nx >= g->lon0 + span);
                             if (S(any_lv)(out))
@@ -223,7 +237,8 @@ SIMD_TARGET static void S(run_simd_f32)(const Grid *g0, const float *F, const Jo
                     J->out_lon[o] = px[b][j];
                     J->out_lat[o] = py[b][j];
                     J->out_z[o] = pz[b][j];
-                    J->out_speed[o] = alive[b][j] ? sqrt(u[j] * u[j] + v[j] * v[j] + w[j] * w[j]) : 0.0;
+                    J->out_speed[o] =
+                        alive[b][j] ? sqrt(u[j] * u[j] + v[j] * v[j] + w[j] * w[j]) : 0.0;
                     J->out_alive[o] = (unsigned char)(alive[b][j] != 0);
                 }
             }
