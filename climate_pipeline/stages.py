@@ -168,22 +168,31 @@ def uniform_levels(values: np.ndarray, height: np.ndarray, n: int | None = None
 def volume_map(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray,
                projection, name: str, units: str) -> Volume:
     """A VDB-ready Volume on a flat map for a regular lon/lat grid: levels made uniform,
-    the equirectangular map is affine in (lon, lat) so the grid maps exactly."""
+    the equirectangular map is affine in (lon, lat) so the grid maps exactly.
+
+    The samples keep the field's memory order, with the levels reversed: index (i, j, k) is
+    (level from the top, lat, lon), and the affine maps it to the scene (its columns -dz, dy,
+    dx keep it right-handed). Transposing to (lon, lat, level) instead cost a cache-hostile
+    copy of the whole frame (57 ms for a 24 MB frame; reversing the levels: 5 ms).
+    """
     if np.ndim(lon) != 1:
         raise BadInputError("volume_map: needs 1-D lon/lat (regular grid); resample "
                             "curvilinear grids first")
-    vals, h = uniform_levels(np.nan_to_num(values, nan=0.0), height)
-    o = projection.forward([lon[0]], [lat[0]], [h[0]])[0]
-    ex = projection.forward([lon[-1]], [lat[0]], [h[0]])[0] - o
-    ey = projection.forward([lon[0]], [lat[-1]], [h[0]])[0] - o
-    ez = projection.forward([lon[0]], [lat[0]], [h[-1]])[0] - o
+    vals, h = uniform_levels(values, height)
+    if not np.isfinite(vals).all():
+        vals = np.nan_to_num(vals, nan=0.0)
+    top = projection.forward([lon[0]], [lat[0]], [h[-1]])[0]
+    ex = projection.forward([lon[-1]], [lat[0]], [h[0]])[0] - projection.forward(
+        [lon[0]], [lat[0]], [h[0]])[0]
+    ey = projection.forward([lon[0]], [lat[-1]], [h[0]])[0] - projection.forward(
+        [lon[0]], [lat[0]], [h[0]])[0]
+    ez = top - projection.forward([lon[0]], [lat[0]], [h[0]])[0]
     aff = np.eye(4)
-    aff[:3, 0] = ex / (len(lon) - 1)
+    aff[:3, 0] = -ez / (len(h) - 1)
     aff[:3, 1] = ey / (len(lat) - 1)
-    aff[:3, 2] = ez / (len(h) - 1)
-    aff[:3, 3] = o
-    # index order (x, y, z) for VDB: values[i=lon, j=lat, k=height]
-    return Volume(np.ascontiguousarray(vals.transpose(2, 1, 0)), aff, name, units)
+    aff[:3, 2] = ex / (len(lon) - 1)
+    aff[:3, 3] = top
+    return Volume(np.ascontiguousarray(vals[::-1]), aff, name, units)
 
 
 def volume_globe(values: np.ndarray, lon: np.ndarray, lat: np.ndarray, height: np.ndarray,

@@ -71,13 +71,20 @@ def test_volume_map_places_samples_exactly():
     proj = MapProjection.for_region(LON, LAT, exaggeration=50)
     v = blob(LON, LAT, H)
     vol = stages.volume_map(v, LON, LAT, H, proj, "pm10", "ug m-3")
-    assert vol.values.shape[:2] == (len(LON), len(LAT))
-    ni, nj, nk = vol.values.shape
-    # corner samples sit where the projection puts the grid corners
-    assert np.allclose(vol.index_to_world([ni - 1, nj - 1, nk - 1]),
-                       proj.forward([LON[-1]], [LAT[-1]], [H[-1]])[0], atol=1e-6)
-    # uniform levels: the value at a level equals linear interpolation in height
     vals, new_h = stages.uniform_levels(v, H)
+    nz = len(new_h)
+    assert vol.values.shape == (nz, len(LAT), len(LON))
+    assert np.linalg.det(vol.affine[:3, :3]) > 0  # right-handed: not a mirror image
+    # every sample sits where the projection puts its grid point, with its value
+    rng = np.random.default_rng(2)
+    for kz, ky, kx in zip(rng.integers(0, nz, 20), rng.integers(0, len(LAT), 20),
+                          rng.integers(0, len(LON), 20), strict=True):
+        idx = [nz - 1 - kz, ky, kx]  # levels from the top
+        np.testing.assert_allclose(vol.index_to_world(idx),
+                                   proj.forward([LON[kx]], [LAT[ky]], [new_h[kz]])[0],
+                                   atol=1e-6)
+        assert vol.values[tuple(idx)] == vals[kz, ky, kx]
+    # uniform levels: the value at a level equals linear interpolation in height
     k = 7
     expect = np.array([np.interp(new_h[k], H, v[:, 30, 30])])
     assert vals[k, 30, 30] == pytest.approx(expect[0], rel=1e-5)
