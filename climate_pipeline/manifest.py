@@ -152,11 +152,11 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
               + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
                  if any("streamlines" in f for b in pmetas for f in b.get("files", []))
                  else [])}
-    from core.colormaps import colorbar_png
+    from core.colormaps import colorbar_png, colorbar_size
 
     colorbar_png(out / "static" / "colorbar.png", params["colormap"], vmin, vmax,
                  label=name, units=_u(field.units),
-                 size_px=(round(0.34 * args.resolution[1]), args.resolution[1]))
+                 size_px=colorbar_size(args.resolution[1]))
     legend["colorbar"] = {"image": "static/colorbar.png", "label": name, "colormap": cm}
     if not legend["items"]:
         legend.pop("items")

@@ -96,6 +96,14 @@ def symmetric_range(values) -> tuple[float, float]:
     return (-m, m) if m > 0 else (-1.0, 1.0)
 
 
+def colorbar_size(frame_height: int) -> tuple[int, int]:
+    """Pixel size of a vertical colour-bar image for frames ``frame_height`` tall: a third as
+    wide as tall, and never under 450 px tall, where its fixed-size tick labels and label
+    would be clipped (the overlay scales it to the frame either way)."""
+    h = max(int(frame_height), 450)
+    return round(0.34 * h), h
+
+
 def colorbar_png(path: str | Path, name: str, vmin: float, vmax: float, *, label: str = "",
                  units: str = "", log: bool = False, size_px: tuple[int, int] = (220, 900),
                  text_color: str = "white", dpi: int = 150) -> Path:

@@ -347,7 +347,7 @@ def write_static(out_dir: Path, params: dict) -> list[dict]:
     h = max(200, round(0.55 * params["resolution"][1]))
     colormaps.colorbar_png(out_dir / "static" / "colorbar_potential.png", "roma", -vr, vr,
                            label="electrostatic potential", units="V",
-                           size_px=(round(0.34 * h), h))
+                           size_px=colormaps.colorbar_size(h))
     alts = [f"static/cell{suf}" for suf in writers] or None
     return [asset("cell", "curves", "static/cell.ply", units="", radius=0.015, alternates=alts,
                   color=[0.5, 0.52, 0.58], label="unit cell")]

@@ -155,7 +155,7 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
     else:
         legend["title"] = args.title or f"Structure — {''.join(symbols)}"
     if cmap is not None and crange is not None:
-        from core.colormaps import colorbar_png
+        from core.colormaps import colorbar_png, colorbar_size
 
         cu = _units(m0.get("color_units", ""))
         label = ("electrostatic potential" if m0.get("color_units") == "V"
@@ -163,7 +163,7 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
         (out / "static").mkdir(exist_ok=True)
         colorbar_png(out / "static" / "colorbar.png", cmap, crange[0], crange[1],
                      label=label, units=cu,
-                     size_px=(round(0.34 * args.resolution[1]), args.resolution[1]))
+                     size_px=colorbar_size(args.resolution[1]))
         legend["colorbar"] = {"image": "static/colorbar.png", "label": label,
                               "colormap": {"name": cmap, "vmin": crange[0], "vmax": crange[1],
                                            "units": m0.get("color_units", "")}}

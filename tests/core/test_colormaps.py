@@ -56,3 +56,14 @@ def test_colorbar_png(tmp_path):
     assert img[..., 3].max() == 255 and img[..., 3].min() == 0  # opaque bar, clear background
     opaque = img[img[..., 3] == 255][:, :3]
     assert len(np.unique(opaque, axis=0)) > 50  # the gradient is there
+
+
+def test_colorbar_for_small_frames_keeps_its_labels_inside(tmp_path):
+    """At 270 px the bar image is still 450 px tall (labels at fixed point sizes would be cut
+    at the right edge of a narrower image): its right-most columns stay clear."""
+    assert cm.colorbar_size(270) == cm.colorbar_size(450) == (153, 450)
+    assert cm.colorbar_size(1080) == (367, 1080)
+    p = cm.colorbar_png(tmp_path / "cb.png", "lajolla", 0, 250, label="PM10 concentration",
+                        units="µg/m³", size_px=cm.colorbar_size(270))
+    alpha = np.asarray(Image.open(p).convert("RGBA"))[..., 3]
+    assert alpha[:, -3:].max() == 0  # nothing touches the right edge
