@@ -22,7 +22,6 @@ import numpy as np
 from core.cli import (
     add_dry_run_arg,
     add_engine_args,
-    main_wrapper,
     positive_int,
     resolution,
     set_log_file,
@@ -188,24 +187,8 @@ def _wind_names(args: argparse.Namespace, field) -> list[str]:
     return auto_wind_names((args.wind_files or args.inputs)[0], required=False)
 
 
-def render(args: argparse.Namespace, run_dir: Path) -> None:
-    """Render through the render package's command (its own process: bpy stays out of ours)."""
-    from core.launch import render_subprocess
-
-    render_subprocess(run_dir, args.engine, args.render_workers)
-
-
-@main_wrapper
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    if args.dry_run:
-        from core.launch import dry_run_lines
+    """``python -m climate_pipeline``: convert, render (see :func:`core.launch.run_pipeline`)."""
+    from core.launch import run_pipeline
 
-        print("\n".join(dry_run_lines("climate", argv, args.out)))
-        return 0
-    args.render_workers = args.workers
-    result = convert(args)
-    if not args.no_render:
-        render(args, Path(result["manifest"]).parent)
-    return 0
+    return run_pipeline("climate", argv)

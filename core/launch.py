@@ -38,7 +38,7 @@ __all__ = ["ROOT", "APPS", "EnqueueConfig", "app_path", "absolute_args", "bind_p
            "blender_image", "add_binds", "container_options", "covered", "env_units",
            "enqueue_command",
            "runcompss_command", "singularity_command", "wall_clock_limit", "compss_lines",
-           "dry_run_lines", "render_subprocess", "app_main"]
+           "dry_run_lines", "render_subprocess", "run_pipeline", "app_main"]
 
 #: the project root: what goes on ``--pythonpath``
 ROOT = Path(__file__).resolve().parent.parent
@@ -290,10 +290,11 @@ def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) ->
                             f"see {run_dir / 'run.log'}")
 
 
-def app_main(pipeline: str, argv: list[str] | None = None) -> int:
-    """The body of ``<pipeline>_pipeline/app.py``, the COMPSs application: convert, then render
-    in this same process (so the render tasks are this application's), unless --no-render;
-    --dry-run prints the command lines. Arguments: those of ``python -m <pipeline>_pipeline``.
+def run_pipeline(pipeline: str, argv: list[str] | None = None, *, app: bool = False) -> int:
+    """The body of ``python -m <pipeline>_pipeline`` and of its COMPSs application
+    (``app=True``): convert, then render unless --no-render; --dry-run prints the command
+    lines instead. The command renders in a child process (bpy stays out of ours); the
+    application renders in this process, so the render tasks are this COMPSs application's.
     """
     import importlib
 
@@ -307,24 +308,32 @@ def app_main(pipeline: str, argv: list[str] | None = None) -> int:
         if args.dry_run:
             print("\n".join(dry_run_lines(pipeline, argv, args.out)))
             return 0
-        # the Blender image must see the run directory and the inputs: bind them (read when
-        # render.tasks is imported, after this)
-        add_binds([args.out, *args.inputs])
+        if app:  # the Blender image must see the run directory and the inputs: bind them
+            add_binds([args.out, *args.inputs])  # (read when render.tasks is imported)
         render_workers = args.workers  # the conversion may lower args.workers
         result = mod.convert(args)
-        if not args.no_render:
-            from core.runtime import resolve_workers
-            from render.driver import build_parser
-            from render.driver import run as render_run
+        if args.no_render:
+            return 0
+        run_dir = Path(result["manifest"]).parent
+        if not app:
+            render_subprocess(run_dir, args.engine, render_workers)
+            return 0
+        from core.runtime import resolve_workers
+        from render.driver import build_parser
+        from render.driver import run as render_run
 
-            rargv = [str(Path(result["manifest"]).parent), "--workers",
-                     str(resolve_workers(render_workers))]
-            if args.engine:
-                rargv += ["--engine", args.engine]
-            render_run(build_parser().parse_args(rargv))
+        rargv = [str(run_dir), "--workers", str(resolve_workers(render_workers))]
+        if args.engine:
+            rargv += ["--engine", args.engine]
+        render_run(build_parser().parse_args(rargv))
         return 0
 
     return run(argv)
+
+
+def app_main(pipeline: str, argv: list[str] | None = None) -> int:
+    """The body of ``<pipeline>_pipeline/app.py``: :func:`run_pipeline` as the application."""
+    return run_pipeline(pipeline, argv, app=True)
 
 # --------------------------------------------------------------------------- command line
 

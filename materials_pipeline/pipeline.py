@@ -23,7 +23,6 @@ from typing import Any
 from core.cli import (
     add_dry_run_arg,
     add_engine_args,
-    main_wrapper,
     positive_int,
     resolution,
     set_log_file,
@@ -255,24 +254,8 @@ def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path]
             [inputs / "esp" / default_data.esp_name(i) for i in range(n)])
 
 
-def render(args: argparse.Namespace, run_dir: Path) -> None:
-    """Render through the render package's command (its own process: bpy stays out of ours)."""
-    from core.launch import render_subprocess
-
-    render_subprocess(run_dir, args.engine, args.render_workers)
-
-
-@main_wrapper
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    if args.dry_run:
-        from core.launch import dry_run_lines
+    """``python -m materials_pipeline``: convert, render (see :func:`core.launch.run_pipeline`)."""
+    from core.launch import run_pipeline
 
-        print("\n".join(dry_run_lines("materials", argv, args.out)))
-        return 0
-    args.render_workers = args.workers  # the conversion may lower args.workers to its frames
-    result = convert(args)
-    if not args.no_render:
-        render(args, Path(result["manifest"]).parent)
-    return 0
+    return run_pipeline("materials", argv)
