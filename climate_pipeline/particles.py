@@ -597,9 +597,10 @@ def streamlines(field: WindField, t: float, lon, lat, z=None, *, duration: float
         raise ValueError("streamlines need duration > 0 and n_points >= 1")
     times = np.linspace(0.0, duration, n_points + 1)[1:]
     dt = duration / n_points
-    fwd = field.frozen(t).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
-    bwd = field.frozen(t, -1.0).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
-    w3, inside = field.frozen(t).sample(0.0, field.wrap_lon(lon), lat, z)
+    still = field.frozen(t)  # one time slab, interpolated once
+    fwd = still.advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    bwd = still.frozen(0.0, -1.0).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    w3, inside = still.sample(0.0, field.wrap_lon(lon), lat, z)
     seed_speed = np.sqrt((w3 * w3).sum(axis=0))
     # a point counts while the line has stayed inside: leading run of alive steps
     f_ok = np.cumprod(fwd.alive, axis=0).astype(bool)
