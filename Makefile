@@ -40,14 +40,15 @@ bench: $(STAMP) ## run the benchmarks and print the ratios against their referen
 SCALE_WORKERS ?= 1,2
 SCALEFLAGS ?=
 scaling: $(STAMP) ## workers 1,2,.. (SCALE_WORKERS=1,2,4): speedup, efficiency, overhead per task
-	$(BIN)/python -m core.scaling --workers $(SCALE_WORKERS) --out $(OUT)/scaling --json $(OUT)/scaling/scaling.json $(SCALEFLAGS)
+	$(BIN)/python -m vizpipe_app.scaling --workers $(SCALE_WORKERS) --out $(OUT)/scaling --json $(OUT)/scaling/scaling.json $(SCALEFLAGS)
 
-check: $(STAMP) ## ruff + mypy
-	$(BIN)/ruff check core render climate_pipeline materials_pipeline tests
+check: $(STAMP) ## ruff + mypy + import-linter (imports point down only: apps -> pipelines | render -> core)
+	$(BIN)/ruff check core render climate_pipeline materials_pipeline vizpipe_app tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 demo: $(STAMP) ## build a small scene with the core writers, render stills and a movie
-	$(BIN)/python -m core.demo $(OUT)/demo $(RUNFLAGS)
+	$(BIN)/python -m vizpipe_app.demo $(OUT)/demo $(RUNFLAGS)
 	$(BIN)/python -m render $(OUT)/demo $(RUNFLAGS)
 
 INPUT ?=

@@ -184,11 +184,4 @@ def _wind_names(args: argparse.Namespace, field) -> list[str]:
         return [x.strip() for x in args.wind.split(",") if x.strip()]
     from climate_pipeline.readers import auto_wind_names
 
-    return auto_wind_names((args.wind_files or args.inputs)[0], required=False)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m climate_pipeline``: convert, render (see :func:`core.launch.run_pipeline`)."""
-    from core.launch import run_pipeline
-
-    return run_pipeline("climate", argv)
+    return auto_wind_names(list(args.wind_files or args.inputs), required=False)

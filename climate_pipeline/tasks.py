@@ -15,7 +15,7 @@ gathered by the master with ``compss_wait_on``. Computing units per task:
 from __future__ import annotations
 
 from climate_pipeline import frames
-from core.launch import env_units
+from core.containers import env_units
 from core.runtime import COLLECTION_FILE_IN, constraint, task
 
 

@@ -115,10 +115,3 @@ def orbit_about(target, up, front, n_frames: int, points, *, turns: float = 0.0,
 
 def static(bounds, n_frames: int, **kw) -> list[dict]:
     return orbit(bounds, n_frames, turns=0.0, **kw)
-
-
-def flyover(bounds, n_frames: int, *, elevation_deg: float = 35.0, lens_mm: float = 35.0,
-            aspect: float = 16 / 9, sweep_deg: float = 40.0, margin: float = 1.0) -> list[dict]:
-    """A slow arc above a flat scene (maps): azimuth sweeps ``sweep_deg`` over the frames."""
-    return orbit(bounds, n_frames, turns=sweep_deg / 360.0, azimuth_deg=-90 - sweep_deg / 2,
-                 elevation_deg=elevation_deg, lens_mm=lens_mm, aspect=aspect, margin=margin)

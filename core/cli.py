@@ -93,7 +93,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_dry_run_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``--dry-run``: print the command lines a run would launch (runcompss,
-    enqueue_compss, singularity exec blender ...; see :mod:`core.launch`) and run nothing."""
+    enqueue_compss, singularity exec blender ...; see :mod:`vizpipe_app.launch`) and run nothing."""
     parser.add_argument(
         "--dry-run", action="store_true",
         help="print the exact command lines this run would launch (runcompss, enqueue_compss, "

@@ -1,7 +1,19 @@
-"""``python -m materials_pipeline``: see :mod:`materials_pipeline.pipeline`."""
+"""``python -m materials_pipeline``: convert, then render (:func:`vizpipe_app.runner.run_pipeline`
+over :mod:`materials_pipeline.pipeline`). An entry module: the top of the import stack, like
+``app.py`` beside it; the pipeline's own modules never import :mod:`vizpipe_app`."""
+
+from __future__ import annotations
 
 import sys
 
-from materials_pipeline.pipeline import main
+from materials_pipeline import pipeline
+from vizpipe_app.runner import run_pipeline
 
-sys.exit(main())
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m materials_pipeline [arguments]``; ``argv`` replaces ``sys.argv[1:]``."""
+    return run_pipeline("materials", pipeline, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@
         $ROOT/materials_pipeline/app.py <the arguments of python -m materials_pipeline>
     enqueue_compss ... --lang=python --pythonpath=$ROOT $ROOT/materials_pipeline/app.py <arguments>
 
-(``python -m core.launch {runcompss|enqueue} materials -- <arguments>`` prints these lines.)
+(``python -m vizpipe_app.launch {runcompss|enqueue} materials -- <arguments>`` prints these lines.)
 The tasks are COMPSs tasks (``core.runtime`` *is* PyCOMPSs under the runtime): one per frame
 and per particle batch for the conversion, then one Blender-in-Singularity task per chunk of
 frames (:func:`render.tasks.render_chunk_container`). The render runs in this process, not as
@@ -16,7 +16,8 @@ application's. Outside COMPSs the same file runs with the engine ``--engine`` na
 
 from __future__ import annotations
 
-from core.launch import app_main
+from materials_pipeline import pipeline
+from vizpipe_app.runner import app_main
 
 if __name__ == "__main__":
-    app_main("materials")
+    app_main("materials", pipeline)

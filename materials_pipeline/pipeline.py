@@ -197,7 +197,7 @@ def convert(args: argparse.Namespace) -> dict:
         # under COMPSs, the task's computing units
         threads = max(1, len(os.sched_getaffinity(0)) // args.workers)
         if eng.name == "compss":
-            from core.launch import env_units
+            from core.containers import env_units
 
             threads = int(env_units("VIZPIPE_CU_CONVERT"))
         metas = wait_on([build_frame(src, k, c, str(out), i, params, threads)
@@ -252,10 +252,3 @@ def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path]
         raise BadInputError(f"{inputs}: default frames {missing} were not computed")
     return ([inputs / "density" / default_data.density_name(i) for i in range(n)],
             [inputs / "esp" / default_data.esp_name(i) for i in range(n)])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m materials_pipeline``: convert, render (see :func:`core.launch.run_pipeline`)."""
-    from core.launch import run_pipeline
-
-    return run_pipeline("materials", argv)

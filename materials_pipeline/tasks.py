@@ -17,7 +17,7 @@ with ``compss_wait_on``. Computing units: ``$VIZPIPE_CU_CONVERT`` (default 1), r
 
 from __future__ import annotations
 
-from core.launch import env_units
+from core.containers import env_units
 from core.runtime import FILE_IN, constraint, task
 from materials_pipeline import default_data, frames
 

@@ -183,7 +183,7 @@ def _threads(engine: object, n_tasks: int) -> int:
 
 def compss_threads() -> int:
     """Cycles threads of a chunk task under COMPSs: its computing units ($VIZPIPE_CU_RENDER)."""
-    from core.launch import env_units
+    from core.containers import env_units
 
     return int(env_units("VIZPIPE_CU_RENDER"))
 
@@ -211,7 +211,7 @@ def _submit_chunk(run_dir: Path, chunk: list[int], resolution: tuple[int, int], 
                   device: str, threads: int) -> object:
     """Submit one chunk task in the form this process uses (see :func:`use_container_form`)."""
     if use_container_form():
-        from core.launch import covered
+        from core.containers import covered
         from core.runtime.taskdef import task_def
         from render.tasks import render_chunk_container
 
@@ -231,7 +231,7 @@ def _submit_chunk(run_dir: Path, chunk: list[int], resolution: tuple[int, int], 
 
 def _runtime_options() -> str:
     """The bind options the container task was decorated with (read as render.tasks did)."""
-    from core.launch import bind_paths, container_options
+    from core.containers import bind_paths, container_options
 
     return container_options(bind_paths())
 
@@ -240,7 +240,7 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
     """The command lines :func:`run` would launch for ``args`` (nothing is run)."""
     import shlex
 
-    from core.launch import bind_paths, blender_image, container_options, singularity_command
+    from core.containers import bind_paths, blender_image, container_options, singularity_command
     from core.runtime.binary_local import substitute
     from render.process import blender_command
     from render.tasks import CHUNK_ARGS, chunk_args

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.launch import bind_paths, blender_image, container_options, env_units
+from core.containers import bind_paths, blender_image, container_options, env_units
 from core.runtime import binary, constraint, container, task
 from render.paths import logs_dir
 from render.process import run_blender

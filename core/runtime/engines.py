@@ -522,11 +522,6 @@ class LocalEngine(Engine):
         """Whether worker processes are running (never for workers=1)."""
         return getattr(self._backend, "client", None) is not None
 
-    @property
-    def startup_seconds(self) -> float | None:
-        """Seconds the cluster took to start (None before it started)."""
-        return self._backend.startup_s
-
     def start(self) -> float:
         self._check_open()
         return self._backend.start()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from climate_pipeline import default_data as dd
-from climate_pipeline.pipeline import main
+from climate_pipeline.__main__ import main
 from core.manifest import read_manifest
 
 SMALL = {"nlon": 40, "nlat": 28, "nz": 6, "hours": 4}

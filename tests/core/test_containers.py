@@ -398,7 +398,7 @@ def test_recipes_call_only_existing_entry_points(name):
     text = sections(RECIPES[name])
     called = set(re.findall(r"python -m ([\w.]+)", text["runscript"] + text["test"]))
     assert called
-    known = set(ENTRY_POINTS) | {"core.demo"}
+    known = set(ENTRY_POINTS) | {"vizpipe_app.demo"}
     assert called <= known, f"{name}.def calls {called - known}"
     if name == "blender":
         assert re.search(r"-m render\.blender_chunk \"\$@\"", wrapper_source().read_text())
@@ -409,7 +409,7 @@ def test_pipeline_runscript_dispatches(tmp_path):
     script.write_text(sections(RECIPES["pipeline"])["runscript"])
     env = image_like_env()
     for sub, module in [("climate", "climate_pipeline"), ("materials", "materials_pipeline"),
-                        ("demo", "core.demo")]:
+                        ("demo", "vizpipe_app.demo")]:
         proc = subprocess.run(["/bin/sh", str(script), sub, "--help"], capture_output=True,
                               text=True, env=env, cwd=tmp_path, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -445,12 +445,12 @@ def test_blender_test_section_renders_through_the_wrapper(tmp_path):
 
 
 def test_blender_wrapper_renders_a_demo_frame(tmp_path):
-    """The wrapper renders frame 1 of a tiny core.demo run (volume, mesh, points, curves)."""
+    """The wrapper renders frame 1 of a tiny vizpipe_app.demo run (volume, mesh, points, curves)."""
     from PIL import Image
 
     env = image_like_env(bin_with_blender(tmp_path))
     run_dir = tmp_path / "demo"
-    subprocess.run([sys.executable, "-m", "core.demo", str(run_dir), "--frames", "2",
+    subprocess.run([sys.executable, "-m", "vizpipe_app.demo", str(run_dir), "--frames", "2",
                     "--resolution", "96x54", "--samples", "2", "--engine", "serial"],
                    check=True, capture_output=True, cwd=ROOT, timeout=300)
     t0 = time.perf_counter()

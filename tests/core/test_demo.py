@@ -1,4 +1,5 @@
-"""core.demo: the analytic model is physical, frames are built once, the manifest is valid."""
+"""vizpipe_app.demo: the analytic model is physical, frames are built once, the manifest is
+valid."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from core import demo
 from core.geometry import Volume
 from core.manifest import read_manifest
 from core.runtime import use_engine
+from vizpipe_app import demo
 
 SMALL = {"frames": 2, "grid": [40, 38, 39], "resolution": [160, 90], "samples": 4}
 

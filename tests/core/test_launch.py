@@ -1,5 +1,6 @@
-"""``--dry-run`` and ``python -m core.launch``: the printed command lines, checked against the
-flags the COMPSs manual documents (../shared/PYCOMPSS.md) and for absolute, existing paths."""
+"""``--dry-run`` and ``python -m vizpipe_app.launch``: the printed command lines, checked
+against the flags the COMPSs manual documents (../shared/PYCOMPSS.md) and for absolute,
+existing paths."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import launch
+from core import containers
+from vizpipe_app import launch
 
 REPO = Path(__file__).resolve().parents[2]
 #: the documented flags (PYCOMPSS.md, "Launching")
@@ -107,7 +109,7 @@ def test_climate_dry_run_prints_the_lines_and_runs_nothing(nc, tmp_path):
 def test_core_launch_enqueue_with_an_image(nc, tmp_path):
     sif = tmp_path / "pipeline.sif"
     sif.write_bytes(b"x")
-    proc = _run(["-m", "core.launch", "enqueue", "climate", "--account", "bsc11",
+    proc = _run(["-m", "vizpipe_app.launch", "enqueue", "climate", "--account", "bsc11",
                  "--exec-time", "1", "--image", str(sif), "--", str(nc), "--out",
                  str(tmp_path / "r")], tmp_path)
     words = shlex.split(proc.stdout)
@@ -121,7 +123,7 @@ def test_core_launch_enqueue_with_an_image(nc, tmp_path):
 
 
 def test_core_launch_runcompss_options(tmp_path):
-    proc = _run(["-m", "core.launch", "runcompss", "materials", "--no-trace",
+    proc = _run(["-m", "vizpipe_app.launch", "runcompss", "materials", "--no-trace",
                  "--log-level", "off", "--", "--default", "--out", "x", "--frames", "2"],
                 tmp_path)
     words = shlex.split(proc.stdout)
@@ -131,7 +133,7 @@ def test_core_launch_runcompss_options(tmp_path):
 
 
 def test_core_launch_bad_environment_one_line(tmp_path):
-    proc = _run(["-m", "core.launch", "enqueue", "climate", "--", "--default", "--out", "x"],
+    proc = _run(["-m", "vizpipe_app.launch", "enqueue", "climate", "--", "--default", "--out", "x"],
                 tmp_path, _env(VIZPIPE_NODES="zero"), ok=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: VIZPIPE_NODES='zero': expected a whole number >= 1"
@@ -147,11 +149,11 @@ def test_bind_paths_are_absolute_folders_without_nesting(tmp_path, monkeypatch):
     f = tmp_path / "a" / "b" / "in.nc"
     f.write_bytes(b"")
     monkeypatch.setenv("VIZPIPE_CONTAINER_BINDS", f"{tmp_path / 'a'}{os.pathsep}/gpfs/x")
-    binds = launch.bind_paths([f, tmp_path / "run"])
+    binds = containers.bind_paths([f, tmp_path / "run"])
     assert sorted(binds) == sorted([str(REPO), "/gpfs/x", str(tmp_path / "a"),
                                     str(tmp_path / "run")])  # in/a/b/in.nc: inside a
-    opts = launch.container_options(binds)
-    assert launch.covered(f, opts) and not launch.covered("/elsewhere", opts)
+    opts = containers.container_options(binds)
+    assert containers.covered(f, opts) and not containers.covered("/elsewhere", opts)
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +215,8 @@ def test_core_launch_exec_runs_the_line(tmp_path):
     fake = bin_dir / "runcompss"  # a stand-in launcher: prints what it was given
     fake.write_text('#!/bin/sh\necho "launched: $*"\n')
     fake.chmod(0o755)
-    args = ["-m", "core.launch", "runcompss", "climate", "--exec", "--", "--default", "--out",
-            "x"]
+    args = ["-m", "vizpipe_app.launch", "runcompss", "climate", "--exec", "--", "--default",
+            "--out", "x"]
     proc = _run(args, tmp_path, _env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
     assert proc.stdout.startswith("launched: --lang=python") and str(tmp_path / "x") in proc.stdout
     proc = _run(args, tmp_path, _env(PATH=str(tmp_path / "empty")), ok=False)

@@ -84,7 +84,7 @@ def test_wall_clock_below_exec_time(exec_time, tmp_path):
     f = flags(dry("climate", "--out", "/gpfs/r", cwd=tmp_path, EXEC_TIME=str(exec_time)))
     wall = int(f["--wall_clock_limit"])
     assert 0 < wall < exec_time * 60 and wall >= exec_time * 60 - 300
-    launch = pytest.importorskip("core.launch")  # the Python launcher agrees
+    launch = pytest.importorskip("vizpipe_app.launch")  # the Python launcher agrees
     assert wall == launch.wall_clock_limit(exec_time)
 
 
@@ -156,7 +156,7 @@ def test_shellcheck_clean():
 
 @pytest.mark.parametrize("pipeline", ["climate", "materials"])
 def test_submit_script_and_core_launch_build_the_same_line(tmp_path, pipeline):
-    """The bash scripts (login nodes need no Python environment) and core.launch (behind
+    """The bash scripts (login nodes need no Python environment) and vizpipe_app.launch (behind
     --dry-run) build the enqueue_compss line separately: the same settings give the same
     flags, app and arguments (the script adds only --job_name)."""
     import sys
@@ -169,7 +169,7 @@ def test_submit_script_and_core_launch_build_the_same_line(tmp_path, pipeline):
         ["bash", str(ROOT / "containers/marenostrum" / f"submit_{pipeline}.sh"), "--dry-run",
          "--", *app_args], env={**env, **settings}, capture_output=True, text=True, check=True)
     launch = subprocess.run(
-        [sys.executable, "-m", "core.launch", "enqueue", pipeline, "--", *app_args],
+        [sys.executable, "-m", "vizpipe_app.launch", "enqueue", pipeline, "--", *app_args],
         env={**env, **{f"VIZPIPE_{k}": v for k, v in settings.items()}}, cwd=ROOT,
         capture_output=True, text=True, check=True)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.scaling import content_digest, materials_inputs
+from vizpipe_app.scaling import content_digest, materials_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 N_FRAMES = 10
@@ -107,7 +107,7 @@ def test_materials_killed_run_resumes_to_the_same_assets(tmp_path):
 
 
 def test_climate_killed_run_resumes_to_the_same_assets(tmp_path):
-    from core.scaling import climate_inputs
+    from vizpipe_app.scaling import climate_inputs
 
     nc = str(climate_inputs(tmp_path / "in", 90, 6))
     extra = ("--var", "pm10", "--frames", str(N_FRAMES), "--particles", "2000", "--batches",

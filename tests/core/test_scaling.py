@@ -1,4 +1,4 @@
-"""core.scaling: the strong-scaling benchmark driver (tiny sizes here; the figures in the
+"""vizpipe_app.scaling: the strong-scaling benchmark driver (tiny sizes here; the figures in the
 README come from ``make scaling``)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from core import scaling as sc
+from vizpipe_app import scaling as sc
 
 COLUMNS = ["pipeline", "workers", "wall s", "speedup", "efficiency", "tasks", "task s",
            "overhead/task s", "identical", "load"]
@@ -42,7 +42,7 @@ def test_cube_series_reads_back(tmp_path):
 
 @pytest.mark.parametrize("bad", ["0", "1,x", ""])
 def test_bad_worker_counts(bad, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "core.scaling", "--workers", bad, "--out",
+    res = subprocess.run([sys.executable, "-m", "vizpipe_app.scaling", "--workers", bad, "--out",
                           str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "worker counts" in res.stderr
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.manifest import read_manifest
-from materials_pipeline.pipeline import main
+from materials_pipeline.__main__ import main
 
 SI_CELL = np.array([[0.0, 2.715, 2.715], [2.715, 0.0, 2.715], [2.715, 2.715, 0.0]])
 

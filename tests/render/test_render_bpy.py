@@ -57,8 +57,8 @@ def _error_line(proc: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> dict:
     """The demo run, built in-process and rendered by the CLI (2 workers, chunks of 2)."""
-    from core import demo
     from core.runtime import use_engine
+    from vizpipe_app import demo
 
     run_dir = tmp_path_factory.mktemp("render") / "demo"
     with use_engine("serial"):

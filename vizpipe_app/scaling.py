@@ -1,6 +1,6 @@
 """Strong-scaling benchmark of the conversion graphs: the same inputs, 1, 2, 4 ... workers.
 
-    python -m core.scaling --workers 1,2,4 [--pipeline materials,climate] [--out DIR]
+    python -m vizpipe_app.scaling --workers 1,2,4 [--pipeline materials,climate] [--out DIR]
         [--json FILE] [--frames N] [--size N] [--render] [--engine local]
 
 Generates its inputs once (materials: a series of Gaussian cube files of a vibrating
@@ -23,7 +23,7 @@ writes a random UUID per file). ``load``: the 1-minute load average at the end o
 (other work sharing the cores).
 
 On a MareNostrum 5 node: ``module load COMPSs/3.4`` is not needed (this drives the local
-engine); run ``python -m core.scaling --workers 1,2,4,8,16,32,56,112 --frames 112`` inside an
+engine); run ``python -m vizpipe_app.scaling --workers 1,2,4,8,16,32,56,112 --frames 112`` inside an
 interactive allocation (``salloc -q gp_interactive -n 1 -c 112``).
 """
 
@@ -283,7 +283,7 @@ def _pipelines(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m core.scaling",
+    ap = argparse.ArgumentParser(prog="python -m vizpipe_app.scaling",
                                  description="Strong scaling of the conversion graphs.")
     ap.add_argument("--workers", type=_counts, default=[1, 2], help="worker counts [1,2]")
     ap.add_argument("--pipeline", type=_pipelines, default=list(PIPELINES),

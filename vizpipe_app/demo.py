@@ -1,8 +1,8 @@
 """A small, self-contained demo run: a water molecule drifting in a triclinic cage.
 
-``python -m core.demo OUT_DIR [--frames N] [--engine ...] [--workers N]`` builds, with the core
-writers only, a run directory the renderer (``python -m render OUT_DIR``) turns into frames and
-a movie. Everything is analytic, so the demo needs no input files:
+``python -m vizpipe_app.demo OUT_DIR [--frames N] [--engine ...] [--workers N]`` builds, with
+the core writers only, a run directory the renderer (``python -m render OUT_DIR``) turns into
+frames and a movie. Everything is analytic, so the demo needs no input files:
 
 * **electron density** rho(r) of one rigid water molecule (SPC/E geometry), a sum of normalised
   Gaussians (O 1s core 2 e, O valence 6 e, H 1 e each; 10 electrons in all), sampled on a
@@ -438,7 +438,7 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
 def build_parser() -> argparse.ArgumentParser:
     from core.cli import add_engine_args, positive_int, resolution
 
-    ap = argparse.ArgumentParser(prog="python -m core.demo",
+    ap = argparse.ArgumentParser(prog="python -m vizpipe_app.demo",
                                  description="Build the demo run directory (assets + manifest).")
     ap.add_argument("out_dir", help="run directory to (re)build")
     ap.add_argument("--frames", type=positive_int, default=DEFAULTS["frames"],
@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m core.demo OUT_DIR [--frames N] [--engine E] [--workers N]``."""
+    """``python -m vizpipe_app.demo OUT_DIR [--frames N] [--engine E] [--workers N]``."""
     from core.cli import engine_from_args, main_wrapper
 
     @main_wrapper
@@ -472,6 +472,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from core.demo import main as _main  # tasks must be importable as core.demo.*
+    from vizpipe_app.demo import main as _main  # tasks must be importable as vizpipe_app.demo.*
 
     sys.exit(_main())

@@ -1,0 +1,102 @@
+"""Convert, then render: the body of ``python -m <pipeline>`` and of its COMPSs application.
+
+This module sits above the pipelines and the renderer: a pipeline's entry modules
+(``<pipeline>/__main__.py``, ``<pipeline>/app.py``) hand it their pipeline module, which
+provides ``build_parser()``, ``settings_from_args(ns)`` and ``convert(settings)``; nothing
+below imports this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from core.containers import add_binds
+from vizpipe_app.launch import compss_lines
+
+__all__ = ["dry_run_lines", "render_subprocess", "run_pipeline", "app_main"]
+
+
+def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
+    """The runcompss/enqueue_compss lines of a pipeline run, and its render chunks' lines when
+    ``out`` already holds a manifest (what ``--dry-run`` prints)."""
+    import subprocess
+
+    from core.errors import PipelineError
+
+    lines = compss_lines(pipeline, argv)
+    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
+        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PipelineError(f"render --dry-run of {out.resolve()}: "
+                                f"{proc.stderr.strip() or proc.returncode}")
+        lines += proc.stdout.splitlines()
+    else:
+        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
+                     f"(python -m render {out.resolve()} --dry-run)")
+    return lines
+
+
+def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) -> None:
+    """Render ``run_dir`` with the render command in its own process (bpy stays out of the
+    caller's); a failure is one PipelineError naming the run's log."""
+    import subprocess
+
+    from core.errors import PipelineError
+    from core.runtime import resolve_workers
+
+    cmd = [sys.executable, "-m", "render", str(run_dir)]
+    if engine:
+        cmd += ["--engine", engine]
+    cmd += ["--workers", str(resolve_workers(workers))]
+    res = subprocess.run(cmd)
+    if res.returncode != 0:
+        raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
+                            f"see {run_dir / 'run.log'}")
+
+
+def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None, *,
+                 app: bool = False) -> int:
+    """The body of ``python -m <name>_pipeline`` and of its COMPSs application (``app=True``):
+    convert, then render unless --no-render; --dry-run prints the command lines instead.
+    ``pipeline`` is the pipeline's module (its ``build_parser`` and ``convert``). The command
+    renders in a child process (bpy stays out of ours); the application renders in this
+    process, so the render tasks are this COMPSs application's.
+    """
+    from core.cli import main_wrapper
+
+    @main_wrapper
+    def run(argv: list[str] | None) -> int:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = pipeline.build_parser().parse_args(argv)
+        if args.dry_run:
+            print("\n".join(dry_run_lines(name, argv, args.out)))
+            return 0
+        if app:  # the Blender image must see the run directory and the inputs: bind them
+            add_binds([args.out, *args.inputs])  # (read when render.tasks is imported)
+        render_workers = args.workers  # the conversion may lower args.workers
+        result = pipeline.convert(args)
+        if args.no_render:
+            return 0
+        run_dir = Path(result["manifest"]).parent
+        if not app:
+            render_subprocess(run_dir, args.engine, render_workers)
+            return 0
+        from core.runtime import resolve_workers
+        from render.driver import build_parser
+        from render.driver import run as render_run
+
+        rargv = [str(run_dir), "--workers", str(resolve_workers(render_workers))]
+        if args.engine:
+            rargv += ["--engine", args.engine]
+        render_run(build_parser().parse_args(rargv))
+        return 0
+
+    return run(argv)
+
+
+def app_main(name: str, pipeline: ModuleType, argv: list[str] | None = None) -> int:
+    """The body of ``<name>_pipeline/app.py``: :func:`run_pipeline` as the application."""
+    return run_pipeline(name, pipeline, argv, app=True)
