@@ -6,6 +6,11 @@ calculation at the displaced geometry writes two Gaussian cube files with PySCF'
 writer: the electron density (e/Bohr^3) and the molecular electrostatic potential (Hartree/e,
 on a coarser grid), which the pipeline reads like any user's cube files. The displacement
 amplitude is exaggerated (0.25 Angstrom at the largest-moving atom) so the motion is visible.
+
+The mode's sign is fixed by a convention (:func:`oriented_mode`), not left to LAPACK: an
+eigenvector is defined up to sign, and ``eigh`` picks it differently from one BLAS build or CPU
+(AVX-512 or not) to another. Without the convention, frame 1 of the same run opened the
+H-O-H angle on one machine and closed it on another, and every cube file differed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ WATER = [("O", (0.0, 0.0, 0.1173)), ("H", (0.0, 0.7572, -0.4692)),
 DEFAULTS = {"basis": "6-31g*", "xc": "pbe0", "density_points": 72, "esp_points": 36,
             "amplitude": 0.25}
 C_CM_PER_FS = 2.99792458e-5  # speed of light in cm/fs
+# written into mode.json: a cached mode made under another (or no) sign convention is recomputed
+SIGN_CONVENTION = "largest-component-positive"
+_TIE_RTOL = 1e-3  # components this close (relative) to the largest count as tied with it
 
 
 def density_name(index: int) -> str:
@@ -51,13 +59,37 @@ def _scf(mol, xc):
     return mf
 
 
+def oriented_mode(vector, amplitude: float) -> np.ndarray:
+    """A normal mode (natoms, 3) scaled so that its largest atomic displacement is
+    ``amplitude`` (Angstrom), with its sign fixed by a convention.
+
+    Convention (``SIGN_CONVENTION``): the Cartesian component of largest magnitude is positive.
+    Components within ``_TIE_RTOL`` of the largest (symmetry-equivalent atoms, equal up to
+    rounding) are tied, and the first of them in (atom, x, y, z) order decides, so rounding
+    noise never picks the sign. The result is the same for ``vector`` and ``-vector``. For the
+    water bend the largest components are the two H z-displacements (equal by symmetry): at
+    phase +1 the hydrogens move up and apart, the H-O-H angle opens, the oxygen moves down.
+    """
+    vec = np.array(vector, dtype=np.float64).reshape(-1, 3)
+    norms = np.linalg.norm(vec, axis=1)
+    if not np.isfinite(vec).all() or norms.max() == 0:
+        raise ValueError(f"a normal mode must be finite and non-zero, got {vec.tolist()}")
+    flat = vec.ravel()
+    mag = np.abs(flat)
+    first = int(np.flatnonzero(mag >= mag.max() * (1.0 - _TIE_RTOL))[0])
+    if flat[first] < 0:
+        vec = -vec
+    return vec * (amplitude / norms.max())
+
+
 def normal_mode(inputs: str | Path, params: dict | None = None) -> dict:
-    """The bending mode of water (cached in ``inputs/mode.json``)."""
+    """The bending mode of water (cached in ``inputs/mode.json``), its sign fixed by
+    :func:`oriented_mode`."""
     p = {**DEFAULTS, **(params or {})}
     cache = Path(inputs) / "mode.json"
     if cache.exists():
         mode = json.loads(cache.read_text())
-        if mode.get("params") == p:
+        if mode.get("params") == p and mode.get("sign_convention") == SIGN_CONVENTION:
             return mode
     from pyscf.hessian import thermo
 
@@ -68,11 +100,10 @@ def normal_mode(inputs: str | Path, params: dict | None = None) -> dict:
     hess = mf.Hessian().kernel()
     res = thermo.harmonic_analysis(mol, hess)
     k = int(np.argmin(res["freq_wavenumber"]))  # the bend, lowest of the three
-    vec = np.asarray(res["norm_mode"][k], dtype=np.float64)
-    vec *= p["amplitude"] / np.linalg.norm(vec, axis=1).max()
+    vec = oriented_mode(res["norm_mode"][k], p["amplitude"])
     mode = {"symbols": symbols, "positions": pos.tolist(), "vector": vec.tolist(),
             "freq_cm": float(res["freq_wavenumber"][k]), "params": p,
-            "energy_hartree": float(mf.e_tot)}
+            "sign_convention": SIGN_CONVENTION, "energy_hartree": float(mf.e_tot)}
     from core.atomic import write_text
 
     Path(inputs).mkdir(parents=True, exist_ok=True)
