@@ -11,7 +11,7 @@
         parser.add_argument("run_dir")
         add_engine_args(parser)
         args = parser.parse_args(argv)
-        set_log_file(Path(args.run_dir) / "run.log")
+        set_log_file(RunDir(args.run_dir).run_log)
         with engine_from_args(args, label="climate"):
             ...
 

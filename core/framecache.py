@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core.rundir import ASSETS, STATIC
+
 VERIFY_ENV = "VIZPIPE_VERIFY"
 
 
@@ -133,7 +135,7 @@ def recorded_checksums(run_dir: str | os.PathLike) -> dict[str, list]:
     path relative to ``run_dir`` (posix): ``{rel: [size, mtime_ns, sha256]}``."""
     root = Path(run_dir)
     out: dict[str, list] = {}
-    for sub in ("assets", "static"):
+    for sub in (ASSETS, STATIC):
         if not (root / sub).is_dir():
             continue
         for meta_path in (root / sub).rglob("*.json"):

@@ -27,9 +27,10 @@ from typing import Any
 
 from core.atomic import write_text
 from core.errors import ManifestError
+from core.rundir import MANIFEST
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = MANIFEST  # core.rundir owns the layout
 VERSION = 1
 
 # Packages whose versions go into provenance (those installed are recorded).

@@ -50,12 +50,13 @@ import numpy as np
 
 from core.errors import BadInputError, ManifestError
 from core.io.usd import USD_SUFFIXES, author_volume, open_new_stage
+from core.rundir import SCENE
 
 __all__ = ["write_scene_usda", "check_usd", "meters_per_unit", "SCENE_NAME"]
 
 log = logging.getLogger(__name__)
 
-SCENE_NAME = "scene.usda"
+SCENE_NAME = SCENE  # core.rundir owns the layout
 SENSOR_MM = 36.0
 
 _UNITS_M = {

@@ -51,6 +51,7 @@ from core.cli import (
 )
 from core.errors import ManifestError, PipelineError
 from core.manifest import read_manifest
+from core.rundir import RunDir
 from render import paths
 
 MAX_DEFAULT_CHUNK = 8
@@ -149,7 +150,7 @@ def blend_outdated(run_dir: Path) -> bool:
     blend = paths.blend_path(run_dir)
     if not blend.exists():
         return True
-    return blend.stat().st_mtime < (run_dir / "manifest.json").stat().st_mtime
+    return blend.stat().st_mtime < RunDir(run_dir).manifest.stat().st_mtime
 
 
 def probe_device(run_dir: Path, device: str) -> None:
@@ -165,7 +166,7 @@ def movie_outdated(run_dir: Path, frames: list[Path]) -> bool:
     if not movie.exists():
         return True
     newest = max([p.stat().st_mtime for p in frames]
-                 + [(run_dir / "manifest.json").stat().st_mtime])
+                 + [RunDir(run_dir).manifest.stat().st_mtime])
     return movie.stat().st_mtime < newest
 
 
@@ -276,7 +277,7 @@ def run(args: argparse.Namespace) -> dict:
     """Render as the parsed ``args`` ask; returns a summary dict."""
     run_dir = args.run_dir.resolve()
     manifest = check_run(run_dir)
-    set_log_file(run_dir / "run.log")
+    set_log_file(RunDir(run_dir).run_log)
     resolution, samples, selected, todo = _plan(args, run_dir, manifest)
     skipped = len(selected) - len(todo)
     need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))

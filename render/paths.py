@@ -15,6 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from core.rundir import RunDir
+
 DEFAULT_RESOLUTION = (1280, 720)
 DEFAULT_SAMPLES = 32
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -22,27 +24,27 @@ _PNG_END = b"IEND\xaeB`\x82"
 
 
 def frames_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "frames"
+    return RunDir(run_dir).frames
 
 
 def final_frame(run_dir: Path, index: int) -> Path:
-    return frames_dir(run_dir) / f"{index:04d}.png"
+    return RunDir(run_dir).frame_png(index)
 
 
 def raw_frame(run_dir: Path, index: int) -> Path:
-    return frames_dir(run_dir) / "raw" / f"{index:04d}.png"
+    return RunDir(run_dir).raw_png(index)
 
 
 def logs_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "logs"
+    return RunDir(run_dir).logs
 
 
 def blend_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "scene.blend"
+    return RunDir(run_dir).blend
 
 
 def movie_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "movie.mp4"
+    return RunDir(run_dir).movie
 
 
 def png_size(path: Path) -> tuple[int, int] | None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from core.rundir import RunDir
 from core.runtime import task, wait_on
 
 __all__ = ["DEFAULTS", "main", "build_frame", "frame_geometry", "density", "potential"]
@@ -246,7 +247,7 @@ def frame_entry(index: int, params: dict, alternates: tuple[str, ...] = ()) -> d
     from core.camera import orbit
     from core.manifest import asset, frame
 
-    rel = f"assets/{index:04d}"
+    rel = RunDir.frame_rel(index)
     vr = float(params["potential_range"])
 
     def alt(stem: str) -> list[str] | None:
@@ -291,7 +292,7 @@ def _bounds(params: dict) -> np.ndarray:
 
 
 def _frame_done(out_dir: Path, index: int, alternates: tuple[str, ...]) -> bool:
-    d = out_dir / "assets" / f"{index:04d}"
+    d = RunDir(out_dir).frame_dir(index)
     names = list(_FRAME_FILES)
     names += [f"{Path(n).stem}{s}" for n in _FRAME_FILES if n.endswith(".ply") for s in alternates]
     return all((d / n).exists() for n in names)
@@ -312,7 +313,7 @@ def write_frame(out_dir: str, index: int, params: dict) -> dict:
     if _frame_done(out, index, alts):
         return {"index": index, "skipped": True, "seconds": 0.0, "alternates": list(alts)}
     vols, iso, pts, bonds, trails = frame_geometry(index, params)
-    d = out / "assets" / f"{index:04d}"
+    d = RunDir(out).frame_dir(index)
     d.mkdir(parents=True, exist_ok=True)
     write_vdb(vols, d / "density.vdb", tolerance=1e-3)
     for stem, obj in (("density_iso", iso), ("atoms", pts), ("bonds", bonds),
@@ -338,14 +339,14 @@ def write_static(out_dir: Path, params: dict) -> list[dict]:
 
     # cheap, and they depend on the parameters: always rewritten (atomically)
     cell = cell_edges(params)
-    write_ply(cell, out_dir / "static" / "cell.ply")
+    write_ply(cell, RunDir(out_dir).static / "cell.ply")
     writers = _alternate_writers()
     for suffix, writer in writers.items():
-        writer(cell, out_dir / "static" / f"cell{suffix}", "cell")
+        writer(cell, RunDir(out_dir).static / f"cell{suffix}", "cell")
     vr = float(params["potential_range"])
     # sized for the overlay, which scales the bar to ~55 % of the frame height
     h = max(200, round(0.55 * params["resolution"][1]))
-    colormaps.colorbar_png(out_dir / "static" / "colorbar_potential.png", "roma", -vr, vr,
+    colormaps.colorbar_png(RunDir(out_dir).static / "colorbar_potential.png", "roma", -vr, vr,
                            label="electrostatic potential", units="V",
                            size_px=colormaps.colorbar_size(h))
     alts = [f"static/cell{suf}" for suf in writers] or None
@@ -391,7 +392,7 @@ def _same_manifest(out: Path, manifest: dict) -> bool:
     """The manifest on disk equals ``manifest`` apart from when/where/how it was made."""
     import json
 
-    path = out / "manifest.json"
+    path = RunDir(out).manifest
     if not path.exists():
         return False
     try:
@@ -424,15 +425,15 @@ def run(out_dir: str | Path, params: dict | None = None, engine: str = "") -> di
     changed = not _same_manifest(out, manifest)
     if changed:  # else keep the file and its time stamp (the renderer compares them)
         write_manifest(out, manifest)
-    if ".usd" in alts and (changed or not (out / "scene.usda").exists()):
+    if ".usd" in alts and (changed or not RunDir(out).scene.exists()):
         # the whole run as one USD stage (Maya, Houdini, usdview)
         from core.usdscene import write_scene_usda
 
         write_scene_usda(out, manifest)
     done = sum(not r["skipped"] for r in results)
     print(f"demo: {done} frame(s) built, {len(results) - done} already there -> "
-          f"{out / 'manifest.json'}{'' if changed else ' (unchanged)'}", flush=True)
-    return {"frames": results, "manifest": str(out / "manifest.json")}
+          f"{RunDir(out).manifest}{'' if changed else ' (unchanged)'}", flush=True)
+    return {"frames": results, "manifest": str(RunDir(out).manifest)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from core.containers import add_binds
+from core.rundir import RunDir
 from vizpipe_app.launch import compss_lines
 
 __all__ = ["dry_run_lines", "render_subprocess", "run_pipeline", "app_main"]
@@ -26,7 +27,7 @@ def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
     from core.errors import PipelineError
 
     lines = compss_lines(pipeline, argv)
-    if (out / "manifest.json").exists():  # the render package's own dry run (no bpy here)
+    if RunDir(out).manifest.exists():  # the render package's own dry run (no bpy here)
         proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
                               capture_output=True, text=True)
         if proc.returncode != 0:
@@ -34,7 +35,7 @@ def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
                                 f"{proc.stderr.strip() or proc.returncode}")
         lines += proc.stdout.splitlines()
     else:
-        lines.append(f"# render: chunk lines once {out.resolve() / 'manifest.json'} exists "
+        lines.append(f"# render: chunk lines once {RunDir(out.resolve()).manifest} exists "
                      f"(python -m render {out.resolve()} --dry-run)")
     return lines
 
@@ -54,7 +55,7 @@ def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) ->
     res = subprocess.run(cmd)
     if res.returncode != 0:
         raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
-                            f"see {run_dir / 'run.log'}")
+                            f"see {RunDir(run_dir).run_log}")
 
 
 def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None, *,

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from core.cli import main_wrapper, positive_int
 from core.errors import BadInputError, PipelineError
+from core.rundir import RunDir
 
 PIPELINES = ("materials", "climate")
 ASSET_SUFFIXES = (".ply", ".glb", ".vdb")
@@ -173,7 +174,7 @@ def command(pipeline: str, inputs: list[str], out: Path, workers: int, *, engine
 def task_records(run_dir: Path) -> list[dict]:
     """Every task's metadata (frame.json, colour.json, particles_bNN.json) with seconds."""
     out = []
-    for p in sorted((run_dir / "assets").rglob("*.json")):
+    for p in sorted(RunDir(run_dir).assets.rglob("*.json")):
         try:
             meta = json.loads(p.read_text())
         except (OSError, ValueError):
@@ -186,7 +187,7 @@ def task_records(run_dir: Path) -> list[dict]:
 def content_digest(run_dir: Path) -> str:
     """One digest of every asset's content (VDB: grid values and affine, not the file)."""
     h = hashlib.sha256()
-    for p in sorted((run_dir / "assets").rglob("*")):
+    for p in sorted(RunDir(run_dir).assets.rglob("*")):
         if not p.is_file() or p.suffix not in ASSET_SUFFIXES:
             continue
         h.update(p.relative_to(run_dir).as_posix().encode())
