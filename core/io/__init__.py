@@ -1,9 +1,9 @@
 """Asset formats: a declarative registry, as in ``ase/io/formats.py``.
 
-One line per format below names what it can hold (``mesh``, ``points``, ``curves``,
-``volume``), the module that implements it (imported only when used), its suffixes and its
-magic bytes. :func:`write` picks the format by suffix, :func:`read` and :func:`guess_format`
-by magic bytes first, then suffix.
+One :class:`core.formats.Format` per format below names what it can hold (``mesh``,
+``points``, ``curves``, ``volume``), the module that implements it (imported only when used),
+its name patterns and its magic bytes. :func:`write` picks the format by suffix,
+:func:`read` and :func:`guess_format` by magic bytes first, then suffix.
 
 Example::
 
@@ -19,88 +19,49 @@ here too: our colours are sRGB uint8, glTF and USD want linear floats.
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import BadInputError, UnknownFormatError
+from core.formats import Format, Registry
 
 __all__ = ["Format", "FORMATS", "guess_format", "get_format", "kind_of", "write", "read",
            "srgb8_to_linear", "linear_to_srgb8"]
 
 
-@dataclass(frozen=True)
-class Format:
-    """One file format: what it holds, where its code lives, how to recognise it."""
-
-    name: str
-    description: str
-    kinds: tuple[str, ...]
-    module: str
-    writer: str | None
-    reader: str | None
-    suffixes: tuple[str, ...]
-    magic: tuple[bytes, ...] = ()
-
-    def _func(self, attr: str | None, what: str, path: str | os.PathLike) -> Callable:
-        if attr is None:
-            raise BadInputError(f"{path}: format {self.name!r} ({self.description}) has no {what}")
-        return getattr(importlib.import_module(self.module), attr)
-
-
 _M, _P, _C, _V = "mesh", "points", "curves", "volume"
 
-# name, description, kinds, module, writer, reader, suffixes, magic
-FORMATS: tuple[Format, ...] = (
-    Format("ply", "binary PLY", (_M, _P, _C), "core.io.ply", "write_ply", "read_ply",
-           (".ply",), (b"ply\n", b"ply\r\n")),
-    Format("glb", "glTF 2.0 binary", (_M, _P, _C), "core.io.gltf", "write_glb", "read_glb",
-           (".glb",), (b"glTF",)),
-    Format("vdb", "OpenVDB", (_V,), "core.io.vdb", "write_vdb", "read_vdb",
-           (".vdb",), (b" BDV",)),
-    Format("usd", "Universal Scene Description", (_M, _P, _C, _V), "core.io.usd", "write_usd",
-           "read_usd", (".usd", ".usdc", ".usda"), (b"PXR-USDC", b"#usda ")),
-)
-
-_MAGIC_BYTES = max(len(m) for f in FORMATS for m in f.magic)
-
-
-def _known() -> str:
-    return ", ".join(f"{f.name} ({' '.join(f.suffixes)})" for f in FORMATS)
+FORMATS = Registry("asset", (
+    Format(name="ply", description="binary PLY", kinds=(_M, _P, _C), module="core.io.ply",
+           writer="write_ply", reader="read_ply", globs=("*.ply",),
+           magic=(b"ply\n", b"ply\r\n")),
+    Format(name="glb", description="glTF 2.0 binary", kinds=(_M, _P, _C),
+           module="core.io.gltf", writer="write_glb", reader="read_glb", globs=("*.glb",),
+           magic=(b"glTF",)),
+    Format(name="vdb", description="OpenVDB", kinds=(_V,), module="core.io.vdb",
+           writer="write_vdb", reader="read_vdb", globs=("*.vdb",), magic=(b" BDV",)),
+    Format(name="usd", description="Universal Scene Description", kinds=(_M, _P, _C, _V),
+           module="core.io.usd", writer="write_usd", reader="read_usd",
+           globs=("*.usd", "*.usdc", "*.usda"), magic=(b"PXR-USDC", b"#usda ")),
+))
 
 
 def get_format(name: str) -> Format:
     """The format called ``name`` (UnknownFormatError listing the known ones otherwise)."""
-    for f in FORMATS:
-        if f.name == name:
-            return f
-    raise UnknownFormatError(f"unknown format {name!r}; known formats: {_known()}")
-
-
-def _by_suffix(path: Path) -> Format | None:
-    suffix = path.suffix.lower()
-    return next((f for f in FORMATS if suffix in f.suffixes), None)
+    return FORMATS.get(name)
 
 
 def guess_format(path: str | os.PathLike) -> Format:
     """The format of ``path``: by its magic bytes if the file exists, else by its suffix."""
     p = Path(path)
+    head = None
     if p.is_file():
         with open(p, "rb") as fh:
-            head = fh.read(_MAGIC_BYTES)
-        for f in FORMATS:
-            if any(head.startswith(m) for m in f.magic):
-                return f
-    by_suffix = _by_suffix(p)
-    if by_suffix is None:
-        raise UnknownFormatError(
-            f"{p}: unknown format (suffix {p.suffix or '(none)'!r}); known formats: {_known()}")
-    return by_suffix
+            head = fh.read(FORMATS.magic_bytes)
+    return FORMATS.detect(p, head)[0]
 
 
 def kind_of(obj: Any) -> str:
@@ -124,15 +85,16 @@ def write(obj: Any, path: str | os.PathLike, *, format: str | None = None, **kw:
     formats) for an unknown suffix, BadInputError when the format cannot hold ``obj``'s kind.
     """
     p = Path(path)
-    fmt = get_format(format) if format else _by_suffix(p)
+    fmt = get_format(format) if format else FORMATS.by_name(p)
     if fmt is None:
         raise UnknownFormatError(
-            f"{p}: cannot write suffix {p.suffix or '(none)'!r}; known formats: {_known()}")
+            f"{p}: cannot write suffix {p.suffix or '(none)'!r}; known formats: "
+            f"{FORMATS.known()}")
     kind = kind_of(obj)
     if kind not in fmt.kinds:
         raise BadInputError(f"{p}: format {fmt.name!r} ({fmt.description}) holds "
                             f"{', '.join(fmt.kinds)}; got a {kind} ({type(obj).__name__})")
-    return fmt._func(fmt.writer, "writer", p)(obj, p, **kw)
+    return fmt.writer_func(p)(obj, p, **kw)
 
 
 def read(path: str | os.PathLike, *, format: str | None = None, **kw: Any) -> Any:
@@ -141,7 +103,7 @@ def read(path: str | os.PathLike, *, format: str | None = None, **kw: Any) -> An
     fmt = get_format(format) if format else guess_format(p)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file")
-    return fmt._func(fmt.reader, "reader", p)(p, **kw)
+    return fmt.reader_func(p)(p, **kw)
 
 
 # ------------------------------------------------------------------------ colour conversions
