@@ -17,7 +17,9 @@ Frame outputs, in ``RUN/assets/NNNN/``::
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,13 @@ from core.framecache import file_stat as _stat
 from core.framecache import params_key, write_all
 from core.framecache import write_meta as _write_meta
 from core.memory import tune_malloc
+from materials_pipeline.readers._common import ReaderWarning
 
 METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
 # Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
 # then rebuilds frames made by older code instead of skipping them.
-ASSET_VERSION = 2
+ASSET_VERSION = 3
 COLOUR_META = "colour.json"
 
 
@@ -95,7 +98,9 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     from materials_pipeline import iso, stages
 
-    data, structure = read_source(src, frame_in_file, threads)
+    with warnings.catch_warnings():  # reported below, once, in the frame's metadata
+        warnings.simplefilter("ignore", ReaderWarning)
+        data, structure = read_source(src, frame_in_file, threads)
     warm.join()
     reps = tuple(params.get("supercell", (1, 1, 1)))
     formats = list(params.get("formats", ["ply", "glb", "usd"]))
@@ -108,9 +113,21 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
         if not np.isfinite(grid.values).all():
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
-        spec = iso.parse(params.get("iso") or iso.default_spec(grid.units, grid.signed))
+        notes = list(data.meta.get("warnings", []))
+        spec_text = params.get("iso")
+        if not spec_text:  # a default that fits the data (signed "densities" get ±10 %)
+            spec_text, signed = iso.fit_default(grid.values, grid.units, grid.signed,
+                                                grid.voxel_volume)
+            if signed and not grid.signed:
+                grid = dataclasses.replace(grid, signed=True)
+                neg, pos = iso.negative_charge(grid.values, grid.voxel_volume)
+                notes.append(f"{src}: grid {grid.name!r} has both signs (negative part "
+                             f"{neg:.3g}, positive part {pos:.3g}, integrated): drawn as a "
+                             f"signed field at ±{spec_text} of max |value|")
+        spec = iso.parse(spec_text)
         level = iso.resolve(spec, grid.values, signed=grid.signed,
-                            voxel_volume=grid.voxel_volume, units=grid.units, source=src)
+                            voxel_volume=grid.voxel_volume, units=grid.units, source=src,
+                            field=grid.name)
         meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
                     grid=grid.name, signed=grid.signed, kind=data.kind, periodic=grid.periodic,
                     vmax=float(np.abs(grid.values).max()))
@@ -119,6 +136,21 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                                             * grid.voxel_volume)
             meta["electrons_enclosed"] = iso.enclosed_charge(grid.values, level,
                                                               grid.voxel_volume)
+            neg, pos = iso.negative_charge(grid.values, grid.voxel_volume)
+            got = meta["electrons_enclosed"] / pos if pos > 0 else 0.0
+            if spec.kind == "enclosed" and got > spec.value + 0.05:
+                notes.append(f"{src}: grid {grid.name!r} is too coarse for --iso {spec.text}: "
+                             f"the densest voxel alone holds more; the surface at "
+                             f"{level:.4g} encloses {got:.0%} of the electrons")
+            if neg > 0:  # clipped for an enclosed level (AECCAR2's core correction ...)
+                meta["electrons_negative"] = neg
+            if neg > 0 and spec.kind == "enclosed":
+                nvox = int(np.count_nonzero(grid.values < 0))
+                notes.append(f"{src}: grid {grid.name!r}: {nvox} voxel(s) below zero hold "
+                             f"{neg:.4g} e of negative charge, clipped to 0 for the "
+                             "enclosed-electron level")
+        if notes:
+            meta["warnings"] = notes
         colour_grid = None
         if color_src is not None:
             cdata = data if color_src == src else read_source(color_src, None, threads)[0]

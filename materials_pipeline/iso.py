@@ -13,6 +13,13 @@ Spellings accepted by ``--iso`` (case-insensitive, spaces ignored):
 
 :func:`resolve` turns a spec into the absolute level recorded in the manifest. For signed
 fields the level is positive and the surfaces are drawn at +level and -level.
+
+Densities with a few negative voxels (AECCAR2's core correction, interpolation ringing): the
+enclosed-electron level counts only the positive charge, when the negative charge is at most
+:data:`NEGATIVE_CLIP` of it (:func:`negative_charge` says how much; the pipeline reports it).
+A field with a larger negative part (a response or difference density, an orbital in a file
+that does not say so) is a signed field: :func:`fit_default` picks a symmetric ±10 % of
+max |value| for it, as for orbitals, spin and potentials.
 """
 
 from __future__ import annotations
@@ -30,11 +37,35 @@ _UNITS = {
     "e/a^3": 1.0, "e/bohr3": BOHR**-3, "e/bohr^3": BOHR**-3, "ev": 1.0,
 }
 DEFAULT_SPEC = "50%e"
+SIGNED_SPEC = "10%"
+NEGATIVE_CLIP = 0.02  # negative charge / positive charge clipped for an enclosed level
 
 
 def default_spec(units: str, signed: bool) -> str:
-    """Half the electrons for a density; 10 % of the maximum for anything else."""
-    return DEFAULT_SPEC if units.startswith("e/") and not signed else "10%"
+    """Half the electrons for a density; 10 % of the maximum (|value|) for anything else."""
+    return DEFAULT_SPEC if units.startswith("e/") and not signed else SIGNED_SPEC
+
+
+def negative_charge(values: np.ndarray, voxel_volume: float = 1.0) -> tuple[float, float]:
+    """(negative charge as a positive number, positive charge), in electrons."""
+    v = np.asarray(values)
+    neg = float(-v[v < 0].sum(dtype=np.float64)) * voxel_volume
+    pos = float(v[v > 0].sum(dtype=np.float64)) * voxel_volume
+    return neg, pos
+
+
+def fit_default(values: np.ndarray, units: str, signed: bool, voxel_volume: float = 1.0
+                ) -> tuple[str, bool]:
+    """(default spec, signed) that fit the data: a field not marked signed whose negative part
+    is more than :data:`NEGATIVE_CLIP` of its positive part (integrated) is drawn as a signed
+    field (±10 % of max |value|): a response density, an orbital in a file that does not say
+    so. Otherwise :func:`default_spec`."""
+    if signed:
+        return SIGNED_SPEC, True
+    neg, pos = negative_charge(values, voxel_volume)
+    if pos <= 0 or neg > NEGATIVE_CLIP * pos:
+        return SIGNED_SPEC, True
+    return default_spec(units, False), False
 
 
 @dataclass(frozen=True)
@@ -107,9 +138,16 @@ def enclosed_level(values: np.ndarray, fraction: float, voxel_volume: float = 1.
 
 
 def resolve(spec: IsoSpec, values: np.ndarray, *, signed: bool = False,
-            voxel_volume: float = 1.0, units: str = "", source: str = "") -> float:
-    """Absolute level for ``spec`` on ``values`` (positive for signed fields)."""
+            voxel_volume: float = 1.0, units: str = "", source: str = "",
+            field: str = "") -> float:
+    """Absolute level for ``spec`` on ``values`` (positive for signed fields).
+
+    An enclosed-electron level on a density with a few negative voxels counts the positive
+    charge only (see the module notes); on a signed field it is an error naming ``source``
+    and ``field``.
+    """
     where = f"{source}: " if source else ""
+    what = f"field {field!r}: " if field else ""
     if spec.kind == "absolute":
         level = abs(spec.value) if signed else spec.value
     elif spec.kind == "fraction":
@@ -117,10 +155,19 @@ def resolve(spec: IsoSpec, values: np.ndarray, *, signed: bool = False,
     elif spec.kind == "percentile":
         level = float(np.nanpercentile(np.abs(values) if signed else values, spec.value))
     else:
-        if signed or float(np.nanmin(values)) < -1e-6 * float(np.nanmax(np.abs(values))):
-            raise BadInputError(f"{where}--iso {spec.text}: an enclosed-electron level needs a "
-                                "non-negative density, this field has negative values")
+        neg, pos = negative_charge(values, voxel_volume)
+        if signed or pos <= 0 or neg > NEGATIVE_CLIP * pos:
+            kind = "a signed field" if signed else (
+                f"negative values ({neg:.3g} e negative against {pos:.3g} e positive)")
+            raise BadInputError(
+                f"{where}{what}--iso {spec.text}: expected a non-negative density for an "
+                f"enclosed-electron level, got {kind}; use a fraction of max |value| "
+                f"({SIGNED_SPEC}) or an absolute level (±)")
         level = enclosed_level(values, spec.value, voxel_volume)
+        vmax = float(np.nanmax(values))
+        if level >= vmax:  # one voxel holds the fraction (coarse grid): the next value down
+            below = np.asarray(values)[np.asarray(values) < vmax]
+            level = float(below.max()) if below.size else level
     vmax = float(np.nanmax(np.abs(values) if signed else values))
     vmin = float(np.nanmin(values))
     if not signed and not (vmin < level < vmax):

@@ -146,6 +146,8 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
         if "electrons_enclosed" in m0:
             sub += (f" · {m0['electrons_enclosed']:.2f} of {m0['electrons_total']:.2f} "
                     "electrons inside")
+        if m0.get("electrons_negative"):
+            sub += f" · {m0['electrons_negative']:.2g} e negative clipped"
         if tuple(params["supercell"]) != (1, 1, 1):
             sub += " · supercell " + "×".join(str(r) for r in params["supercell"])
         legend["subtitle"] = sub
@@ -183,6 +185,10 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
     params_all = {**params, "inputs": [str(p) for p in inputs], "levels":
                   [m.get("level") for m in metas], "color_range": crange, "colormap": cmap,
                   "resolution": list(args.resolution), "samples": args.samples}
+    if any("electrons_negative" in m for m in metas):  # clipped for enclosed levels
+        params_all["electrons_negative"] = [m.get("electrons_negative") for m in metas]
+    if any(m.get("warnings") for m in metas):  # what readers skipped, what was clipped
+        params_all["warnings"] = [w for m in metas for w in m.get("warnings", [])]
     man["provenance"] = mf.provenance(sorted(set(inputs)), params_all, checksums=checksums,
                                       engine=str(getattr(args, "engine", "") or ""))
     return man

@@ -214,6 +214,7 @@ def convert(args: argparse.Namespace) -> dict:
             wait_on([colour_frame(str(out), m["index"], [s["name"] for s in m["surfaces"]],
                                   cmap, crange[0], crange[1], params["formats"])
                      for m in metas if m.get("surfaces")])
+    log_frame_warnings(metas)
     from core.manifest import write_run
     from materials_pipeline.manifest import build_manifest
 
@@ -224,6 +225,18 @@ def convert(args: argparse.Namespace) -> dict:
     print(f"materials: {n} frame(s), {done} converted, {n - done} already there, "
           f"{time.perf_counter() - t0:.1f}s -> {path}", file=sys.stderr, flush=True)
     return {"manifest": str(path), "frames": metas}
+
+
+def log_frame_warnings(metas: list[dict]) -> None:
+    """What the readers skipped or clipped, per frame: one line each to stderr and run.log
+    (also in the manifest's provenance)."""
+    import logging
+
+    log = logging.getLogger("vizpipe.materials")
+    for m in sorted(metas, key=lambda m: m["index"]):
+        for note in m.get("warnings", []):
+            log.warning(note)
+            print(f"materials: warning: {note}", file=sys.stderr, flush=True)
 
 
 def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path], list[Path]]:

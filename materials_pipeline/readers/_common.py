@@ -34,9 +34,14 @@ try:
 except ImportError:  # not built: numpy fallback (correct, several times slower)
     _ff = None
 
-__all__ = ["line_of", "compiled", "open_buffer", "read_head", "parse_floats", "parse_grid",
-           "skip_tokens",
+__all__ = ["ReaderWarning", "line_of", "compiled", "open_buffer", "read_head", "parse_floats",
+           "parse_grid", "skip_tokens",
            "fortran_to_c", "default_threads", "Lines", "COMPRESSED_MAGIC", "strip_compression"]
+
+class ReaderWarning(UserWarning):
+    """A reader skipped or repaired something in a file it could still read (the message
+    names the file and line); the pipeline logs these and records them in the manifest."""
+
 
 COMPRESSED_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))

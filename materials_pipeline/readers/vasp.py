@@ -5,7 +5,9 @@ blocks of ``nx ny nz`` and ``nx*ny*nz`` values, x fastest (Fortran order), any n
 (CHGCAR 5, CHG 10). CHGCAR blocks may be followed by "augmentation occupancies" blocks (PAW
 one-centre data, skipped) and a line of per-atom magnetic moments; spin-polarized files have a
 second block (the magnetization density, "up minus down"), non-collinear ones four (density and
-magnetization x, y, z).
+magnetization x, y, z). Free text after a complete grid that is neither (some converters write
+"augment ..." lines) is skipped up to the next grid of the same dimensions, with a
+:class:`~materials_pipeline.readers._common.ReaderWarning` and a note in ``meta["warnings"]``.
 
 Units (what :func:`read_volumetric` returns):
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from core.geometry import Volume
 from materials_pipeline.data import DensityFile, Grid, Structure
 from materials_pipeline.readers._common import (
     Lines,
+    ReaderWarning,
     line_of,
     open_buffer,
     parse_grid,
@@ -306,6 +310,7 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
             f"{flavour.upper()}?)")
     blocks: list[tuple[np.ndarray | None, tuple[int, int, int]]] = []
     magmom_lines: list[str] = []
+    notes: list[str] = []
     n_aug = 0
     next_pos = None
     while dims is not None:
@@ -357,9 +362,17 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
                 if _header_follows(buf, start):
                     next_pos = start
                     break
-                raise BadInputError(
-                    f"{label}: line {line_of(buf, start)}: unexpected "
-                    f"{s.decode('latin-1')[:60]!r} after grid {g}") from None
+                # free text after a complete grid (some converters write "augment ..." lines
+                # instead of VASP's "augmentation occupancies" blocks): skip it up to the next
+                # grid of the same dimensions, or the end, and say so
+                first_line = line_of(buf, start)
+                dims, nskip = _skip_free_text(ln, blocks[-1][1])
+                msg = (f"{label}: line {first_line}: skipped {nskip} line(s) of unrecognised "
+                       f"text after grid {g} (starting {s.decode('latin-1')[:40]!r}); "
+                       f"{'reading the next grid' if dims else f'kept {g} grid(s)'}")
+                notes.append(msg)
+                warnings.warn(msg, ReaderWarning, stacklevel=3)
+                break
             extra += len(toks)
             if extra <= 3 * hdr.natoms:
                 magmom_lines.append(s.decode("latin-1"))
@@ -369,7 +382,19 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
                 f"{'x'.join(map(str, blocks[-1][1]))} (wrong grid dimensions?)")
         if next_pos is not None:
             break
-    return blocks, n_aug, magmom_lines, next_pos
+    return blocks, n_aug, magmom_lines, next_pos, notes
+
+
+def _skip_free_text(ln: Lines, dims: tuple[int, int, int]
+                    ) -> tuple[tuple[int, int, int] | None, int]:
+    """Skip lines up to one holding ``nx ny nz`` equal to ``dims`` (the next grid of a spin
+    or non-collinear file; consumed) or the end: (those dims or None, lines skipped)."""
+    n = 1
+    while (line := ln.next()) is not None:
+        if _dims(line) == dims:
+            return dims, n
+        n += 1
+    return None, n
 
 
 def _header_follows(buf, pos: int) -> bool:
@@ -418,18 +443,18 @@ def read_volumetric(path: str | os.PathLike, flavour: str = "chgcar", *,
             keep = image < 0 or n_images == image
             volume = abs(float(np.linalg.det(hdr.cell)))
             divisor = volume if (divide and not raw) else 1.0
-            blocks, n_aug, magmom_lines, next_pos = _read_blocks(
+            blocks, n_aug, magmom_lines, next_pos, notes = _read_blocks(
                 buf, hdr, label, flavour, divisor, threads, parse=keep)
             n_images += 1
             if keep:
-                kept = (hdr, blocks, n_aug, magmom_lines, volume, divisor)
+                kept = (hdr, blocks, n_aug, magmom_lines, volume, divisor, notes)
             if next_pos is None or (image >= 0 and n_images > image):
                 break
             hdr = parse_poscar_header(buf, p, species=hdr.raw_species if not hdr.vasp5 else
                                       species, pos=next_pos)
     if image >= n_images:
         raise BadInputError(f"{label}: image {image} requested, the file holds {n_images}")
-    hdr, blocks, n_aug, magmom_lines, volume, divisor = kept
+    hdr, blocks, n_aug, magmom_lines, volume, divisor, notes = kept
     structure = hdr.structure()
     if raw and divide:
         units = "e (rho*V_cell, as written by VASP)"
@@ -465,6 +490,8 @@ def read_volumetric(path: str | os.PathLike, flavour: str = "chgcar", *,
     }
     if magmom_lines:
         meta["magmom_lines"] = magmom_lines
+    if notes:
+        meta["warnings"] = notes
     if flavour == "aeccar":
         m = re.search(r"AECCAR(\d)", p.name.upper())
         if m:
