@@ -38,7 +38,9 @@ class Field:
     """One variable on its grid.
 
     values       lazy array (dask), shape (nt, nz, ny, nx); fill values already NaN
-    times        list of cftime datetimes (or np.datetime64); [None] when the file has no time
+    times        list of cftime datetimes (or np.datetime64); datetime.timedelta offsets when
+                 the time has no reference date (WRF/NCL "hours"); [None] * nt when the file
+                 has no time or bare numbers (steps, taken as hourly)
     lon, lat     true geographic degrees, 1-D (regular grid, lengths nx, ny) or 2-D (ny, nx)
     vertical     level values, shape (nz,) or (nz, ny, nx) (hybrid height over orography)
     vertical_kind one of VERTICAL_KINDS; vertical_units the units of ``vertical``
@@ -47,6 +49,8 @@ class Field:
     rotated_pole (grid_north_pole_longitude, grid_north_pole_latitude,
                  north_pole_grid_longitude) for rotated-pole grids, else None
     paths        source files
+    notes        what the reader chose or changed (member, level type, regridding), one
+                 phrase each, for the run's log
     """
 
     name: str
@@ -66,6 +70,7 @@ class Field:
     y: np.ndarray | None = None
     rotated_pole: tuple[float, float, float] | None = None
     paths: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -113,6 +118,12 @@ class Field:
             )
         return a
 
+    def steps(self) -> np.ndarray:
+        """Every time step at once, (nt, nz, ny, nx): one read, not one per step (a city box
+        with thousands of steps); fill values NaN (no all-NaN check)."""
+        a = self.values
+        return np.asarray(a.compute(scheduler="synchronous") if hasattr(a, "compute") else a)
+
 
 @dataclass
 class Winds:
@@ -136,6 +147,19 @@ class Winds:
         u = self.u.frame(t)
         v = self.v.frame(t)
         w = self.w.frame(t) if self.w is not None else None
+        if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
+                and self.u.y is not None):
+            from climate_pipeline import geo
+
+            plon, plat, npgl = self.u.rotated_pole
+            rlon, rlat = np.meshgrid(self.u.x, self.u.y)
+            u, v = geo.rotate_winds(u, v, rlon, rlat, plon, plat, npgl)
+        return u, v, w
+
+    def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(u, v, w-or-None) at every time step, each (nt, nz, ny, nx), read at once."""
+        u, v = self.u.steps(), self.v.steps()
+        w = self.w.steps() if self.w is not None else None
         if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
                 and self.u.y is not None):
             from climate_pipeline import geo

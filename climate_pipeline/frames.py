@@ -60,10 +60,11 @@ def load_time(field, tau: float) -> np.ndarray:
     return (1 - w) * a + w * field.frame(t1).astype(np.float32)
 
 
-def open_field(paths: list[str], var: str | None):
+def open_field(paths: list[str], var: str | None, member: int | None = None):
+    """The command's reading of a field: a field without a time axis is one still frame."""
     from climate_pipeline.readers import open_field as _open
 
-    return _open(paths, var)
+    return _open(paths, var, allow_no_time=True, member=member)
 
 
 def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau: float,
@@ -80,7 +81,7 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
     from core import colormaps
     from core.geometry import Mesh
 
-    field = open_field(paths, var)
+    field = open_field(paths, var, params.get("member"))
     values = load_time(field, tau)  # (nz, ny, nx)
     lon, lat = field.lon, field.lat
     proj = projection(params["projection"], lon, lat)
@@ -136,6 +137,8 @@ def time_label(field, tau: float) -> str:
 
     secs = _seconds(field)
     t = ts[0] + datetime.timedelta(seconds=float(np.interp(tau, np.arange(len(secs)), secs)))
+    if isinstance(t, datetime.timedelta):  # offsets from an unknown base (WRF/NCL "hours")
+        return f"+{t.total_seconds() / 3600.0:g} h"
     try:
         return f"{t.strftime('%Y-%m-%d %H:%M')} UTC"
     except AttributeError:
@@ -158,19 +161,19 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     marker = odir / "assets" / f"particles_b{batch:02d}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
-    winds = open_winds(wind_paths, names)
+    winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
     f = winds.u
     nt = f.nt
-    steps = [winds.frame(t) for t in range(nt)]
-    u = np.stack([s[0] for s in steps])
-    v = np.stack([s[1] for s in steps])
-    w = np.stack([s[2] for s in steps if s[2] is not None]) if winds.has_w else None
+    u, v, w = winds.steps()  # one read: thousands of steps of a small grid are fine
     secs = _seconds(f)
     lon = np.asarray(f.lon, np.float64)
     lat = np.asarray(f.lat, np.float64)
     if lon.ndim != 1:
         raise BadInputError(f"{wind_paths[0]}: wind particles need a regular lat-lon grid "
                             "(1-D lon/lat); this grid is curvilinear")
+    lon, lat, comps = regular_wind_grid(lon, lat, [u, v] + ([w] if w is not None else []))
+    u, v = comps[0], comps[1]
+    w = comps[2] if w is not None else None
     z = heights_m(f) if f.nz >= 2 else None
     grid = pt.WindGrid(lon, lat, secs, z)
     try:
@@ -237,7 +240,8 @@ def seed_weights(params: dict, tau: float, lat: np.ndarray, lon: np.ndarray,
     the first output time above its median, so particles start, and respawn, in the plumes
     rather than spread over a background that covers most of the domain."""
     paths, var = params["field_paths"], params.get("field_var")
-    values = np.nan_to_num(load_time(open_field(paths, var), tau), nan=0.0)
+    values = np.nan_to_num(load_time(open_field(paths, var, params.get("member")), tau),
+                           nan=0.0)
     if z is None:
         values = values[:1]
     want = ((len(z),) if z is not None else (1,)) + (len(lat), len(lon))
@@ -290,12 +294,51 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
 
 
 def _seconds(field) -> np.ndarray:
-    """Seconds since the first time step (uniform hourly steps if times are missing)."""
+    """Seconds since the first time step (uniform hourly steps if times are missing):
+    datetimes (cftime, datetime), np.datetime64, and offsets (datetime.timedelta)."""
     ts = field.times
     if not ts or ts[0] is None or len(ts) < 2:
         return np.arange(field.nt, dtype=np.float64) * 3600.0
-    try:
-        return np.array([(t - ts[0]).total_seconds() for t in ts], dtype=np.float64)
-    except AttributeError:
-        d = np.asarray(ts, dtype="datetime64[s]")
-        return (d - d[0]).astype(np.float64)
+    if isinstance(ts[0], np.datetime64):
+        d = np.asarray(ts, dtype="datetime64[ms]")
+        return (d - d[0]).astype(np.float64) / 1000.0
+    return np.array([(t - ts[0]).total_seconds() for t in ts], dtype=np.float64)
+
+
+def _regular_axis(a: np.ndarray, comps: list[np.ndarray], axis: int, periodic: bool
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """An ascending, evenly spaced axis for the particle kernel: flipped if descending,
+    unwrapped across the 0/360 seam (longitudes), snapped to its uniform step when the
+    spacing differs by rounding only (float32 coordinates), else the components are
+    interpolated linearly onto as many evenly spaced points (Gaussian latitudes)."""
+    a = np.asarray(a, np.float64)
+    if a.size < 2:
+        return a, comps
+    if periodic:
+        a = np.rad2deg(np.unwrap(np.deg2rad(a)))
+    if a[-1] < a[0]:
+        a = a[::-1].copy()
+        comps = [np.flip(c, axis=axis) for c in comps]
+    if np.any(np.diff(a) <= 0):
+        return a, comps  # not monotonic: the kernel says so
+    even = np.linspace(a[0], a[-1], a.size)
+    step = (a[-1] - a[0]) / (a.size - 1)
+    if np.allclose(a, even, rtol=0, atol=1e-3 * step):
+        return even, comps
+    idx = np.interp(even, a, np.arange(a.size, dtype=np.float64))
+    i0 = np.clip(np.floor(idx).astype(np.int64), 0, a.size - 2)
+    t = (idx - i0).reshape([-1 if k == axis % comps[0].ndim else 1
+                            for k in range(comps[0].ndim)])
+    out = [np.take(c, i0, axis=axis) * (1 - t) + np.take(c, i0 + 1, axis=axis) * t
+           for c in comps]
+    return even, out
+
+
+def regular_wind_grid(lon: np.ndarray, lat: np.ndarray, comps: list[np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Winds ``comps[...][..., lat, lon]`` on ascending, evenly spaced lon/lat (see
+    :func:`_regular_axis`): a regular grid is never refused for its orientation or for
+    rounding in its coordinates; Gaussian latitudes are resampled linearly."""
+    lon, comps = _regular_axis(lon, comps, -1, periodic=True)
+    lat, comps = _regular_axis(lat, comps, -2, periodic=False)
+    return lon, lat, comps

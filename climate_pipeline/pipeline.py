@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--default", action="store_true",
                     help="write and use the embedded PM10 episode over Iberia")
     ap.add_argument("--var", help="variable name or CF standard_name [the only data variable]")
+    ap.add_argument("--member", type=int, default=None, metavar="N",
+                    help="ensemble member of a GRIB file [0]")
     ap.add_argument("--wind", default=None, help="wind variables U,V[,W] [u,v,w if present]")
     ap.add_argument("--wind-files", nargs="+", metavar="FILE",
                     help="files holding the winds [the input files]")
@@ -123,7 +125,8 @@ def convert(args: argparse.Namespace) -> dict:
         if not Path(p).exists():
             raise BadInputError(f"{p}: no such file")
     checksums = checksums_in_background(paths + list(args.wind_files or []))
-    field = open_field(paths, args.var)
+    field = open_field(paths, args.var, allow_no_time=True, member=args.member)
+    _say_what_was_read(field)
     nt = field.nt
     n_frames = args.frames or nt
     taus = list(np.linspace(0, nt - 1, n_frames)) if n_frames > 1 else [0.0]
@@ -137,6 +140,8 @@ def convert(args: argparse.Namespace) -> dict:
     params = {"projection": {"mode": mode, "exaggeration": args.exaggeration},
               "thresholds": thresholds, "range": [vmin, vmax], "colormap": args.colormap,
               "volume": not args.no_volume, "formats": formats}
+    if args.member is not None:
+        params["member"] = args.member
     winds = _wind_names(args, field)
     args.workers = resolve_workers(args.workers)
     batches = args.batches or args.workers
@@ -148,6 +153,8 @@ def convert(args: argparse.Namespace) -> dict:
                "speed_max": SPEED_MAX, "streamlines": max(0, int(args.streamlines)),
                "streamline_height_m": float(args.streamline_height),
                "seed_by": args.seed_by}
+    if args.member is not None:
+        pparams["member"] = args.member
     if args.seed_by == "concentration":
         pparams.update(field_paths=paths, field_var=args.var)
     with engine_from_args(args, label="climate") as _eng:
@@ -177,9 +184,25 @@ def convert(args: argparse.Namespace) -> dict:
     return {"manifest": str(path), "frames": metas}
 
 
+def _say_what_was_read(field) -> None:
+    """One line on stderr and in run.log: the field's shape, a still, and what the reader
+    chose or changed (ensemble member, level type, regridding)."""
+    import logging
+
+    what = [f"climate: {field.name}: {field.nt} time step(s), {field.nz} level(s), grid "
+            f"{' x '.join(str(n) for n in field.shape[2:])}"]
+    if field.nt == 1:
+        what.append("no time axis: one still frame (--frames N orbits the camera)"
+                    if field.times[0] is None else "one time: a still")
+    what += list(getattr(field, "notes", ()))
+    line = "; ".join(what)
+    logging.getLogger("vizpipe.climate").info(line)
+    print(line, file=sys.stderr, flush=True)
+
+
 def _wind_names(args: argparse.Namespace, field) -> list[str]:
-    """--wind, else the u, v[, w] found in the wind files (or the inputs), in any format the
-    readers take; none there: no particles."""
+    """--wind, else the u, v[, w] found in the wind files (or the inputs: components may be
+    in different files), in any format the readers take; none there: no particles."""
     if args.wind:
         return [x.strip() for x in args.wind.split(",") if x.strip()]
     from climate_pipeline.readers import auto_wind_names

@@ -1,7 +1,9 @@
 """Readers: CF-NetCDF (xarray + dask, lazy) and what iris reads (PP, NAME, GRIB2) -> ``Field``.
 
-* ``open_field(paths, var=None, *, standard_name=None, allow_no_time=False) -> Field``
-* ``open_winds(paths, names=("u", "v"), ...) -> Winds`` (rotated-pole winds rotated lazily)
+* ``open_field(paths, var=None, *, standard_name=None, allow_no_time=False, member=None)
+  -> Field`` (GRIB: :mod:`climate_pipeline.grib`)
+* ``open_winds(paths, names=("u", "v"), ...) -> Winds`` (rotated-pole winds rotated lazily;
+  each component is read from whichever of the files holds it: ``uwnd.nc`` + ``vwnd.nc``)
 * ``check_same_grid(field, winds)``
 
 Axes are found from CF attributes (axis, standard_name, units, positive), not only names.
@@ -25,7 +27,7 @@ __all__ = ["open_field", "open_winds", "check_same_grid", "KNOWN_FORMATS", "WIND
            "WIND_STANDARD_NAMES"]
 
 KNOWN_FORMATS = ("NetCDF (.nc, .nc4, .cdf)", "PP (.pp)", "NAME text output",
-                 "GRIB2 (.grib2, .grb2, .grib; needs iris-grib)")
+                 "GRIB 1/2 (.grib, .grib2, .grb, .grb2; read with ecCodes)")
 _NC_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf", ".nc3")
 _PP_SUFFIXES = (".pp",)
 _GRIB_SUFFIXES = (".grib", ".grib2", ".grb", ".grb2")
@@ -94,28 +96,46 @@ def _kind(path: str) -> str:
 
 # ============================================================================ public API
 def open_field(paths: Any, var: str | None = None, *, standard_name: str | None = None,
-               allow_no_time: bool = False) -> Field:
+               allow_no_time: bool = False, member: int | None = None) -> Field:
     """A lazily-read ``Field`` from one or many files (concatenated along time).
 
     ``var`` selects by variable name, ``standard_name`` by CF standard_name; with neither, the
-    only data variable with two or more dimensions is taken.
+    only data variable with two or more dimensions is taken. Given several files of which
+    only some hold ``var`` (``uwnd.nc`` + ``vwnd.nc``), the field is read from those.
+    ``allow_no_time``: a field without a time axis is one time step (its scalar time
+    coordinate, if any, labels it) instead of an error. ``member``: the ensemble member of a
+    GRIB file [0] (an error for other formats).
     """
     ps = _paths(paths)
+    if len(ps) > 1 and (var is not None or standard_name is not None):
+        ps = _holders(ps, var, standard_name)
     kinds = {_kind(p) for p in ps}
     if len(kinds) > 1:
         raise BadInputError(f"{', '.join(ps)}: mixed formats {sorted(kinds)}; "
                             "expected files of one format")
     kind = kinds.pop()
+    if kind == "grib":
+        from climate_pipeline.grib import open_grib
+
+        return open_grib(ps, var, standard_name, allow_no_time, member)
+    if member is not None:
+        raise BadInputError(f"{', '.join(ps)}: --member {member}: ensemble members are read "
+                            "from GRIB files only; expected no --member for this format")
     if kind == "netcdf":
         return _open_netcdf(ps, var, standard_name, allow_no_time)
-    if kind == "grib":
-        try:
-            import iris_grib  # noqa: F401
-        except ImportError as exc:
-            raise MissingDependencyError(
-                f"{ps[0]}: GRIB files need the iris-grib package (pip install iris-grib)"
-            ) from exc
     return _open_iris(ps, var, standard_name, allow_no_time)
+
+
+def _holders(ps: list[str], var: str | None, standard_name: str | None) -> list[str]:
+    """The files among ``ps`` that hold ``var`` (or ``standard_name``); all of them when none
+    or every one does (the reader then names what is missing)."""
+    hold = []
+    for p in ps:
+        table = _variable_table(p)
+        if any((var is not None and var in (n, sn)) or
+               (standard_name is not None and sn == standard_name) for n, sn in table):
+            hold.append(p)
+    return hold or ps
 
 
 #: (u, v, w) standard names and variable names tried, in order, when open_winds gets no names.
@@ -123,12 +143,18 @@ WIND_STANDARD_NAMES = (("eastward_wind", "northward_wind", "upward_air_velocity"
                        ("grid_eastward_wind", "grid_northward_wind", "upward_air_velocity"),
                        ("x_wind", "y_wind", "upward_air_velocity"))
 WIND_NAMES = (("u", "v", "w"), ("ua", "va", "wa"), ("U", "V", "W"), ("uwnd", "vwnd", "wwnd"),
-              ("u10", "v10", ""), ("UGRD", "VGRD", "DZDT"))
+              ("u10", "v10", ""), ("10u", "10v", ""), ("U10", "V10", ""),
+              ("UGRD", "VGRD", "DZDT"))
 
 
 def _variable_table(path: str) -> list[tuple[str, str]]:
     """(name, standard_name) of the data variables of one file."""
-    if _kind(path) == "netcdf":
+    kind = _kind(path)
+    if kind == "grib":
+        from climate_pipeline.grib import variable_table
+
+        return variable_table(path)
+    if kind == "netcdf":
         import xarray as xr
 
         try:
@@ -145,10 +171,13 @@ def _variable_table(path: str) -> list[tuple[str, str]]:
         return [(c.var_name or c.name(), str(c.standard_name or "")) for c in iris.load(path)]
 
 
-def auto_wind_names(path: str, required: bool = True) -> list[str]:
-    """The u, v[, w] variable names of ``path`` found by standard_name, then by common names;
-    none found: BadInputError listing the variables (``required=False``: an empty list)."""
-    table = _variable_table(path)
+def auto_wind_names(paths: Any, required: bool = True) -> list[str]:
+    """The u, v[, w] variable names of ``paths`` (one file, or several: components may be in
+    different files) found by standard_name, then by common names; none found:
+    BadInputError listing the variables (``required=False``: an empty list)."""
+    ps = _paths(paths)
+    path = ", ".join(ps)
+    table = [row for p in ps for row in _variable_table(p)]
     by_sn = {sn: n for n, sn in table if sn}
     names = {n for n, _ in table}
     for us, vs, ws in WIND_STANDARD_NAMES:
@@ -167,7 +196,7 @@ def auto_wind_names(path: str, required: bool = True) -> list[str]:
 
 def open_winds(paths: Any, names: Sequence[str] | None = None, *,
                standard_names: Sequence[str] | None = None,
-               allow_no_time: bool = False) -> Winds:
+               allow_no_time: bool = False, member: int | None = None) -> Winds:
     """u, v (and w when a third name is given) as ``Winds``.
 
     With neither ``names`` nor ``standard_names`` the components are found by CF standard_name
@@ -177,14 +206,15 @@ def open_winds(paths: Any, names: Sequence[str] | None = None, *,
     eastward_wind/northward_wind) are flagged for rotation to true east/north in ``frame``.
     """
     if names is None and standard_names is None:
-        names = auto_wind_names(_paths(paths)[0])
+        names = auto_wind_names(paths)
     if standard_names is not None:
-        comps = [open_field(paths, standard_name=s, allow_no_time=allow_no_time)
-                 for s in standard_names]
+        comps = [open_field(paths, standard_name=s, allow_no_time=allow_no_time,
+                            member=member) for s in standard_names]
     else:
         if not names or len(names) not in (2, 3):
             raise BadInputError(f"open_winds: expected 2 or 3 wind variable names, got {names}")
-        comps = [open_field(paths, n, allow_no_time=allow_no_time) for n in names]
+        comps = [open_field(paths, n, allow_no_time=allow_no_time, member=member)
+                 for n in names]
     u, v = comps[0], comps[1]
     w = comps[2] if len(comps) > 2 else None
     winds = Winds(u=u, v=v, w=w)
@@ -219,6 +249,43 @@ def _same_grid(a: Field, b: Field) -> None:
     if problem:
         raise BadInputError(f"{where(a)} and {where(b)} are on different grids: {problem}; "
                             "expected the same horizontal grid and times")
+
+
+# ================================================================================= time
+_OFFSET_UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+                 "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0,
+                 "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+                 "d": 86400.0, "day": 86400.0, "days": 86400.0}
+
+
+def normalize_times(values: Any, units: Any = None) -> list:
+    """Time coordinate values as the ``Field.times`` kinds: datetimes (cftime, datetime or
+    np.datetime64) for absolute times; ``datetime.timedelta`` for offsets from an unknown
+    base (``timedelta64`` as xarray decodes "hours"; numbers with offset units such as
+    "hours" or "minutes"); ``None`` for bare numbers without units (WRF/NCL ``Time``
+    indices), which the pipeline takes as steps of one hour."""
+    import datetime
+
+    out: list = []
+    scale = _OFFSET_UNITS.get(_norm_units(units).split("since")[0]) if units else None
+    for v in (list(np.ravel(values)) if np.ndim(values) else [values]):
+        if v is None:
+            out.append(None)
+        elif isinstance(v, np.timedelta64):
+            out.append(None if np.isnat(v) else datetime.timedelta(
+                microseconds=float(v / np.timedelta64(1, "us"))))
+        elif isinstance(v, datetime.timedelta):
+            out.append(v)
+        elif isinstance(v, np.datetime64):
+            out.append(None if np.isnat(v) else v)
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            out.append(datetime.timedelta(seconds=float(v) * scale)
+                       if scale is not None and np.isfinite(v) else None)
+        else:
+            out.append(v)
+    if any(t is None for t in out):  # partly missing: steps, not a broken time axis
+        return [None] * len(out)
+    return out
 
 
 # =============================================================================== NetCDF
@@ -360,9 +427,12 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
         if ax is None and c is None:
             # dimension without coordinate variable: guess from the name, else from aux coords
             n = d.lower()
-            ax = ("T" if n in _TIME_NAMES else "X" if n in ("x", "lon", "rlon", "ni", "nx", "i")
-                  else "Y" if n in ("y", "lat", "rlat", "nj", "ny", "j")
-                  else "Z" if n in ("z", "lev", "level", "nz", "k") else None)
+            ax = ("T" if n in _TIME_NAMES else "X" if n in ("x", "lon", "rlon", "ni", "nx", "i",
+                                                           "west_east", "west_east_stag")
+                  else "Y" if n in ("y", "lat", "rlat", "nj", "ny", "j", "south_north",
+                                    "south_north_stag")
+                  else "Z" if n in ("z", "lev", "level", "nz", "k", "bottom_top",
+                                    "bottom_top_stag") else None)
         if ax is None or ax in axes:
             if da.sizes[d] == 1:
                 da = da.isel({d: 0}, drop=True)
@@ -380,14 +450,20 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     # --- time
     if "T" in axes:
         tc = da.coords[axes["T"]] if axes["T"] in da.coords else None
-        times = list(np.ravel(tc.values)) if tc is not None else [None] * da.sizes[axes["T"]]
+        times = (normalize_times(np.ravel(tc.values), _attrs(tc).get("units"))
+                 if tc is not None else [None] * da.sizes[axes["T"]])
         tenc = _attrs(tc) if tc is not None else {}
         calendar = str(tenc.get("calendar") or
                        (getattr(times[0], "calendar", "") if times else "") or "standard")
     else:
+        # one analysis, a snapshot, a climatology: one step, labelled by a scalar time if any
+        scalar = [c for cn, c in da.coords.items() if c.ndim == 0
+                  and _axis_of(str(cn), c) == "T"]
         da = da.expand_dims("__time__")
         axes["T"] = "__time__"
-        times, calendar = [None], "standard"
+        times = (normalize_times(np.ravel(scalar[0].values), _attrs(scalar[0]).get("units"))
+                 if scalar else [None])
+        calendar = str(getattr(times[0], "calendar", "") or "standard")
 
     # --- vertical
     if "Z" in axes:
@@ -600,18 +676,21 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
         if od is None:
             data = dsa.expand_dims(data, i) if hasattr(dsa, "expand_dims") else data[
                 (slice(None),) * i + (None,)]
+    def iris_times(c: Any) -> list:
+        if not c.units.is_time_reference():  # offsets ("hours") or bare numbers
+            return normalize_times(np.asarray(c.points), str(c.units))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return list(c.units.num2date(c.points))
+
     if tcoord is None:
         scal = cube.coords("time")
         if not allow_no_time and not scal:
             raise BadInputError(f"{where}: no time axis; expected a time coordinate")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            times = list(scal[0].units.num2date(scal[0].points)) if scal else [None]
-        calendar = str(scal[0].units.calendar) if scal else "standard"
+        times = iris_times(scal[0])[:1] if scal else [None]
+        calendar = str(scal[0].units.calendar or "standard") if scal else "standard"
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            times = list(tcoord.units.num2date(tcoord.points))
+        times = iris_times(tcoord)
         calendar = str(tcoord.units.calendar or "standard")
 
     if zcoord is not None:
