@@ -136,7 +136,11 @@ def time_label(field, tau: float) -> str:
     import datetime
 
     secs = _seconds(field)
-    t = ts[0] + datetime.timedelta(seconds=float(np.interp(tau, np.arange(len(secs)), secs)))
+    dt = float(np.interp(tau, np.arange(len(secs)), secs))
+    if isinstance(ts[0], np.datetime64):  # any unit (e.g. hours): milliseconds, then numpy's
+        t = ts[0].astype("datetime64[ms]") + np.timedelta64(int(round(dt * 1000)), "ms")
+        return f"{str(t)[:16].replace('T', ' ')} UTC"
+    t = ts[0] + datetime.timedelta(seconds=dt)
     if isinstance(t, datetime.timedelta):  # offsets from an unknown base (WRF/NCL "hours")
         return f"+{t.total_seconds() / 3600.0:g} h"
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 import warnings
+from pathlib import Path
 
 import cftime
 import numpy as np
@@ -11,7 +13,13 @@ import pytest
 import xarray as xr
 
 from climate_pipeline import geo
-from climate_pipeline.readers import check_same_grid, open_field, open_winds
+from climate_pipeline.readers import (
+    auto_wind_names,
+    check_same_grid,
+    normalize_times,
+    open_field,
+    open_winds,
+)
 from core.errors import BadInputError, MissingDependencyError, UnknownFormatError
 
 NT, NY, NX = 3, 4, 6
@@ -668,3 +676,50 @@ def test_packed_int16_era5_like(tmp_path):
     expect = u[0][:, ::-1, :][:, :, [3, 4, 5, 0, 1, 2]]
     np.testing.assert_allclose(fr, expect, atol=0.006)
     assert np.isnan(fr[0, -1, 3])  # (lat 90, lon 0) was the NaN
+
+
+# ------------------------------------------------------------------ issue #9: real layouts
+REAL = Path(__file__).resolve().parent.parent / "data" / "real" / "climate"
+
+
+@pytest.mark.parametrize("values, units, expect", [
+    (np.array([0, 3, 6], "timedelta64[h]"), None,
+     [datetime.timedelta(hours=h) for h in (0, 3, 6)]),
+    (np.array([0.0, 1.5]), "hours", [datetime.timedelta(0), datetime.timedelta(hours=1.5)]),
+    (np.array([0, 30]), "Minutes", [datetime.timedelta(0), datetime.timedelta(minutes=30)]),
+    (np.array([0, 1, 2], np.int32), None, [None, None, None]),  # WRF Time: bare indices
+    (np.array(["2021-01-01T00", "NaT"], "datetime64[h]"), None, [None, None]),
+])
+def test_normalize_times_every_encoding(values, units, expect):
+    assert normalize_times(values, units) == expect
+
+
+def test_no_time_axis_is_one_step_labelled_by_the_scalar_time():
+    p = REAL / "rotated_pole.nc"
+    with pytest.raises(BadInputError, match=r"rotated_pole\.nc.*no time axis"):
+        open_field(p)
+    f = open_field(p, allow_no_time=True)
+    assert f.nt == 1 and f.time_labels() == ["2006-06-15T00:00:00"]
+
+
+def test_wrf_dimensions_and_unitless_time():
+    f = open_field(REAL / "wrf_int_offsets.nc", "T2")
+    assert f.shape == (5, 1, 8, 10) and f.lon.ndim == 2 and f.times == [None] * 5
+
+
+def test_ncl_hours_become_offsets():
+    f = open_field(REAL / "ncl_hours_timedelta.nc", "T")
+    assert f.times[1] == datetime.timedelta(hours=3) and f.vertical[0] == 1000.0
+
+
+def test_split_winds_found_in_whichever_file_holds_them():
+    ps = [REAL / "uwnd_mean.nc", REAL / "vwnd_mean.nc"]
+    assert auto_wind_names(ps) == ["uwnd", "vwnd"]
+    w = open_winds(ps, ["uwnd", "vwnd"])
+    assert w.u.paths[0].endswith("uwnd_mean.nc") and w.v.paths[0].endswith("vwnd_mean.nc")
+    assert open_field(ps, "vwnd").name == "vwnd"
+    u, v, _ = w.steps()
+    assert u.shape == v.shape == (12, 1, 73, 144)
+    np.testing.assert_array_equal(v[3], w.v.frame(3))
+    with pytest.raises(BadInputError, match=r"'q' not found"):
+        open_field(ps, "q")

@@ -47,6 +47,8 @@ CASES: dict[str, tuple[list[str], list[str], bool, bool]] = {
     "uk_hires_pp": (["uk_hires.pp"], ["--var", "air_potential_temperature"], False, False),
     "polar_stereo_grib2": (["polar_stereo.grib2"], [], False, False),
     "era5_members_grib": (["era5-levels-members.grib"], ["--var", "t"], False, False),
+    "era5_member_3_grib": (["era5-levels-members.grib"], ["--var", "t", "--member", "3"],
+                           False, False),
     "lambert_grib": (["lambert_grid.grib"], [], False, False),
     "reduced_gg_grib": (["reduced_gg.grib"], [], False, False),
     "regular_gg_pl_grib": (["regular_gg_pl.grib"], [], False, False),
@@ -200,6 +202,7 @@ RAW = {
     "uk_hires_pp": lambda: _pp_max(D / "uk_hires.pp", 4),
     "polar_stereo_grib2": lambda: _grib_max(D / "polar_stereo.grib2"),
     "era5_members_grib": lambda: _grib_max(D / "era5-levels-members.grib", "t", 0),
+    "era5_member_3_grib": lambda: _grib_max(D / "era5-levels-members.grib", "t", 3),
     "lambert_grib": lambda: _grib_max(D / "lambert_grid.grib"),
     "reduced_gg_grib": lambda: _grib_max(D / "reduced_gg.grib"),
     "regular_gg_pl_grib": lambda: _grib_max(D / "regular_gg_pl.grib"),
@@ -227,3 +230,16 @@ def test_physical_number(runs, case):
         assert raw - 0.5 <= meta["vmax_frame"] <= raw + 1e-4
     else:
         assert meta["vmax_frame"] == pytest.approx(raw, rel=1e-6, abs=1e-4)
+
+
+@pytest.mark.parametrize("case, phrase", [
+    ("era5_member_3_grib", "ensemble member 3 of 10 (0..9; --member N picks another)"),
+    ("reduced_gg_grib", "reduced Gaussian grid (13280 points, rows of 20..192) regridded to "
+                        "a regular 192 x 96 grid"),
+    ("air_temp_pp_no_time", "one time: a still"),
+    ("wrf_int_offsets", "T2: 5 time step(s), 1 level(s), grid 8 x 10"),
+])
+def test_one_log_line_says_what_was_read(runs, case, phrase):
+    lines = [x for x in (runs(case) / "run.log").read_text().splitlines()
+             if "vizpipe.climate" in x and phrase in x]
+    assert len(lines) == 1, phrase
