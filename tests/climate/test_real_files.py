@@ -236,10 +236,13 @@ def test_physical_number(runs, case):
     ("era5_member_3_grib", "ensemble member 3 of 10 (0..9; --member N picks another)"),
     ("reduced_gg_grib", "reduced Gaussian grid (13280 points, rows of 20..192) regridded to "
                         "a regular 192 x 96 grid"),
-    ("air_temp_pp_no_time", "one time: a still"),
+    ("air_temp_pp_no_time", "air_temperature: 1 time step(s), 1 level(s), grid 73 x 96; "
+                            "one time: a still"),
     ("wrf_int_offsets", "T2: 5 time step(s), 1 level(s), grid 8 x 10"),
 ])
 def test_one_log_line_says_what_was_read(runs, case, phrase):
+    # phrases name their run: in one process, core.cli.set_log_file keeps earlier runs'
+    # handlers, so an earlier run.log also receives later runs' lines
     lines = [x for x in (runs(case) / "run.log").read_text().splitlines()
              if "vizpipe.climate" in x and phrase in x]
     assert len(lines) == 1, phrase
