@@ -142,29 +142,26 @@ class Winds:
     def has_w(self) -> bool:
         return self.w is not None
 
+    def _true_east_north(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """u, v (any leading axes) rotated from a rotated-pole grid to true east/north."""
+        if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
+                and self.u.y is not None):
+            from climate_pipeline import geo
+
+            plon, plat, npgl = self.u.rotated_pole
+            rlon, rlat = np.meshgrid(self.u.x, self.u.y)
+            u, v = geo.rotate_winds(u, v, rlon, rlat, plon, plat, npgl)
+        return u, v
+
     def frame(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(u, v, w-or-None) at time step ``t``, each (nz, ny, nx), u/v true east/north."""
         u = self.u.frame(t)
         v = self.v.frame(t)
         w = self.w.frame(t) if self.w is not None else None
-        if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
-                and self.u.y is not None):
-            from climate_pipeline import geo
-
-            plon, plat, npgl = self.u.rotated_pole
-            rlon, rlat = np.meshgrid(self.u.x, self.u.y)
-            u, v = geo.rotate_winds(u, v, rlon, rlat, plon, plat, npgl)
-        return u, v, w
+        return (*self._true_east_north(u, v), w)
 
     def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(u, v, w-or-None) at every time step, each (nt, nz, ny, nx), read at once."""
         u, v = self.u.steps(), self.v.steps()
         w = self.w.steps() if self.w is not None else None
-        if (self.rotate and self.u.rotated_pole is not None and self.u.x is not None
-                and self.u.y is not None):
-            from climate_pipeline import geo
-
-            plon, plat, npgl = self.u.rotated_pole
-            rlon, rlat = np.meshgrid(self.u.x, self.u.y)
-            u, v = geo.rotate_winds(u, v, rlon, rlat, plon, plat, npgl)
-        return u, v, w
+        return (*self._true_east_north(u, v), w)
