@@ -17,13 +17,10 @@ import numpy as np
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc
+from core.rundir import RunDir
 
 ASSET_VERSION = 2  # 2: streamlines
 M_PER_KM = 1000.0
-
-
-def frame_dir(out_dir: str | Path, index: int) -> Path:
-    return Path(out_dir) / "assets" / f"{index:04d}"
 
 
 def projection(spec: dict, lon: np.ndarray, lat: np.ndarray):
@@ -72,7 +69,7 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
     """Isosurfaces, volume and surface layer of one output frame."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
     t_start = time.perf_counter()
-    fdir = frame_dir(out_dir, index)
+    fdir = RunDir(out_dir).frame_dir(index)
     key = params_key(ASSET_VERSION, paths, var, tau, params, [file_stat(p) for p in paths])
     if (cached := done(fdir / "frame.json", key)) is not None:
         return {**cached, "skipped": True}
@@ -162,7 +159,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     odir = Path(out_dir)
     key = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, params,
                      [file_stat(p) for p in wind_paths])
-    marker = odir / "assets" / f"particles_b{batch:02d}.json"
+    marker = RunDir(odir).assets / f"particles_b{batch:02d}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
     winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
@@ -198,7 +195,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
 
     files: list[str] = []
     for i, (fr, trails) in enumerate(out):
-        fdir = frame_dir(out_dir, i)
+        fdir = RunDir(out_dir).frame_dir(i)
         fdir.mkdir(parents=True, exist_ok=True)
         zz = fr.z if z is not None else np.full(len(fr.lon), 10.0)
         pts = Points(proj.forward(fr.lon, fr.lat, zz),

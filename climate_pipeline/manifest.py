@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import camera
 from core import manifest as mf
+from core.rundir import RunDir, frame_name
+
+if TYPE_CHECKING:
+    from climate_pipeline.settings import ClimateSettings
 
 UNITS = {"ug m-3": "µg/m³", "ug/m3": "µg/m³", "kg m-3": "kg/m³", "m s-1": "m/s"}
 
@@ -18,7 +20,7 @@ def _u(units: str) -> str:
     return UNITS.get(units, units)
 
 
-def build_static(out: Path, field, params: dict, args: argparse.Namespace) -> tuple[list, Any]:
+def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[list, Any]:
     """Coastlines (and borders) as curves and a land/ocean base layer, once per run."""
     from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
     from climate_pipeline.frames import projection
@@ -27,25 +29,26 @@ def build_static(out: Path, field, params: dict, args: argparse.Namespace) -> tu
     lon2, lat2 = field.lonlat_2d()
     bbox = (float(np.min(lon2)), float(np.max(lon2)), float(np.min(lat2)), float(np.max(lat2)))
     proj = projection(params["projection"], field.lon, field.lat)
-    sdir = out / "static"
+    sdir = run.static
     sdir.mkdir(parents=True, exist_ok=True)
     fmts = [f for f in params["formats"] if f != "glb"]
     files: list[str] = []
-    lines = coastlines(args.coastlines, bbox, borders=args.borders)
+    lines = coastlines(s.coastlines, bbox, borders=s.borders)
     radius = 1.2 if params["projection"]["mode"] == "map" else 3.0
     curves = to_curves(lines, proj, height_m=50.0, radius=radius)
     write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
               meters_per_unit=1000.0, radius=radius)
-    base = land_ocean_layer(proj, bbox, args.coastlines, height_m=-300.0)
+    base = land_ocean_layer(proj, bbox, s.coastlines, height_m=-300.0)
     write_all(base, sdir / "base", params["formats"], files, name="base",
               meters_per_unit=1000.0)
     alts = [f for f in params["formats"] if f != "ply"]
     static = [
-        mf.asset("base", "mesh", "static/base.ply", units="", label="land and ocean",
-                 alternates=[f"static/base.{f}" for f in alts] or None),
-        mf.asset("coastlines", "curves", "static/coastlines.ply", units="", radius=radius,
-                 color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {args.coastlines})",
-                 alternates=[f"static/coastlines.{f}" for f in alts if f != "glb"] or None),
+        mf.asset("base", "mesh", run.static_rel("base.ply"), units="", label="land and ocean",
+                 alternates=[run.static_rel(f"base.{f}") for f in alts] or None),
+        mf.asset("coastlines", "curves", run.static_rel("coastlines.ply"), units="", radius=radius,
+                 color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {s.coastlines})",
+                 alternates=[run.static_rel(f"coastlines.{f}") for f in alts if f != "glb"]
+                 or None),
     ]
     return static, proj
 
@@ -59,9 +62,9 @@ def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
             float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))))
 
 
-def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], params: dict,
-                   args: argparse.Namespace, *, taus, winds, inputs, checksums) -> dict:
-    static, proj = build_static(out, field, params, args)
+def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], params: dict,
+                   s: ClimateSettings, *, taus, winds, inputs, checksums) -> dict:
+    static, proj = build_static(run, field, params, s)
     lon2, lat2 = field.lonlat_2d()
     from climate_pipeline.frames import heights_m
 
@@ -70,7 +73,7 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                            np.array([lat2.min(), lat2.min(), lat2.max(), lat2.max()] * 2),
                            np.array([0.0] * 4 + [float(h[-1])] * 4))
     bounds = np.array([corners.min(0), corners.max(0)])
-    aspect = args.resolution[0] / args.resolution[1]
+    aspect = s.resolution[0] / s.resolution[1]
     n = len(metas)
     if params["projection"]["mode"] == "globe":
         # look down on the region from its south, about its local vertical
@@ -93,24 +96,24 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
     alts = [f for f in fmts if f != "ply"]
     frames = []
     for k, m in enumerate(sorted(metas, key=lambda x: x["index"])):
-        rel = f"assets/{m['index']:04d}"
+        rel = run.frame_rel(m["index"])
         assets = [mf.asset("layer", "mesh", f"{rel}/layer.ply", units=field.units,
                            colormap={**cm, "attribute": "value"}, opacity=0.85,
                            alternates=[f"{rel}/layer.{f}" for f in alts] or None,
                            label="lowest level")]
-        for s in m.get("surfaces", []):
-            assets.append(mf.asset(s["name"], "mesh", f"{rel}/{s['name']}.ply",
-                                   units=field.units, level=s["level"], opacity=0.8,
-                                   emission=0.3,
-                                   alternates=[f"{rel}/{s['name']}.{f}" for f in alts] or None,
-                                   label=f"{s['level']:g} {_u(field.units)}"))
+        for surf in m.get("surfaces", []):
+            nm = surf["name"]
+            assets.append(mf.asset(nm, "mesh", f"{rel}/{nm}.ply", units=field.units,
+                                   level=surf["level"], opacity=0.8, emission=0.3,
+                                   alternates=[f"{rel}/{nm}.{f}" for f in alts] or None,
+                                   label=f"{surf['level']:g} {_u(field.units)}"))
         if "field.vdb" in m.get("files", []):
             assets.append(mf.asset("field", "volume", f"{rel}/field.vdb", units=field.units,
                                    grid="field", colormap={**cm, "attribute": "field"},
                                    density_scale=0.008 / max(vmax - vmin, 1e-12),
-                                   emission=0.15, hidden=not args.show_volume,
+                                   emission=0.15, hidden=not s.show_volume,
                                    alternates=[f"{rel}/field.usd"] if "usd" in fmts else None))
-        stream = f"{m['index']:04d}/streamlines.ply"
+        stream = f"{frame_name(m['index'])}/streamlines.ply"
         if any(stream in b.get("files", []) for b in pmetas):
             lo, hi = stream_range(SPEED_MAX)
             assets.append(mf.asset("streamlines", "curves", f"{rel}/streamlines.ply",
@@ -118,7 +121,7 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                    radius=stream_radius(params["projection"]["mode"]),
                                    colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
                                              "attribute": "speed", "units": "m/s"},
-                                   hidden=bool(getattr(args, "hide_streamlines", False)),
+                                   hidden=s.hide_streamlines,
                                    alternates=[f"{rel}/streamlines.usd"]
                                    if "usd" in fmts else None))
         for b in pmetas:
@@ -133,20 +136,20 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                                    if "usd" in fmts else None))
             assets.append(mf.asset(f"trails_b{bb:02d}", "curves", f"{rel}/trails_b{bb:02d}.ply",
                                    units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
-                                   hidden=not args.show_trails,
+                                   hidden=not s.show_trails,
                                    alternates=[f"{rel}/trails_b{bb:02d}.usd"]
                                    if "usd" in fmts else None))
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
                                camera=cams[k]))
     name = field.long_name or field.standard_name.replace("_", " ") or field.name
     levels = ", ".join(f"{t:g}" for t in params["thresholds"])
-    legend = {"title": args.title or name,
+    legend = {"title": s.title or name,
               "subtitle": f"isosurfaces at {levels} {_u(field.units)} · vertical ×"
                           f"{params['projection']['exaggeration']:g}"
                           + (f" · {sum(b['n'] for b in pmetas)} wind particles" if pmetas
                              else "")
-                          + (f" seeded by {field.name}" if pmetas and getattr(
-                              args, "seed_by", "uniform") == "concentration" else ""),
+                          + (f" seeded by {field.name}" if pmetas and s.seed_by == "concentration"
+                             else ""),
               "items": ([{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
                         if pmetas else [])
               + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
@@ -154,21 +157,22 @@ def build_manifest(out: Path, field, metas: list[dict], pmetas: list[dict], para
                  else [])}
     from core.colormaps import colorbar_png, colorbar_size
 
-    colorbar_png(out / "static" / "colorbar.png", params["colormap"], vmin, vmax,
+    colorbar_png(run.static / "colorbar.png", params["colormap"], vmin, vmax,
                  label=name, units=_u(field.units),
-                 size_px=colorbar_size(args.resolution[1]))
-    legend["colorbar"] = {"image": "static/colorbar.png", "label": name, "colormap": cm}
+                 size_px=colorbar_size(s.resolution[1]))
+    legend["colorbar"] = {"image": run.static_rel("colorbar.png"), "label": name, "colormap": cm}
     if not legend["items"]:
         legend.pop("items")
     man = mf.new_manifest(legend["title"], "climate", length_unit="km", bounds=bounds,
-                          meters_per_unit=1000.0, fps=float(args.fps), legend=legend,
-                          render={"resolution": list(args.resolution),
-                                  "samples": int(args.samples),
+                          meters_per_unit=1000.0, fps=float(s.fps), legend=legend,
+                          render={"resolution": list(s.resolution),
+                                  "samples": int(s.samples),
                                   "background": [0.03, 0.04, 0.06]})
     man["frames"] = frames
     man["static"] = static
     man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
-                                               "particles": args.particles,
-                                               "seed_by": getattr(args, "seed_by", "uniform")},
-                                      checksums=checksums, engine=str(args.engine or ""))
+                                               "particles": s.particles,
+                                               "seed_by": s.seed_by},
+                                      checksums=checksums, engine=str(s.engine or ""),
+                                      settings=s.to_json())
     return man

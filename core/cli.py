@@ -106,8 +106,7 @@ def engine_from_args(args: argparse.Namespace, label: str | None = None
     """The ``use_engine(...)`` context manager for parsed ``--engine``/``--workers``."""
     from core.runtime import use_engine
 
-    return use_engine(getattr(args, "engine", None), workers=getattr(args, "workers", None),
-                      label=label)
+    return use_engine(args.engine, workers=args.workers, label=label)
 
 
 def set_log_file(path: str | os.PathLike) -> logging.Handler:

@@ -132,8 +132,10 @@ def package_versions() -> dict[str, str]:
 
 
 def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
-               command: list[str] | None = None, checksums: dict | None = None) -> dict:
-    """Provenance block: input files with checksums, every parameter, package versions.
+               command: list[str] | None = None, checksums: dict | None = None,
+               settings: dict | None = None) -> dict:
+    """Provenance block: input files with checksums, every parameter, package versions, and
+    the run's settings as given (``RunSettings.to_json()``, see :mod:`core.settings`).
 
     ``checksums`` maps paths to SHA-256 digests already computed (e.g. in a background thread
     while the run worked: :func:`checksums_in_background`); missing ones are computed here.
@@ -144,7 +146,7 @@ def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
         p = Path(p).resolve()
         digest = known.get(str(p)) or sha256(p)
         ins.append({"path": str(p), "sha256": digest, "size": p.stat().st_size})
-    return {
+    block = {
         "inputs": ins,
         "parameters": _jsonable(parameters or {}),
         "packages": package_versions(),
@@ -153,6 +155,9 @@ def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
         "host": platform.node(),
         "engine": engine,
     }
+    if settings is not None:
+        block["settings"] = _jsonable(settings)
+    return block
 
 
 def validate(m: dict, source: str = "manifest") -> dict:

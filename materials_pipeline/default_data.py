@@ -30,6 +30,14 @@ SIGN_CONVENTION = "largest-component-positive"
 _TIE_RTOL = 1e-3  # components this close (relative) to the largest count as tied with it
 
 
+def inputs_dir(run_root: str | Path, n_frames: int) -> Path:
+    """``RUN/inputs/<N>-frames``: where the default run writes its frames and ``mode.json``."""
+    return Path(run_root) / "inputs" / f"{int(n_frames)}-frames"
+
+
+MODE_FILE = "mode.json"
+
+
 def density_name(index: int) -> str:
     return f"water_{index:03d}_density.cube"
 
@@ -86,7 +94,7 @@ def normal_mode(inputs: str | Path, params: dict | None = None) -> dict:
     """The bending mode of water (cached in ``inputs/mode.json``), its sign fixed by
     :func:`oriented_mode`."""
     p = {**DEFAULTS, **(params or {})}
-    cache = Path(inputs) / "mode.json"
+    cache = Path(inputs) / MODE_FILE
     if cache.exists():
         mode = json.loads(cache.read_text())
         if mode.get("params") == p and mode.get("sign_convention") == SIGN_CONVENTION:

@@ -31,6 +31,7 @@ from core.framecache import file_stat as _stat
 from core.framecache import params_key, write_all
 from core.framecache import write_meta as _write_meta
 from core.memory import tune_malloc
+from core.rundir import RunDir
 from materials_pipeline.readers._common import ReaderWarning
 
 METERS_PER_ANGSTROM = 1e-10
@@ -45,10 +46,6 @@ def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: s
                radius: float | None = None, **usd_kw: Any) -> None:
     write_all(obj, stem, formats, files, name=name, meters_per_unit=METERS_PER_ANGSTROM,
               radius=radius, **usd_kw)
-
-
-def frame_dir(out_dir: str | Path, index: int) -> Path:
-    return Path(out_dir) / "assets" / f"{index:04d}"
 
 
 def _select_grid(data, field: str | None, src: str):
@@ -88,7 +85,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     from core.atomic import atomic_path
 
     t0 = time.perf_counter()
-    fdir = frame_dir(out_dir, index)
+    fdir = RunDir(out_dir).frame_dir(index)
     key = params_key(ASSET_VERSION, src, frame_in_file, color_src, params, _stat(src),
                      _stat(color_src))
     if (cached := _done(fdir / FRAME_META, key)) is not None:
@@ -243,7 +240,7 @@ def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin:
     from core.geometry import Mesh
 
     t0 = time.perf_counter()
-    fdir = frame_dir(out_dir, index)
+    fdir = RunDir(out_dir).frame_dir(index)
     key = params_key(surfaces, cmap, vmin, vmax, formats,
                      [_stat(str(fdir / f"{s}.raw.npz")) for s in surfaces])
     if _done(fdir / COLOUR_META, key) is not None:

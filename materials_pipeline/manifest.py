@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import camera
 from core import manifest as mf
 from core.geometry import cell_corners
+from core.rundir import RunDir
+
+if TYPE_CHECKING:
+    from materials_pipeline.settings import MaterialsSettings
 
 UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
              "Hartree/e": "Hartree/e"}
@@ -23,11 +26,11 @@ def _units(u: str) -> str:
     return UNIT_TEXT.get(u, u)
 
 
-def _label(meta: dict, index: int, n: int, args: argparse.Namespace) -> str:
-    if getattr(args, "default", False):
+def _label(meta: dict, index: int, n: int, run: RunDir, s: MaterialsSettings) -> str:
+    if s.default:
         from materials_pipeline import default_data
 
-        mode_file = Path(args.out) / "inputs" / f"{args.frames}-frames" / "mode.json"
+        mode_file = default_data.inputs_dir(run.root, s.frames) / default_data.MODE_FILE
         if mode_file.exists():
             import json
 
@@ -40,7 +43,7 @@ def _label(meta: dict, index: int, n: int, args: argparse.Namespace) -> str:
 
 
 def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[dict]:
-    rel = f"assets/{meta['index']:04d}"
+    rel = RunDir.frame_rel(meta["index"])
     alts = [f for f in params["formats"] if f != "ply"]
     files = set(meta.get("files", []))
 
@@ -87,7 +90,7 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
     return out
 
 
-def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Namespace, *,
+def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSettings, *,
                    cmap: str | None, crange, inputs: list[Path],
                    checksums: dict | None = None) -> dict:
     """The manifest of a materials run (frames, static cell, legend, cameras, provenance)."""
@@ -103,21 +106,22 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
     same_cell = m0["has_cell"] and all(np.allclose(m["cell"], m0["cell"]) for m in metas)
     static = []
     if same_cell:
-        (out / "static").mkdir(exist_ok=True)
+        run.static.mkdir(exist_ok=True)
         for suffix in ("ply", "usd"):
-            src = out / "assets" / "0000" / f"cell.{suffix}"
+            src = run.frame_dir(m0["index"]) / f"cell.{suffix}"
             if src.exists():
-                shutil.copyfile(src, out / "static" / f"cell.{suffix}")
-        static.append(mf.asset("cell", "curves", "static/cell.ply", units="Angstrom",
+                shutil.copyfile(src, run.static / f"cell.{suffix}")
+        static.append(mf.asset("cell", "curves", run.static_rel("cell.ply"), units="Angstrom",
                                radius=0.03, color=[0.75, 0.75, 0.8],
-                               alternates=["static/cell.usd"] if "usd" in params["formats"]
+                               alternates=[run.static_rel("cell.usd")]
+                               if "usd" in params["formats"]
                                else None, label="unit cell"))
     points = (cell_corners(m0["cell"]) if same_cell
               else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
                              for z in bounds[:, 2]]))
-    aspect = args.resolution[0] / args.resolution[1]
+    aspect = s.resolution[0] / s.resolution[1]
     single = n == 1
-    n_out = args.orbit_frames if single else n
+    n_out = s.orbit_frames if single else n
     cams = camera.orbit(bounds, n_out, turns=1.0 if single else 0.15, azimuth_deg=-60,
                         elevation_deg=20, lens_mm=50, aspect=aspect, margin=1.06, points=points)
     frames = []
@@ -125,10 +129,10 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
         meta = metas[0 if single else k]
         assets = _frame_assets(meta, params, cmap, crange)
         if not same_cell and "cell.ply" in meta.get("files", []):
-            rel = f"assets/{meta['index']:04d}"
+            rel = run.frame_rel(meta["index"])
             assets.append(mf.asset("cell", "curves", f"{rel}/cell.ply", units="Angstrom",
                                    radius=0.03, color=[0.75, 0.75, 0.8], label="cell"))
-        label = _label(meta, meta["index"], n, args)
+        label = _label(meta, meta["index"], n, run, s)
         frames.append(mf.frame(k, assets, time=float(k), label=label, camera=cams[k]))
 
     symbols = sorted({s for m in metas for s in m.get("symbols", [])},
@@ -139,7 +143,7 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
     if "level" in m0:
         kind = {"density": "Electron density", "potential": "Local potential", "elf": "ELF",
                 "orbital": "Orbital"}.get(m0.get("kind", ""), m0.get("grid", "field"))
-        legend["title"] = args.title or f"{kind} — {''.join(symbols)} ({m0.get('format')})"
+        legend["title"] = s.title or f"{kind} — {''.join(symbols)} ({m0.get('format')})"
         lvl = m0["level_text"]
         sign = "±" if m0.get("signed") else ""
         sub = f"isosurface {sign}{lvl}".replace(m0["units"], _units(m0["units"]))
@@ -155,18 +159,18 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
             items = [{"label": f"+{m0['level']:.3g}", "color": list(SIGNED_COLOURS[0])},
                      {"label": f"−{m0['level']:.3g}", "color": list(SIGNED_COLOURS[1])}] + items
     else:
-        legend["title"] = args.title or f"Structure — {''.join(symbols)}"
+        legend["title"] = s.title or f"Structure — {''.join(symbols)}"
     if cmap is not None and crange is not None:
         from core.colormaps import colorbar_png, colorbar_size
 
         cu = _units(m0.get("color_units", ""))
         label = ("electrostatic potential" if m0.get("color_units") == "V"
                  else m0.get("color_grid") or "colour field")
-        (out / "static").mkdir(exist_ok=True)
-        colorbar_png(out / "static" / "colorbar.png", cmap, crange[0], crange[1],
+        run.static.mkdir(exist_ok=True)
+        colorbar_png(run.static / "colorbar.png", cmap, crange[0], crange[1],
                      label=label, units=cu,
-                     size_px=colorbar_size(args.resolution[1]))
-        legend["colorbar"] = {"image": "static/colorbar.png", "label": label,
+                     size_px=colorbar_size(s.resolution[1]))
+        legend["colorbar"] = {"image": run.static_rel("colorbar.png"), "label": label,
                               "colormap": {"name": cmap, "vmin": crange[0], "vmax": crange[1],
                                            "units": m0.get("color_units", "")}}
     if items:
@@ -174,21 +178,21 @@ def build_manifest(out: Path, metas: list[dict], params: dict, args: argparse.Na
 
     man = mf.new_manifest(legend.get("title", "materials"), "materials",
                           length_unit="angstrom", bounds=bounds, meters_per_unit=1e-10,
-                          fps=float(args.fps), legend=legend,
+                          fps=float(s.fps), legend=legend,
                           camera={"mode": "orbit" if single else "static", "turns": 1.0
                                   if single else 0.15},
-                          render={"resolution": list(args.resolution),
-                                  "samples": int(args.samples),
+                          render={"resolution": list(s.resolution),
+                                  "samples": int(s.samples),
                                   "background": [0.045, 0.05, 0.06]})
     man["frames"] = frames
     man["static"] = static
     params_all = {**params, "inputs": [str(p) for p in inputs], "levels":
                   [m.get("level") for m in metas], "color_range": crange, "colormap": cmap,
-                  "resolution": list(args.resolution), "samples": args.samples}
+                  "resolution": list(s.resolution), "samples": s.samples}
     if any("electrons_negative" in m for m in metas):  # clipped for enclosed levels
         params_all["electrons_negative"] = [m.get("electrons_negative") for m in metas]
     if any(m.get("warnings") for m in metas):  # what readers skipped, what was clipped
         params_all["warnings"] = [w for m in metas for w in m.get("warnings", [])]
     man["provenance"] = mf.provenance(sorted(set(inputs)), params_all, checksums=checksums,
-                                      engine=str(getattr(args, "engine", "") or ""))
+                                      engine=str(s.engine or ""), settings=s.to_json())
     return man

@@ -12,7 +12,6 @@ natural sort order. A single frame becomes an orbit of the camera around it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -20,14 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.cli import (
-    add_dry_run_arg,
-    add_engine_args,
-    positive_int,
-    resolution,
-    set_log_file,
-)
+from core.cli import set_log_file
 from core.errors import BadInputError
+from core.rundir import RunDir
+from materials_pipeline.settings import MaterialsSettings, build_parser, settings_from_args
+
+__all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "convert",
+           "expand_inputs", "frame_sources", "make_params"]
 
 DIVERGING_DEFAULT = "vik"
 
@@ -72,77 +70,14 @@ def frame_sources(files: list[Path]) -> list[tuple[str, int | None]]:
     return out
 
 
-def parse_supercell(text: str) -> tuple[int, int, int]:
-    try:
-        reps = tuple(int(x) for x in text.replace("x", ",").split(","))
-    except ValueError:
-        reps = ()
-    if len(reps) == 1:
-        reps = reps * 3
-    if len(reps) != 3 or min(reps) < 1:
-        raise argparse.ArgumentTypeError(f"expected N,N,N with N >= 1, got {text!r}")
-    return reps  # type: ignore[return-value]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m materials_pipeline",
-        description="Electron densities and structures (VASP, cube, XSF, XYZ, ASE) to Blender "
-                    "and Maya assets, stills and a movie.")
-    ap.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR",
-                    help="volumetric or structure files, or folders of them (a series)")
-    ap.add_argument("--out", type=Path, required=True, help="run directory")
-    ap.add_argument("--default", action="store_true",
-                    help="compute the embedded default input (PySCF water vibration) first")
-    ap.add_argument("--frames", type=positive_int, default=16,
-                    help="frames of the default input [16]")
-    ap.add_argument("--iso", default=None,
-                    help="isovalue: 0.05 | 0.05e/A3 | 10%% (of max) | p95 | 90%%e (enclosed "
-                         "electrons) [50%%e for densities, 10%% for other fields]")
-    ap.add_argument("--field", help="grid to contour (e.g. magnetization) [the file's first]")
-    ap.add_argument("--color-by", nargs="+", metavar="FILE_OR_DIR",
-                    help="colour the surface by a second field: one file, or one per frame")
-    ap.add_argument("--color-field", help="grid of the --color-by files [their first]")
-    ap.add_argument("--colormap", default=None, help="colour map [vik for potentials]")
-    ap.add_argument("--supercell", type=parse_supercell, default=(1, 1, 1), metavar="N,N,N")
-    ap.add_argument("--radius", default="covalent", choices=["covalent", "vdw"])
-    ap.add_argument("--atom-scale", type=float, default=0.45)
-    ap.add_argument("--repeat-boundary", action="store_true",
-                    help="repeat atoms on cell faces on the opposite faces")
-    ap.add_argument("--polyhedra", default="", help="coordination polyhedra around these "
-                    "elements, e.g. Ti,Si")
-    ap.add_argument("--ligands", default="", help="only these elements as polyhedron corners, "
-                    "e.g. O")
-    ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
-    ap.add_argument("--show-volume", action="store_true",
-                    help="render the volume also for non-periodic (molecular) grids")
-    ap.add_argument("--formats", default="ply,glb,usd", help="mesh formats [ply,glb,usd]")
-    ap.add_argument("--title", help="title of the stills [from the input]")
-    ap.add_argument("--orbit-frames", type=positive_int, default=48,
-                    help="frames of the camera orbit around a single frame [48]")
-    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=12)
-    ap.add_argument("--fps", type=positive_int, default=12)
-    ap.add_argument("--no-render", action="store_true", help="assets and manifest only")
-    add_engine_args(ap)
-    add_dry_run_arg(ap)
-    return ap
-
-
-def make_params(args: argparse.Namespace) -> dict[str, Any]:
-    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
-    if "ply" not in formats:
-        formats.insert(0, "ply")  # the renderer loads PLY
-    bad = [f for f in formats if f not in ("ply", "glb", "usd")]
-    if bad:
-        raise BadInputError(f"--formats: unknown {bad}; choose from ply, glb, usd")
+def make_params(s: MaterialsSettings) -> dict[str, Any]:
+    """What a frame task needs (JSON values: its cache key hashes them)."""
     return {
-        "iso": args.iso, "field": args.field, "color_field": args.color_field,
-        "supercell": list(args.supercell), "radius": args.radius, "atom_scale": args.atom_scale,
-        "repeat_boundary": bool(args.repeat_boundary),
-        "polyhedra": [e.strip() for e in args.polyhedra.split(",") if e.strip()],
-        "ligands": [e.strip() for e in args.ligands.split(",") if e.strip()],
-        "volume": not args.no_volume, "formats": formats, "show_volume": args.show_volume,
+        "iso": s.iso, "field": s.field, "color_field": s.color_field,
+        "supercell": list(s.supercell), "radius": s.radius, "atom_scale": s.atom_scale,
+        "repeat_boundary": s.repeat_boundary, "polyhedra": list(s.polyhedra),
+        "ligands": list(s.ligands), "volume": s.volume, "formats": list(s.formats),
+        "show_volume": s.show_volume,
     }
 
 
@@ -158,26 +93,32 @@ def _pair_colour_sources(frames: list[tuple[str, int | None]], color: list[Path]
     return [str(c) for c in color]
 
 
-def convert(args: argparse.Namespace) -> dict:
-    """Run the conversion graph; returns {"manifest": path, "frames": metas}."""
-    from core.cli import engine_from_args
-    from core.runtime import wait_on
+def with_default_data(s: MaterialsSettings, run: RunDir) -> MaterialsSettings:
+    """``--default``: compute the PySCF water frames and return the settings that read them
+    (densities, coloured by the potential; title and isovalue unless given)."""
+    from materials_pipeline.default_data import inputs_dir
 
-    out: Path = args.out.resolve()
+    density, esp = generate_default(s, inputs_dir(run.root, s.frames))
+    return s.replace(inputs=tuple(str(p) for p in density), color_by=tuple(map(str, esp)),
+                     title=s.title or "Water, bending vibration (PySCF PBE0/6-31G*)",
+                     iso=s.iso or "0.002e/bohr3")  # the classic MEP-mapped molecular surface
+
+
+def convert(s: MaterialsSettings) -> dict:
+    """Run the conversion graph; returns {"manifest": path, "frames": metas}."""
+    from core.runtime import use_engine, wait_on
+
+    run = RunDir(s.out.resolve())
+    out = run.root
     out.mkdir(parents=True, exist_ok=True)
-    set_log_file(out / "run.log")
+    set_log_file(run.run_log)
     t0 = time.perf_counter()
-    color_files = expand_inputs(args.color_by, "--color-by") if args.color_by else None
-    if args.default:
-        inputs = out / "inputs" / f"{args.frames}-frames"
-        density, esp = generate_default(args, inputs)
-        args.inputs = [str(p) for p in density]
-        color_files = esp
-        args.title = args.title or "Water, bending vibration (PySCF PBE0/6-31G*)"
-        args.iso = args.iso or "0.002e/bohr3"  # the classic MEP-mapped molecular surface
-    if not args.inputs:
+    if s.default:
+        s = with_default_data(s, run)
+    color_files = expand_inputs(list(s.color_by), "--color-by") if s.color_by else None
+    if not s.inputs:
         raise BadInputError("no input: give files or folders, or --default")
-    files = expand_inputs(args.inputs)
+    files = expand_inputs(list(s.inputs))
     frames = frame_sources(files)
     colours = _pair_colour_sources(frames, color_files)
     from core.manifest import checksums_in_background
@@ -185,17 +126,17 @@ def convert(args: argparse.Namespace) -> dict:
     all_inputs = sorted({Path(s).resolve() for s, _ in frames} |
                         {p.resolve() for p in color_files or []})
     checksums = checksums_in_background(all_inputs)  # overlaps with the conversion
-    params = make_params(args)
+    params = make_params(s)
     n = len(frames)
     from core.runtime import resolve_workers
 
-    args.workers = min(resolve_workers(args.workers), n)  # one file: no worker processes
-    with engine_from_args(args, label="materials") as eng:
+    workers = min(resolve_workers(s.workers), n)  # one file: no worker processes
+    with use_engine(s.engine, workers=workers, label="materials") as eng:
         from materials_pipeline.tasks import build_frame, colour_frame
 
         # parser threads: the cores shared out between the workers (no oversubscription);
         # under COMPSs, the task's computing units
-        threads = max(1, len(os.sched_getaffinity(0)) // args.workers)
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
         if eng.name == "compss":
             from core.containers import env_units
 
@@ -203,7 +144,7 @@ def convert(args: argparse.Namespace) -> dict:
         metas = wait_on([build_frame(src, k, c, str(out), i, params, threads)
                          for i, ((src, k), c) in enumerate(zip(frames, colours, strict=True))])
         crange = None
-        cmap = args.colormap
+        cmap = s.colormap
         if color_files:
             from core import colormaps
             from materials_pipeline.stages import colour_range
@@ -218,7 +159,7 @@ def convert(args: argparse.Namespace) -> dict:
     from core.manifest import write_run
     from materials_pipeline.manifest import build_manifest
 
-    manifest = build_manifest(out, metas, params, args, cmap=cmap, crange=crange,
+    manifest = build_manifest(run, metas, params, s, cmap=cmap, crange=crange,
                               inputs=all_inputs, checksums=checksums.result())
     path = write_run(out, manifest)
     done = sum(not m.get("skipped") for m in metas)
@@ -239,26 +180,22 @@ def log_frame_warnings(metas: list[dict]) -> None:
             print(f"materials: warning: {note}", file=sys.stderr, flush=True)
 
 
-def generate_default(args: argparse.Namespace, inputs: Path) -> tuple[list[Path], list[Path]]:
+def generate_default(s: MaterialsSettings, inputs: Path) -> tuple[list[Path], list[Path]]:
     """PySCF frames as cube files in inputs/density and inputs/esp (parallel tasks);
     returns the two file lists."""
-    from core.cli import engine_from_args
-    from core.runtime import wait_on
+    from core.runtime import use_engine, wait_on
     from materials_pipeline import default_data
 
-    n = int(args.frames)
+    n = int(s.frames)
     for sub in ("density", "esp"):
         (inputs / sub).mkdir(parents=True, exist_ok=True)
     mode = default_data.normal_mode(inputs)
     from core.runtime import resolve_workers
 
-    saved = args.workers
-    args.workers = min(resolve_workers(args.workers), n)
-    with engine_from_args(args, label="pyscf") as _eng:
+    with use_engine(s.engine, workers=min(resolve_workers(s.workers), n), label="pyscf"):
         from materials_pipeline.tasks import compute_default_frame
 
         wait_on([compute_default_frame(str(inputs), i, n, mode, {}) for i in range(n)])
-    args.workers = saved
     missing = [i for i in range(n) if not (inputs / "density" / default_data.density_name(i))
                .exists()]
     if missing:

@@ -62,36 +62,36 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
                  app: bool = False) -> int:
     """The body of ``python -m <name>_pipeline`` and of its COMPSs application (``app=True``):
     convert, then render unless --no-render; --dry-run prints the command lines instead.
-    ``pipeline`` is the pipeline's module (its ``build_parser`` and ``convert``). The command
-    renders in a child process (bpy stays out of ours); the application renders in this
-    process, so the render tasks are this COMPSs application's.
+    ``pipeline`` is the pipeline's module: ``build_parser()`` parses ``argv`` once,
+    ``settings_from_args`` turns it into the frozen settings, ``convert(settings)`` runs.
+    The command renders in a child process (bpy stays out of ours); the application renders
+    in this process, so the render tasks are this COMPSs application's.
     """
     from core.cli import main_wrapper
 
     @main_wrapper
     def run(argv: list[str] | None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
-        args = pipeline.build_parser().parse_args(argv)
-        if args.dry_run:
-            print("\n".join(dry_run_lines(name, argv, args.out)))
+        settings = pipeline.settings_from_args(pipeline.build_parser().parse_args(argv))
+        if settings.dry_run:
+            print("\n".join(dry_run_lines(name, argv, settings.out)))
             return 0
         if app:  # the Blender image must see the run directory and the inputs: bind them
-            add_binds([args.out, *args.inputs])  # (read when render.tasks is imported)
-        render_workers = args.workers  # the conversion may lower args.workers
-        result = pipeline.convert(args)
-        if args.no_render:
+            add_binds([settings.out, *settings.inputs])  # (read when render.tasks is imported)
+        result = pipeline.convert(settings)
+        if not settings.render:
             return 0
         run_dir = Path(result["manifest"]).parent
         if not app:
-            render_subprocess(run_dir, args.engine, render_workers)
+            render_subprocess(run_dir, settings.engine, settings.workers)
             return 0
         from core.runtime import resolve_workers
         from render.driver import build_parser
         from render.driver import run as render_run
 
-        rargv = [str(run_dir), "--workers", str(resolve_workers(render_workers))]
-        if args.engine:
-            rargv += ["--engine", args.engine]
+        rargv = [str(run_dir), "--workers", str(resolve_workers(settings.workers))]
+        if settings.engine:
+            rargv += ["--engine", settings.engine]
         render_run(build_parser().parse_args(rargv))
         return 0
 

@@ -36,6 +36,9 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
 
     pts = read_ply(out / "assets/0005/particles_b00.ply")
     assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
+    st = man["provenance"]["settings"]  # the settings the command line became, recorded whole
+    assert st["thresholds"] == [13.0, 20.0] and st["particles"] == 300 and st["mode"] == "map"
+    assert st["render"] is False and st["coastlines"] == "110m" and st["wind"] == []
     assert (out / "scene.usda").exists()
     from core.io.ply import read_ply as _rp
 

@@ -107,6 +107,9 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     prov = man["provenance"]
     assert prov["inputs"][0]["path"].endswith("CHGCAR")
     assert prov["parameters"]["iso"] == "50%e"
+    st = prov["settings"]  # the frozen settings the command line became, recorded whole
+    assert st["iso"] == "50%e" and st["render"] is False and st["engine"] == "serial"
+    assert st["inputs"] == [str(si_chgcar)] and st["formats"] == ["ply", "glb", "usd"]
 
 
 def test_series_serial_equals_parallel(cube_series, tmp_path):

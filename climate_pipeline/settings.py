@@ -1,0 +1,129 @@
+"""The climate command line and the one value it becomes: :class:`ClimateSettings`.
+
+``build_parser()`` is the CLI; ``settings_from_args(ns)`` is the only reader of its
+``argparse.Namespace``. Everything below (:func:`climate_pipeline.pipeline.convert`, the
+manifest builder) reads the frozen settings, which the manifest records under
+``provenance.settings``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.cli import (
+    add_dry_run_arg,
+    add_engine_args,
+    positive_int,
+    resolution,
+)
+from core.settings import RunSettings, from_namespace, split_list
+
+__all__ = ["ClimateSettings", "build_parser", "settings_from_args"]
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}"
+                                         ) from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return vals
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m climate_pipeline",
+        description="Air-quality, dust and climate fields to Blender and Maya assets: volumes, "
+                    "isosurfaces, surface layers, coastlines, wind particles; stills and a movie.")
+    ap.add_argument("inputs", nargs="*", metavar="FILE", help="CF-NetCDF (one or many, "
+                    "concatenated in time), PP, NAME or GRIB files")
+    ap.add_argument("--out", type=Path, required=True, help="run directory")
+    ap.add_argument("--default", action="store_true",
+                    help="write and use the embedded PM10 episode over Iberia")
+    ap.add_argument("--var", help="variable name or CF standard_name [the only data variable]")
+    ap.add_argument("--member", type=int, default=None, metavar="N",
+                    help="ensemble member of a GRIB file [0]")
+    ap.add_argument("--wind", default=None, help="wind variables U,V[,W] [u,v,w if present]")
+    ap.add_argument("--wind-files", nargs="+", metavar="FILE",
+                    help="files holding the winds [the input files]")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--globe", action="store_const", const="globe", dest="mode")
+    mode.add_argument("--map", action="store_const", const="map", dest="mode")
+    ap.add_argument("--exaggeration", type=float, default=50.0,
+                    help="vertical exaggeration [50]")
+    ap.add_argument("--thresholds", type=_floats, default=None,
+                    help="isosurface levels in the field's units [the 90th and 99th "
+                         "percentiles of the first frame]")
+    ap.add_argument("--colormap", default="lajolla")
+    ap.add_argument("--frames", type=positive_int, default=None,
+                    help="output frames; more than the data's time steps interpolates in time")
+    ap.add_argument("--particles", type=int, default=20000, help="wind particles (0: none)")
+    ap.add_argument("--batches", type=positive_int, default=None,
+                    help="particle batches (parallel tasks) [one per worker]")
+    ap.add_argument("--coastlines", default="50m", choices=["110m", "50m", "10m"])
+    ap.add_argument("--borders", action="store_true")
+    ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
+    ap.add_argument("--show-volume", action="store_true",
+                    help="render the volume (written and in scene.usda either way; it costs "
+                         "about twice the render time)")
+    ap.add_argument("--seed-by", choices=["uniform", "concentration"], default="uniform",
+                    help="where particles start and respawn: uniformly over the domain, or "
+                         "with probability proportional to the field's excess over its "
+                         "median at the first frame (field and winds on one grid) [uniform]")
+    ap.add_argument("--streamlines", type=int, default=160, metavar="N",
+                    help="streamlines per frame, seeded on a lattice at --streamline-height "
+                         "(0: none) [160]")
+    ap.add_argument("--streamline-height", type=float, default=1000.0, metavar="M",
+                    help="seed height of the streamlines in metres [1000]")
+    ap.add_argument("--hide-streamlines", action="store_true",
+                    help="do not render the streamlines (written and in scene.usda)")
+    ap.add_argument("--show-trails", action="store_true",
+                    help="render particle trails (written and in scene.usda either way)")
+    ap.add_argument("--formats", default="ply,glb,usd")
+    ap.add_argument("--title")
+    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
+    ap.add_argument("--samples", type=positive_int, default=12)
+    ap.add_argument("--fps", type=positive_int, default=12)
+    ap.add_argument("--no-render", action="store_true")
+    add_engine_args(ap)
+    add_dry_run_arg(ap)
+    return ap
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClimateSettings(RunSettings):
+    """A climate run (the fields are the options of ``python -m climate_pipeline``)."""
+
+    var: str | None = None
+    member: int | None = None  # GRIB ensemble member
+    wind: tuple[str, ...] = ()  # U,V[,W] names; () finds them
+    wind_files: tuple[str, ...] = ()  # () the inputs
+    mode: str = "map"  # map | globe
+    exaggeration: float = 50.0
+    thresholds: tuple[float, ...] = ()  # () the 90th and 99th percentiles
+    colormap: str = "lajolla"
+    frames: int | None = None  # None: the data's time steps
+    particles: int = 20000
+    batches: int | None = None  # None: one per worker
+    coastlines: str = "50m"
+    borders: bool = False
+    seed_by: str = "uniform"
+    streamlines: int = 160
+    streamline_height: float = 1000.0
+    hide_streamlines: bool = False
+    show_trails: bool = False
+
+
+def settings_from_args(ns: argparse.Namespace) -> ClimateSettings:
+    """The settings of one run, from ``build_parser().parse_args(argv)``."""
+    return from_namespace(ClimateSettings, ns, mode=ns.mode or "map",
+                          wind=split_list(ns.wind), formats=split_list(ns.formats),
+                          thresholds=tuple(ns.thresholds or ()),
+                          inputs=tuple(str(p) for p in ns.inputs),
+                          wind_files=tuple(str(p) for p in ns.wind_files or ()),
+                          particles=max(0, int(ns.particles)),
+                          streamlines=max(0, int(ns.streamlines)))
