@@ -5,6 +5,8 @@
 * ``open_winds(paths, names=("u", "v"), ...) -> Winds`` (rotated-pole winds rotated lazily;
   each component is read from whichever of the files holds it: ``uwnd.nc`` + ``vwnd.nc``)
 * ``check_same_grid(field, winds)``
+* ``FORMATS`` (a :class:`core.formats.Registry`: NetCDF, GRIB, NAME, PP) and
+  ``guess_format(path)``: which reader reads a file (magic bytes, content, then name)
 
 Axes are found from CF attributes (axis, standard_name, units, positive), not only names.
 Every error is one line naming the file, the variable and what was expected.
@@ -21,16 +23,43 @@ import numpy as np
 
 from climate_pipeline import geo
 from climate_pipeline.data import Field, Winds
-from core.errors import BadInputError, MissingDependencyError, UnknownFormatError
+from core.errors import BadInputError, MissingDependencyError
+from core.formats import Format, Registry
 
-__all__ = ["open_field", "open_winds", "check_same_grid", "KNOWN_FORMATS", "WIND_NAMES",
-           "WIND_STANDARD_NAMES"]
+__all__ = ["open_field", "open_winds", "check_same_grid", "FORMATS", "guess_format",
+           "WIND_NAMES", "WIND_STANDARD_NAMES"]
 
-KNOWN_FORMATS = ("NetCDF (.nc, .nc4, .cdf)", "PP (.pp)", "NAME text output",
-                 "GRIB 1/2 (.grib, .grib2, .grb, .grb2; read with ecCodes)")
-_NC_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf", ".nc3")
-_PP_SUFFIXES = (".pp",)
-_GRIB_SUFFIXES = (".grib", ".grib2", ".grb", ".grb2")
+
+def _sniff_name(head: bytes) -> bool:
+    """NAME text output: the file starts with ``NAME`` (``NAME III (version 6.3)``)."""
+    return head.lstrip()[:4].upper() == b"NAME"
+
+
+# The climate input formats (core.formats.Registry: magic bytes, then content tests, then
+# names). Every reader is called as reader(paths, var=, standard_name=, allow_no_time=,
+# member=) -> Field, with the files of one format; the "variables" function as
+# variables(path) -> [(name, standard_name), ...] of the file's data variables. A new input
+# format is one entry here and its reader (and variables) function.
+FORMATS = Registry("climate", (
+    Format(name="netcdf", description="CF-NetCDF (classic, 64-bit offset, CDF-5; NetCDF-4/HDF5)",
+           kinds=("field",), module="climate_pipeline.readers", reader="_open_netcdf",
+           functions=(("variables", "_netcdf_variables"),),
+           globs=("*.nc", "*.nc4", "*.cdf", "*.netcdf", "*.nc3"),
+           magic=(b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n"), multi_frame=True),
+    Format(name="grib", description="GRIB 1/2 (read with ecCodes)", kinds=("field",),
+           module="climate_pipeline.grib", reader="open_grib",
+           functions=(("variables", "variable_table"),),
+           globs=("*.grib", "*.grib2", "*.grb", "*.grb2"), magic=(b"GRIB",), multi_frame=True),
+    Format(name="name", description="NAME text output (read with iris)", kinds=("field",),
+           module="climate_pipeline.readers", reader="_open_iris",
+           functions=(("variables", "_iris_variables"),), sniff=_sniff_name, multi_frame=True),
+    # PP: a big-endian (or little-endian) Fortran record of 64 words = 256 bytes, iris's test
+    Format(name="pp", description="Met Office PP (read with iris)", kinds=("field",),
+           module="climate_pipeline.readers", reader="_open_iris",
+           functions=(("variables", "_iris_variables"),), globs=("*.pp",),
+           magic=(b"\x00\x00\x01\x00", b"\x00\x01\x00\x00"), multi_frame=True),
+))
+_HEAD_BYTES = 64
 
 _TIME_NAMES = ("time", "t", "times", "valid_time")
 _LON_UNITS = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
@@ -70,28 +99,26 @@ def _paths(paths: Any) -> list[str]:
     return out
 
 
-def _kind(path: str) -> str:
-    """'netcdf' | 'pp' | 'grib' | 'name' from magic bytes, then suffix."""
+def guess_format(path: str) -> Format:
+    """The format of one file: ``FORMATS.detect`` (magic bytes, content, then name), and a
+    file named like NetCDF without its signature is a corrupt one (not a guess)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(64)
+            head = fh.read(_HEAD_BYTES)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read ({exc})") from exc
-    low = path.lower()
-    if head[:3] == b"CDF" or head[:8] == b"\x89HDF\r\n\x1a\n":
-        return "netcdf"
-    if head[:4] == b"GRIB" or low.endswith(_GRIB_SUFFIXES):
-        return "grib"
-    if head.lstrip()[:4].upper() == b"NAME":
-        return "name"
-    if low.endswith(_PP_SUFFIXES):
-        return "pp"
-    if low.endswith(_NC_SUFFIXES):
+    fmt, how = FORMATS.detect(path, head)
+    if how == "name" and fmt.name == "netcdf":
         raise BadInputError(
             f"{path}: corrupt or not a NetCDF file (no NetCDF/HDF5 signature); "
             "expected a CF-NetCDF file")
-    raise UnknownFormatError(
-        f"{path}: unknown format; expected one of: " + ", ".join(KNOWN_FORMATS))
+    return fmt
+
+
+def _no_member(ps: list[str], member: int | None) -> None:
+    if member is not None:
+        raise BadInputError(f"{', '.join(ps)}: --member {member}: ensemble members are read "
+                            "from GRIB files only; expected no --member for this format")
 
 
 # ============================================================================ public API
@@ -109,21 +136,14 @@ def open_field(paths: Any, var: str | None = None, *, standard_name: str | None 
     ps = _paths(paths)
     if len(ps) > 1 and (var is not None or standard_name is not None):
         ps = _holders(ps, var, standard_name)
-    kinds = {_kind(p) for p in ps}
-    if len(kinds) > 1:
-        raise BadInputError(f"{', '.join(ps)}: mixed formats {sorted(kinds)}; "
+    fmts = {guess_format(p) for p in ps}
+    if len(fmts) > 1:
+        raise BadInputError(f"{', '.join(ps)}: mixed formats {sorted(f.name for f in fmts)}; "
                             "expected files of one format")
-    kind = kinds.pop()
-    if kind == "grib":
-        from climate_pipeline.grib import open_grib
-
-        return open_grib(ps, var, standard_name, allow_no_time, member)
-    if member is not None:
-        raise BadInputError(f"{', '.join(ps)}: --member {member}: ensemble members are read "
-                            "from GRIB files only; expected no --member for this format")
-    if kind == "netcdf":
-        return _open_netcdf(ps, var, standard_name, allow_no_time)
-    return _open_iris(ps, var, standard_name, allow_no_time)
+    fmt = fmts.pop()
+    return fmt.reader_func(ps[0])(ps, var=var, standard_name=standard_name,
+                                  allow_no_time=allow_no_time, member=member,
+                                  **dict(fmt.options))
 
 
 def _holders(ps: list[str], var: str | None, standard_name: str | None) -> list[str]:
@@ -149,21 +169,22 @@ WIND_NAMES = (("u", "v", "w"), ("ua", "va", "wa"), ("U", "V", "W"), ("uwnd", "vw
 
 def _variable_table(path: str) -> list[tuple[str, str]]:
     """(name, standard_name) of the data variables of one file."""
-    kind = _kind(path)
-    if kind == "grib":
-        from climate_pipeline.grib import variable_table
+    return guess_format(path).function("variables", path)(path)
 
-        return variable_table(path)
-    if kind == "netcdf":
-        import xarray as xr
 
-        try:
-            with xr.open_dataset(path, decode_times=False) as ds:
-                return [(str(n), str(v.attrs.get("standard_name", "")))
-                        for n, v in ds.data_vars.items()]
-        except Exception as exc:
-            raise BadInputError(f"{path}: corrupt or unreadable NetCDF file ({exc}); "
-                                "expected a CF-NetCDF file") from exc
+def _netcdf_variables(path: str) -> list[tuple[str, str]]:
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, decode_times=False) as ds:
+            return [(str(n), str(v.attrs.get("standard_name", "")))
+                    for n, v in ds.data_vars.items()]
+    except Exception as exc:
+        raise BadInputError(f"{path}: corrupt or unreadable NetCDF file ({exc}); "
+                            "expected a CF-NetCDF file") from exc
+
+
+def _iris_variables(path: str) -> list[tuple[str, str]]:
     import iris
 
     with warnings.catch_warnings():
@@ -332,9 +353,10 @@ def _axis_of(name: str, c: Any) -> str | None:
 
 
 def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
-                 allow_no_time: bool) -> Field:
+                 allow_no_time: bool, member: int | None = None) -> Field:
     import xarray as xr
 
+    _no_member(ps, member)
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     where = ", ".join(ps)
     # Probe the first file (lazy, no dask) to find the variable and its time dimension, so the
@@ -611,7 +633,8 @@ def _vertical(ds: Any, zc: Any, nz: int, axes: dict) -> tuple[np.ndarray, str, s
 
 # ================================================================================= iris
 def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
-               allow_no_time: bool) -> Field:
+               allow_no_time: bool, member: int | None = None) -> Field:
+    _no_member(ps, member)
     try:
         import iris
         import iris.cube

@@ -9,9 +9,16 @@ magic bytes, a content test (``sniff``) and whether one file can hold several fr
 * ``materials_pipeline.formats.FORMATS``: VASP, cube, XSF, extxyz, ASE trajectories, vaspout;
 * ``climate_pipeline.readers.FORMATS``: CF-NetCDF, GRIB, PP, NAME.
 
-Detection is the same everywhere: magic bytes first, then the content tests in the order
-given, then the file name (a compression suffix ``.gz``/``.bz2``/``.xz`` ignored). An unknown
-file's error lists the known formats.
+Detection is the same everywhere: magic bytes first, then the content tests (in the
+registry's ``content_order``, by default the order of its formats), then the file name (a
+compression suffix ``.gz``/``.bz2``/``.xz`` ignored; the first format whose pattern matches).
+An unknown file's error lists the known formats. What a domain knows beyond that (VASP
+volumetric files all look alike inside: their name says which one) is a small step of its own
+after :meth:`Registry.detect`.
+
+Besides its reader and writer, a format may name other functions of its module by role
+(``functions=(("variables", "variable_table"),)``; :meth:`Format.function`), so that code
+dispatching on the format asks the registry instead of testing format names.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class Format:
     sniff: Callable[[bytes], bool] | None = None  # content test on the file's first bytes
     multi_frame: bool = False  # one file can hold several frames (trajectory, time series)
     options: tuple[tuple[str, Any], ...] = ()  # fixed keywords for the reader
+    functions: tuple[tuple[str, str], ...] = ()  # other functions of ``module``, by role
 
     def _func(self, attr: str | None, what: str, path: str | os.PathLike | None) -> Callable:
         if attr is None:
@@ -68,6 +76,11 @@ class Format:
 
     def writer_func(self, path: str | os.PathLike | None = None) -> Callable[..., Any]:
         return self._func(self.writer, "writer", path)
+
+    def function(self, role: str, path: str | os.PathLike | None = None) -> Callable[..., Any]:
+        """The module's function for ``role`` (one of :attr:`functions`); BadInputError
+        naming the format when it has none."""
+        return self._func(dict(self.functions).get(role), f"{role!r} function", path)
 
     def matches_name(self, path: str | os.PathLike) -> bool:
         """Whether the file name (compression suffix ignored) matches one of the globs."""
@@ -85,16 +98,30 @@ class Format:
 
 
 class Registry:
-    """The formats of one domain, in the order their content tests run (most specific first).
+    """The formats of one domain.
+
+    Iteration, :meth:`known` and name matching follow the order of ``formats``. Content tests
+    run in ``content_order`` (names of formats with a ``sniff``, most specific first); formats
+    with a content test that it does not name run after those it names, in registry order.
+    Without ``content_order`` the content tests run in registry order.
     """
 
-    def __init__(self, domain: str, formats: tuple[Format, ...]) -> None:
+    def __init__(self, domain: str, formats: tuple[Format, ...], *,
+                 content_order: tuple[str, ...] | None = None) -> None:
         names = [f.name for f in formats]
         if len(set(names)) != len(names):
             raise ValueError(f"{domain} formats: duplicate names in {names}")
         self.domain = domain
         self.formats = tuple(formats)
         self.magic_bytes = max((len(m) for f in formats for m in f.magic), default=0)
+        by_name = {f.name: f for f in formats}
+        order = tuple(content_order or ())
+        bad = [n for n in order if n not in by_name or by_name[n].sniff is None]
+        if bad or len(set(order)) != len(order):
+            raise ValueError(f"{domain} formats: content_order {order} names formats "
+                             f"without a content test, unknown or repeated: {bad}")
+        self.sniffers = tuple(by_name[n] for n in order) + tuple(
+            f for f in formats if f.sniff is not None and f.name not in order)
 
     def __iter__(self) -> Iterator[Format]:
         return iter(self.formats)
@@ -104,7 +131,8 @@ class Registry:
 
     def known(self) -> str:
         """``name (patterns)`` of every format, for error messages."""
-        return ", ".join(f"{f.name} ({' '.join(f.globs[:3])})" for f in self.formats)
+        return ", ".join(f"{f.name} ({' '.join(f.globs[:3]) or 'by content'})"
+                         for f in self.formats)
 
     def get(self, name: str) -> Format:
         """The format called ``name`` (UnknownFormatError listing the known ones otherwise)."""
@@ -118,8 +146,8 @@ class Registry:
         return next((f for f in self.formats if f.magic and f.matches_magic(head)), None)
 
     def by_content(self, head: bytes) -> Format | None:
-        """The first format whose content test accepts ``head``."""
-        return next((f for f in self.formats if f.sniff is not None and f.sniff(head)), None)
+        """The first format (in ``content_order``) whose content test accepts ``head``."""
+        return next((f for f in self.sniffers if f.sniff is not None and f.sniff(head)), None)
 
     def by_name(self, path: str | os.PathLike) -> Format | None:
         return next((f for f in self.formats if f.matches_name(path)), None)

@@ -1,11 +1,14 @@
 """Materials input formats: a declarative registry, as in ``ase/io/formats.py``.
 
-One line per format below: its name, what :func:`read` returns for it (``density`` ->
-:class:`~materials_pipeline.data.DensityFile`, ``structure`` -> ``Structure``, ``trajectory`` ->
-``Trajectory``), the module implementing it (imported only when used), its file-name globs,
-magic bytes and content test, and fixed reader options.
+:data:`FORMATS` is a :class:`core.formats.Registry` (the one registry of every domain) with one
+:class:`core.formats.Format` per format: its name, what :func:`read` returns for it
+(``density`` -> :class:`~materials_pipeline.data.DensityFile`, ``structure`` -> ``Structure``,
+``trajectory`` -> ``Trajectory``), the module implementing it (imported only when used), its
+file-name globs, magic bytes and content test, whether it holds several frames, and fixed
+reader options.
 
-:func:`guess_format` looks at the CONTENT first (the first 256 KiB, decompressed for .gz/.bz2/.xz):
+:func:`guess_format` is ``FORMATS.detect`` (CONTENT first: the first 256 KiB, decompressed for
+.gz/.bz2/.xz) followed by one materials step, the VASP flavour (:func:`_vasp_flavour`):
 
 * magic bytes: HDF5 (``vaspout.h5``), ASE's ULM (``.traj``);
 * XSF: the first keyword is CRYSTAL, SLAB, POLYMER, MOLECULE, ATOMS, PRIMVEC, ANIMSTEPS or
@@ -36,16 +39,13 @@ accepts it) so that workers do not oversubscribe the cores.
 
 from __future__ import annotations
 
-import fnmatch
-import importlib
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import BadInputError, UnknownFormatError
+from core.errors import BadInputError
+from core.formats import Format, Registry
 
 if TYPE_CHECKING:
     from materials_pipeline.data import DensityFile, Structure, Trajectory
@@ -53,85 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["Format", "FORMATS", "get_format", "guess_format", "read", "read_density",
            "read_structure", "read_trajectory", "known_formats"]
 
-
-@dataclass(frozen=True)
-class Format:
-    """One input format: what it holds, where its reader lives, how to recognise it."""
-
-    name: str
-    description: str
-    kinds: tuple[str, ...]  # what read() can return: density | structure | trajectory
-    module: str
-    reader: str
-    globs: tuple[str, ...]
-    magic: tuple[bytes, ...] = ()
-    sniff: str | None = None  # content test: _SNIFFERS[sniff](head) -> bool
-    options: tuple[tuple[str, Any], ...] = ()  # fixed reader keywords
-
-    def reader_func(self) -> Callable[..., Any]:
-        return getattr(importlib.import_module(self.module), self.reader)
-
-    def matches_name(self, path: str | os.PathLike) -> bool:
-        from materials_pipeline.readers._common import strip_compression
-
-        name = strip_compression(Path(path).name).lower()
-        return any(fnmatch.fnmatchcase(name, g.lower()) for g in self.globs)
-
-
-_D, _S, _T = "density", "structure", "trajectory"
-_R = "materials_pipeline.readers."
-_HDF5 = b"\x89HDF\r\n\x1a\n"
-
-# name, description, kinds, module, reader, globs, magic, sniff, options
-FORMATS: tuple[Format, ...] = (
-    Format("chgcar", "VASP CHGCAR (charge density)", (_D,), _R + "vasp", "read_volumetric",
-           ("CHGCAR*", "*CHGCAR*", "*.chgcar"), (), "vasp_volumetric", (("flavour", "chgcar"),)),
-    Format("aeccar", "VASP AECCAR0/1/2 (all-electron core/atomic/valence density)", (_D,),
-           _R + "vasp", "read_volumetric", ("AECCAR*", "*AECCAR*", "*.aeccar"), (),
-           "vasp_volumetric", (("flavour", "aeccar"),)),
-    Format("parchg", "VASP PARCHG (partial charge density)", (_D,), _R + "vasp",
-           "read_volumetric", ("PARCHG*", "*PARCHG*", "*.parchg"), (), "vasp_volumetric",
-           (("flavour", "parchg"),)),
-    Format("locpot", "VASP LOCPOT (local potential, eV)", (_D,), _R + "vasp", "read_volumetric",
-           ("LOCPOT*", "*LOCPOT*", "*.locpot"), (), "vasp_volumetric",
-           (("flavour", "locpot"),)),
-    Format("elfcar", "VASP ELFCAR (electron localization function)", (_D,), _R + "vasp",
-           "read_volumetric", ("ELFCAR*", "*ELFCAR*", "*.elfcar"), (), "vasp_volumetric",
-           (("flavour", "elfcar"),)),
-    Format("chg", "VASP CHG (charge density, lower precision)", (_D,), _R + "vasp",
-           "read_volumetric", ("CHG", "CHG.*", "CHG_*", "CHG-*", "*_CHG", "*.chg"), (),
-           "vasp_volumetric", (("flavour", "chg"),)),
-    Format("cube", "Gaussian cube", (_D,), _R + "cube", "read_cube", ("*.cube", "*.cub"), (),
-           "cube"),
-    Format("xsf", "XCrySDen XSF/AXSF (structure, animation, DATAGRID_3D)", (_D, _S, _T),
-           _R + "xsf", "read_xsf", ("*.xsf", "*.axsf"), (), "xsf"),
-    Format("xdatcar", "VASP XDATCAR (MD/relaxation trajectory)", (_T,), _R + "structures",
-           "read_xdatcar", ("XDATCAR*", "*XDATCAR*", "*.xdatcar"), (), "xdatcar"),
-    Format("poscar", "VASP POSCAR/CONTCAR", (_S,), _R + "structures", "read_poscar",
-           ("POSCAR*", "CONTCAR*", "*POSCAR*", "*CONTCAR*", "*.vasp", "*.poscar"), (), "poscar"),
-    Format("extxyz", "extended XYZ (ase.io)", (_T,), _R + "structures", "read_ase",
-           ("*.xyz", "*.extxyz"), (), "extxyz", (("ase_format", "extxyz"),)),
-    Format("traj", "ASE trajectory (ase.io)", (_T,), _R + "structures", "read_ase",
-           ("*.traj",), (b"- of Ulm", b"PickleTrajectory"), None, (("ase_format", "traj"),)),
-    Format("vaspout", "VASP 6 HDF5 output (vaspout.h5; density from vaspwave.h5)", (_D, _S, _T),
-           _R + "vaspout", "read_vaspout", ("vaspout*.h5", "vaspwave*.h5", "*.h5"), (_HDF5,)),
-)
-
-_VASP_VOLUMETRIC = ("chgcar", "aeccar", "parchg", "locpot", "elfcar", "chg")
 _HEAD_BYTES = 1 << 18
-
-
-def known_formats() -> str:
-    """``name (globs)`` of every format, for messages."""
-    return ", ".join(f"{f.name} ({' '.join(f.globs[:2])})" for f in FORMATS)
-
-
-def get_format(name: str) -> Format:
-    """The format called ``name`` (UnknownFormatError listing the known ones otherwise)."""
-    for f in FORMATS:
-        if f.name == name.lower():
-            return f
-    raise UnknownFormatError(f"unknown format {name!r}; known formats: {known_formats()}")
 
 
 # ------------------------------------------------------------------------- content tests
@@ -208,8 +130,27 @@ def _vasp_layout(head: bytes) -> str | None:
     return "poscar"
 
 
-def _sniff_vasp_volumetric(head: bytes) -> bool:
-    return _vasp_layout(head) == "volumetric"
+def _chg_style(head: bytes) -> bool:
+    """A volumetric file written as a CHG: 10 values per line, no augmentation occupancies
+    (a CHGCAR writes 5)."""
+    if b"augmentation occupancies" in head:
+        return False
+    lines = _lines(head)
+    for i, line in enumerate(lines[:-1]):
+        t = line.split()
+        if i > 6 and len(t) == 3 and all(x.isdigit() for x in t):
+            return len(lines[i + 1].split()) == 10
+    return False
+
+
+def _sniff_chgcar(head: bytes) -> bool:
+    """A VASP volumetric file (any flavour: the name tells which, see _vasp_flavour) not
+    written as a CHG."""
+    return _vasp_layout(head) == "volumetric" and not _chg_style(head)
+
+
+def _sniff_chg(head: bytes) -> bool:
+    return _vasp_layout(head) == "volumetric" and _chg_style(head)
 
 
 def _sniff_poscar(head: bytes) -> bool:
@@ -265,35 +206,93 @@ def _sniff_extxyz(head: bytes) -> bool:
                                    and _nfloats(b" ".join(t[1:4]), 3)))
 
 
-_SNIFFERS: dict[str, Callable[[bytes], bool]] = {
-    "vasp_volumetric": _sniff_vasp_volumetric, "poscar": _sniff_poscar,
-    "xdatcar": _sniff_xdatcar, "cube": _sniff_cube, "xsf": _sniff_xsf,
-    "extxyz": _sniff_extxyz,
-}
-# the order content tests run in (the most specific first)
-_SNIFF_ORDER = ("xsf", "cube", "xdatcar", "vasp_volumetric", "poscar", "extxyz")
+# ------------------------------------------------------------------------------ registry
+
+_D, _S, _T = "density", "structure", "trajectory"
+_R = "materials_pipeline.readers."
+_HDF5 = b"\x89HDF\r\n\x1a\n"
 
 
-def _vasp_flavour(path: Path, head: bytes) -> tuple[Format, bool]:
-    """Which VASP volumetric file: by name, else by content hints; (format, guessed)."""
-    for name in _VASP_VOLUMETRIC:
-        f = get_format(name)
-        if f.matches_name(path):
-            return f, False
-    if b"augmentation occupancies" in head:
-        return get_format("chgcar"), False
-    lines = _lines(head)
-    for i, line in enumerate(lines[:-1]):
-        t = line.split()
-        if i > 6 and len(t) == 3 and all(x.isdigit() for x in t):
-            if len(lines[i + 1].split()) == 10:
-                return get_format("chg"), False
-            break
-    return get_format("chgcar"), True
+def _vasp(name: str, description: str, globs: tuple[str, ...], sniff: Any = None) -> Format:
+    """A VASP volumetric flavour: one reader, the flavour as its option."""
+    return Format(name=name, description=description, kinds=(_D,), module=_R + "vasp",
+                  reader="read_volumetric", globs=globs, sniff=sniff,
+                  options=(("flavour", name),))
 
 
-def _by_name(path: Path) -> Format | None:
-    return next((f for f in FORMATS if f.matches_name(path)), None)
+# Names and globs in this order decide a file by name (first match). Only chgcar and chg have
+# content tests among the VASP volumetric flavours: the others look like a CHGCAR inside and
+# are told by name (see _vasp_flavour).
+FORMATS = Registry("materials", (
+    _vasp("chgcar", "VASP CHGCAR (charge density)", ("CHGCAR*", "*CHGCAR*", "*.chgcar"),
+          _sniff_chgcar),
+    _vasp("aeccar", "VASP AECCAR0/1/2 (all-electron core/atomic/valence density)",
+          ("AECCAR*", "*AECCAR*", "*.aeccar")),
+    _vasp("parchg", "VASP PARCHG (partial charge density)", ("PARCHG*", "*PARCHG*", "*.parchg")),
+    _vasp("locpot", "VASP LOCPOT (local potential, eV)", ("LOCPOT*", "*LOCPOT*", "*.locpot")),
+    _vasp("elfcar", "VASP ELFCAR (electron localization function)",
+          ("ELFCAR*", "*ELFCAR*", "*.elfcar")),
+    _vasp("chg", "VASP CHG (charge density, lower precision)",
+          ("CHG", "CHG.*", "CHG_*", "CHG-*", "*_CHG", "*.chg"), _sniff_chg),
+    Format(name="cube", description="Gaussian cube", kinds=(_D,), module=_R + "cube",
+           reader="read_cube", globs=("*.cube", "*.cub"), sniff=_sniff_cube),
+    Format(name="xsf", description="XCrySDen XSF/AXSF (structure, animation, DATAGRID_3D)",
+           kinds=(_D, _S, _T), module=_R + "xsf", reader="read_xsf", globs=("*.xsf", "*.axsf"),
+           sniff=_sniff_xsf, multi_frame=True),
+    Format(name="xdatcar", description="VASP XDATCAR (MD/relaxation trajectory)", kinds=(_T,),
+           module=_R + "structures", reader="read_xdatcar",
+           globs=("XDATCAR*", "*XDATCAR*", "*.xdatcar"), sniff=_sniff_xdatcar, multi_frame=True),
+    Format(name="poscar", description="VASP POSCAR/CONTCAR", kinds=(_S,),
+           module=_R + "structures", reader="read_poscar",
+           globs=("POSCAR*", "CONTCAR*", "*POSCAR*", "*CONTCAR*", "*.vasp", "*.poscar"),
+           sniff=_sniff_poscar),
+    Format(name="extxyz", description="extended XYZ (ase.io)", kinds=(_T,),
+           module=_R + "structures", reader="read_ase", globs=("*.xyz", "*.extxyz"),
+           sniff=_sniff_extxyz, multi_frame=True, options=(("ase_format", "extxyz"),)),
+    Format(name="traj", description="ASE trajectory (ase.io)", kinds=(_T,),
+           module=_R + "structures", reader="read_ase", globs=("*.traj",),
+           magic=(b"- of Ulm", b"PickleTrajectory"), multi_frame=True,
+           options=(("ase_format", "traj"),)),
+    Format(name="vaspout", description="VASP 6 HDF5 output (vaspout.h5; density from "
+           "vaspwave.h5)", kinds=(_D, _S, _T), module=_R + "vaspout", reader="read_vaspout",
+           globs=("vaspout*.h5", "vaspwave*.h5", "*.h5"), magic=(_HDF5,), multi_frame=True),
+), content_order=("xsf", "cube", "xdatcar", "chgcar", "chg", "poscar", "extxyz"))
+
+_VASP_VOLUMETRIC = ("chgcar", "aeccar", "parchg", "locpot", "elfcar", "chg")
+
+
+def known_formats() -> str:
+    """``name (globs)`` of every format, for messages."""
+    return FORMATS.known()
+
+
+def get_format(name: str) -> Format:
+    """The format called ``name`` (UnknownFormatError listing the known ones otherwise)."""
+    return FORMATS.get(name)
+
+
+def _vasp_flavour(path: Path, head: bytes, fmt: Format, how: str) -> tuple[Format, str]:
+    """The materials step after ``FORMATS.detect``: VASP volumetric files look alike inside.
+
+    Content said chgcar or chg: a flavour's name (LOCPOT, AECCAR2 ...) decides; else
+    "augmentation occupancies" or 10 values per line (chg) are sure, and a CHGCAR without
+    them is a guess (how ``content (guessed)``). Content said poscar but the name is a
+    volumetric one: a CHGCAR cut right after its header, trust the name."""
+    if how != "content":
+        return fmt, how
+    if fmt.name in ("chgcar", "chg"):
+        for name in _VASP_VOLUMETRIC:
+            f = FORMATS.get(name)
+            if f.matches_name(path):
+                return f, "content"
+        if fmt.name == "chgcar" and b"augmentation occupancies" not in head:
+            return fmt, "content (guessed)"
+        return fmt, "content"
+    if fmt.name == "poscar":
+        named = FORMATS.by_name(path)
+        if named is not None and named.name in _VASP_VOLUMETRIC:
+            return named, "name"
+    return fmt, how
 
 
 def _detect(path: str | os.PathLike) -> tuple[Format, str]:
@@ -302,27 +301,8 @@ def _detect(path: str | os.PathLike) -> tuple[Format, str]:
 
     p = Path(path)
     head = read_head(p, _HEAD_BYTES)  # BadInputError for a directory, a missing/empty file
-    for f in FORMATS:
-        if f.magic and any(head.startswith(m) for m in f.magic):
-            return f, "content"
-    for test in _SNIFF_ORDER:
-        if not _SNIFFERS[test](head):
-            continue
-        if test == "vasp_volumetric":
-            f, guessed = _vasp_flavour(p, head)
-            return f, "content (guessed)" if guessed else "content"
-        if test == "poscar":
-            # a CHGCAR cut right after its header reads as a POSCAR: trust a volumetric name
-            named = _by_name(p)
-            if named is not None and named.name in _VASP_VOLUMETRIC:
-                return named, "name"
-        return next(f for f in FORMATS if f.sniff == test), "content"
-    named = _by_name(p)
-    if named is not None:
-        return named, "name"
-    raise UnknownFormatError(
-        f"{p}: unknown format (content not recognised, name {p.name!r} matches no pattern); "
-        f"known formats: {known_formats()}")
+    fmt, how = FORMATS.detect(p, head)
+    return _vasp_flavour(p, head, fmt, how)
 
 
 def guess_format(path: str | os.PathLike) -> Format:
@@ -335,7 +315,7 @@ def guess_format(path: str | os.PathLike) -> Format:
 def _call(fmt: Format, path: str | os.PathLike, **kw: Any) -> Any:
     opts = dict(fmt.options)
     opts.update(kw)
-    return fmt.reader_func()(path, **opts)
+    return fmt.reader_func(path)(path, **opts)
 
 
 def _resolve(path: str | os.PathLike, format: str | None) -> tuple[Format, str]:

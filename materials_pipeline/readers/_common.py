@@ -36,7 +36,7 @@ except ImportError:  # not built: numpy fallback (correct, several times slower)
 
 __all__ = ["ReaderWarning", "line_of", "compiled", "open_buffer", "read_head", "parse_floats",
            "parse_grid", "skip_tokens",
-           "fortran_to_c", "default_threads", "Lines", "COMPRESSED_MAGIC", "strip_compression"]
+           "fortran_to_c", "default_threads", "Lines", "COMPRESSED_MAGIC"]
 
 class ReaderWarning(UserWarning):
     """A reader skipped or repaired something in a file it could still read (the message
@@ -46,7 +46,6 @@ class ReaderWarning(UserWarning):
 COMPRESSED_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _OPENERS: dict[str, Any] = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 
 
 def compiled() -> bool:
@@ -61,14 +60,6 @@ def default_threads() -> int:
     except AttributeError:  # not Linux
         n = os.cpu_count() or 1
     return max(1, min(4, n))
-
-
-def strip_compression(name: str) -> str:
-    """``CHGCAR.gz`` -> ``CHGCAR`` (the name that tells the format)."""
-    for suf in _COMPRESSED_SUFFIXES:
-        if name.lower().endswith(suf):
-            return name[: -len(suf)]
-    return name
 
 
 def _check_file(path: Path) -> None:
@@ -147,9 +138,6 @@ class Lines:
     def __init__(self, buf, pos: int = 0, lineno: int = 0):
         self.buf, self.pos, self.lineno = buf, pos, lineno
         self.n = len(buf)
-
-    def at_end(self) -> bool:
-        return self.pos >= self.n
 
     def next(self) -> bytes | None:
         if self.pos >= self.n:
