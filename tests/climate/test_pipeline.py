@@ -11,6 +11,7 @@ import pytest
 from climate_pipeline import default_data as dd
 from climate_pipeline.__main__ import main
 from core.manifest import read_manifest
+from core.rundir import RunDir
 
 SMALL = {"nlon": 40, "nlat": 28, "nz": 6, "hours": 4}
 
@@ -34,15 +35,15 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
     assert man["legend"]["colorbar"]["colormap"]["units"] == "ug m-3"
     from core.io.ply import read_ply
 
-    pts = read_ply(out / "assets/0005/particles_b00.ply")
+    pts = read_ply(RunDir(out).frame_dir(5) / "particles_b00.ply")
     assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
     st = man["provenance"]["settings"]  # the settings the command line became, recorded whole
     assert st["thresholds"] == [13.0, 20.0] and st["particles"] == 300 and st["mode"] == "map"
     assert st["render"] is False and st["coastlines"] == "110m" and st["wind"] == []
-    assert (out / "scene.usda").exists()
+    assert RunDir(out).scene.exists()
     from core.io.ply import read_ply as _rp
 
-    lines = _rp(out / "assets/0002/streamlines.ply")  # curves: vertices + polyline edges
+    lines = _rp(RunDir(out).frame_dir(2) / "streamlines.ply")  # curves: vertices + polyline edges
     assert len(lines.points) > 100 and len(lines.counts) > 10 and "speed" in lines.attributes
 
 
@@ -51,7 +52,7 @@ def test_parallel_equals_serial(small_nc, tmp_path):
 
     def digest(run):
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted((run / "assets").rglob("*.ply"))}
+                for p in sorted(RunDir(run).assets.rglob("*.ply"))}
 
     a, b = tmp_path / "a", tmp_path / "b"
     common = [str(small_nc), "--var", "pm10", "--no-render", "--thresholds", "13",
@@ -137,7 +138,7 @@ def _particles_lonlat(run, field):
     from core.io.ply import read_ply
 
     proj = MapProjection.for_region(field.lon, field.lat, exaggeration=50.0)
-    pts = read_ply(run / "assets/0000/particles_b00.ply").positions[:, :2].astype(float)
+    pts = read_ply(RunDir(run).frame_dir(0) / "particles_b00.ply").positions[:, :2].astype(float)
     o = proj.forward([0.0], [0.0], [0.0])[0][:2]
     ex = proj.forward([1.0], [0.0], [0.0])[0][:2] - o
     ey = proj.forward([0.0], [1.0], [0.0])[0][:2] - o

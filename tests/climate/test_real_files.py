@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from core.manifest import read_manifest
+from core.rundir import RunDir
 
 D = Path(__file__).resolve().parent.parent / "data" / "real" / "climate"
 SMALL = ["--no-render", "--engine", "serial", "--coastlines", "110m", "--frames", "2",
@@ -224,7 +225,7 @@ def test_physical_number(runs, case):
     """Frame 0's maximum (written by the pipeline) is the raw maximum of the first time step
     (float32 rounding); a reduced Gaussian grid regridded linearly along its rows keeps its
     maximum within its range (the longest rows are copied exactly)."""
-    meta = json.loads((runs(case) / "assets" / "0000" / "frame.json").read_text())
+    meta = json.loads((RunDir(runs(case)).frame_dir(0) / "frame.json").read_text())
     raw = RAW[case]()
     if case == "reduced_gg_grib":
         assert raw - 0.5 <= meta["vmax_frame"] <= raw + 1e-4
@@ -243,6 +244,6 @@ def test_physical_number(runs, case):
 def test_one_log_line_says_what_was_read(runs, case, phrase):
     # phrases name their run: in one process, core.cli.set_log_file keeps earlier runs'
     # handlers, so an earlier run.log also receives later runs' lines
-    lines = [x for x in (runs(case) / "run.log").read_text().splitlines()
+    lines = [x for x in RunDir(runs(case)).run_log.read_text().splitlines()
              if "vizpipe.climate" in x and phrase in x]
     assert len(lines) == 1, phrase

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from core.manifest import read_manifest
+from core.rundir import RunDir
 from render import paths as rpaths
 from tests.core.test_runtime import write_fake_pycompss
 
@@ -145,7 +146,7 @@ def test_climate_graph_under_compss(stage, tmp_path, launched):
     assert calls.count("build_frame paths=COLLECTION_FILE_IN") == 2
     assert calls.count("particle_batch wind_paths=COLLECTION_FILE_IN") == 2
     man = read_manifest(run)
-    assert len(man["frames"]) == 2 and (run / "assets" / "0001" / "particles_b01.ply").exists()
+    assert len(man["frames"]) == 2 and (RunDir(run).frame_dir(1) / "particles_b01.ply").exists()
 
 
 def test_launched_app_renders_through_container_and_binary(stage):

@@ -26,6 +26,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from core.rundir import RunDir
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS = ROOT / "containers"
 RECIPES = {"pipeline": CONTAINERS / "pipeline.def", "blender": CONTAINERS / "blender.def"}
@@ -459,9 +461,9 @@ def test_blender_wrapper_renders_a_demo_frame(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^frame 1 done in", proc.stdout, re.M), proc.stdout
     assert time.perf_counter() - t0 < 120
-    frame = run_dir / "frames" / "0001.png"
+    frame = RunDir(run_dir).frame_png(1)
     assert Image.open(frame).size == (96, 54)
-    assert not (run_dir / "frames" / "0000.png").exists()
+    assert not RunDir(run_dir).frame_png(0).exists()
     loaded = _modules_loaded_by_a_render(run_dir, tmp_path / "modules.txt")
     dists = importlib.metadata.packages_distributions()
     closure = dependency_closure([f"{k}=={v}" for k, v in _blender_pins().items()])

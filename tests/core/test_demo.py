@@ -10,6 +10,7 @@ import pytest
 
 from core.geometry import Volume
 from core.manifest import read_manifest
+from core.rundir import RunDir
 from core.runtime import use_engine
 from vizpipe_app import demo
 
@@ -81,12 +82,12 @@ def test_run_builds_once_and_writes_a_valid_manifest(tmp_path):
     with use_engine("serial"):
         first = demo.run(tmp_path, SMALL)
         assert not any(r["skipped"] for r in first["frames"])
-        mtime = (tmp_path / "assets" / "0001" / "density_iso.ply").stat().st_mtime_ns
-        m_mtime = (tmp_path / "manifest.json").stat().st_mtime_ns
+        mtime = (RunDir(tmp_path).frame_dir(1) / "density_iso.ply").stat().st_mtime_ns
+        m_mtime = RunDir(tmp_path).manifest.stat().st_mtime_ns
         again = demo.run(tmp_path, SMALL)
     assert all(r["skipped"] for r in again["frames"])
-    assert (tmp_path / "assets" / "0001" / "density_iso.ply").stat().st_mtime_ns == mtime
-    assert (tmp_path / "manifest.json").stat().st_mtime_ns == m_mtime  # nothing changed
+    assert (RunDir(tmp_path).frame_dir(1) / "density_iso.ply").stat().st_mtime_ns == mtime
+    assert RunDir(tmp_path).manifest.stat().st_mtime_ns == m_mtime  # nothing changed
     m = read_manifest(tmp_path)  # schema and every asset file (alternates included)
     assert [f["index"] for f in m["frames"]] == [0, 1]
     assert m["render"]["resolution"] == [160, 90]
@@ -100,7 +101,7 @@ def test_run_builds_once_and_writes_a_valid_manifest(tmp_path):
     if demo._alternate_writers():
         assert iso["alternates"]
         if ".usd" in demo._alternate_writers():
-            assert (tmp_path / "scene.usda").exists()
+            assert RunDir(tmp_path).scene.exists()
 
 
 def test_cli_rejects_bad_arguments(capsys):

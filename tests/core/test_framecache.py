@@ -10,10 +10,11 @@ import pytest
 
 from core import framecache as fc
 from core import manifest as mf
+from core.rundir import RunDir
 
 
 def _frame(tmp_path, data=b"x" * 1000):
-    fdir = tmp_path / "assets" / "0000"
+    fdir = RunDir(tmp_path).frame_dir(0)
     fdir.mkdir(parents=True)
     (fdir / "a.ply").write_bytes(data)
     (fdir / "b.vdb").write_bytes(data[::-1] + b"tail")
@@ -78,8 +79,8 @@ def test_missing_file_and_old_meta(tmp_path):
 @pytest.mark.parametrize("touch", [False, True])
 def test_manifest_assets_get_sha256(tmp_path, touch):
     fdir, meta = _frame(tmp_path)
-    (tmp_path / "static").mkdir()
-    (tmp_path / "static" / "cell.ply").write_bytes(b"cell")
+    RunDir(tmp_path).static.mkdir()
+    (RunDir(tmp_path).static / "cell.ply").write_bytes(b"cell")
     if touch:  # record stale: hashed again at manifest time
         (fdir / "a.ply").write_bytes(b"q" * 1000)
     m = mf.new_manifest("t", "materials", length_unit="angstrom", bounds=[[0, 0, 0], [1, 1, 1]])
@@ -98,7 +99,7 @@ def test_manifest_assets_get_sha256(tmp_path, touch):
 def test_write_meta_removes_stale_temporaries_of_its_files_only(tmp_path):
     from core.atomic import tmp_name
 
-    fdir = tmp_path / "assets" / "0000"
+    fdir = RunDir(tmp_path).frame_dir(0)
     fdir.mkdir(parents=True)
     stale = [tmp_name(fdir / "a.ply").with_name(".a.ply.999999.tmp.ply"),
              fdir / ".frame.json.999998.tmp.json"]

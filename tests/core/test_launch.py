@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from core import containers
+from core.rundir import RunDir
 from vizpipe_app import launch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,7 +181,7 @@ def test_render_dry_run_lines_per_chunk(materials_run, tmp_path):
     env = _env(VIZPIPE_BLENDER_IMAGE=str(sif), VIZPIPE_CU_RENDER="3")
     proc = _run(["-m", "render", str(materials_run), "--chunk", "2", "--workers", "2",
                  "--dry-run"], tmp_path, env)
-    assert not (materials_run / "frames").exists()  # nothing rendered
+    assert not RunDir(materials_run).frames.exists()  # nothing rendered
     cmds = _commands(proc.stdout)
     chunk_args = [[str(materials_run), "--frames", f, "--resolution", "64x48", "--samples", "2",
                    "--device", "CPU", "--threads"] for f in ("0,1", "2")]

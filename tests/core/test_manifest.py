@@ -11,11 +11,12 @@ import pytest
 from core import manifest as mf
 from core.camera import fit_distance, orbit
 from core.errors import ManifestError
+from core.rundir import RunDir
 
 
 def small_manifest(tmp_path):
-    (tmp_path / "assets" / "0000").mkdir(parents=True)
-    (tmp_path / "assets" / "0000" / "iso.ply").write_bytes(b"ply\n")
+    RunDir(tmp_path).frame_dir(0).mkdir(parents=True)
+    (RunDir(tmp_path).frame_dir(0) / "iso.ply").write_bytes(b"ply\n")
     src = tmp_path / "input.dat"
     src.write_bytes(b"12345")
     box = np.array([[0, 0, 0], [1, 2, 3]])
@@ -57,18 +58,18 @@ def test_invalid_field_is_named(tmp_path, mutate, field):
     mutate(m)
     with pytest.raises(ManifestError, match=re.escape(f"field {field}")):
         mf.write_manifest(tmp_path, m)
-    assert not (tmp_path / "manifest.json").exists()  # nothing written
+    assert not RunDir(tmp_path).manifest.exists()  # nothing written
 
 
 def test_read_errors(tmp_path):
     with pytest.raises(ManifestError, match="no manifest here"):
         mf.read_manifest(tmp_path)
-    (tmp_path / "manifest.json").write_text("{not json")
+    RunDir(tmp_path).manifest.write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):
         mf.read_manifest(tmp_path)
     m = small_manifest(tmp_path)
     mf.write_manifest(tmp_path, m)
-    (tmp_path / "assets" / "0000" / "iso.ply").unlink()
+    (RunDir(tmp_path).frame_dir(0) / "iso.ply").unlink()
     with pytest.raises(ManifestError, match=r"asset 'iso' file missing: .*assets/0000/iso.ply"):
         mf.read_manifest(tmp_path)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from core.rundir import RunDir
 from vizpipe_app.scaling import content_digest, materials_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def test_materials_killed_run_resumes_to_the_same_assets(tmp_path):
     assert len(_complete(run)) == N_FRAMES
 
     # a truncated asset under a valid frame.json: that frame alone is rebuilt
-    vdb = run / "assets" / "0000" / "density.vdb"
+    vdb = RunDir(run).frame_dir(0) / "density.vdb"
     with open(vdb, "r+b") as fh:
         fh.truncate(vdb.stat().st_size // 2)
     log = _run(_cmd("materials_pipeline", inputs, run))

@@ -14,6 +14,7 @@ from core.camera import orbit
 from core.errors import ManifestError
 from core.geometry import Curves, Mesh, Points, Volume
 from core.io import write
+from core.rundir import RunDir
 from core.usdscene import SCENE_NAME, check_usd, meters_per_unit, write_scene_usda
 
 FRAMES = (0, 1, 2, 5)  # not contiguous on purpose
@@ -183,7 +184,7 @@ def test_convert_missing_writes_usd_next_to_the_asset(tmp_path):
 
     m = _run(tmp_path, usd_for_points=False)
     path = write_scene_usda(tmp_path, m, convert_missing=True)
-    assert (tmp_path / "assets/0002/atoms.usd").exists()
+    assert (RunDir(tmp_path).frame_dir(2) / "atoms.usd").exists()
     stage = Usd.Stage.Open(str(path))
     pts = UsdGeom.Points(stage.GetPrimAtPath("/World/Assets/atoms/f0002/geom/points"))
     np.testing.assert_allclose(np.asarray(pts.GetWidthsAttr().Get()), 0.4, rtol=1e-6)
@@ -192,7 +193,7 @@ def test_convert_missing_writes_usd_next_to_the_asset(tmp_path):
 
 def test_checker_reports_a_missing_reference(scene):
     path, _ = scene
-    (path.parent / "assets/0001/iso.usd").unlink()
+    (RunDir(path.parent).frame_dir(1) / "iso.usd").unlink()
     problems = check_usd(path)
     assert problems and any("0001/iso.usd" in p for p in problems)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from core.manifest import read_manifest
+from core.rundir import RunDir
 from materials_pipeline.__main__ import main
 
 SI_CELL = np.array([[0.0, 2.715, 2.715], [2.715, 0.0, 2.715], [2.715, 2.715, 0.0]])
@@ -81,7 +82,7 @@ def content_hash(p: Path) -> str:
 
 
 def tree_hashes(run: Path) -> dict[str, str]:
-    return {str(p.relative_to(run)): content_hash(p) for p in sorted((run / "assets").rglob("*"))
+    return {str(p.relative_to(run)): content_hash(p) for p in sorted(RunDir(run).assets.rglob("*"))
             if p.is_file() and p.suffix in (".ply", ".glb", ".vdb")}
 
 
@@ -96,14 +97,14 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     assert kinds == {"density": "volume", "iso": "mesh", "atoms": "points", "bonds": "curves"}
     iso = next(a for a in f0["assets"] if a["name"] == "iso")
     assert not next(a for a in f0["assets"] if a["name"] == "density")["hidden"]
-    meta = json.loads((out / "assets/0000/frame.json").read_text())
+    meta = json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
     assert meta["electrons_total"] == pytest.approx(8.0, rel=1e-6)
     assert meta["electrons_enclosed"] == pytest.approx(4.0, rel=0.02)
     assert iso["level"] == pytest.approx(meta["level"])
     assert meta["nbonds"] == 4  # diamond: 4 bonds per 2 atoms
     assert man["static"][0]["name"] == "cell"
     assert "e/Å³" in man["legend"]["subtitle"]
-    assert (out / "scene.usda").exists()
+    assert RunDir(out).scene.exists()
     prov = man["provenance"]
     assert prov["inputs"][0]["path"].endswith("CHGCAR")
     assert prov["parameters"]["iso"] == "50%e"
@@ -141,15 +142,16 @@ def test_bad_frame_keeps_good_ones_and_rerun_redoes_only_it(cube_series, tmp_pat
     assert res.returncode != 0
     err = res.stderr.strip().splitlines()[-1]
     assert err.startswith("error:") and "frame_1.cube" in err
-    assert (out / "assets/0000/frame.json").exists() and (out / "assets/0002/frame.json").exists()
-    assert not (out / "assets/0001/frame.json").exists()
-    stamp0 = (out / "assets/0000/iso.ply").stat().st_mtime_ns
+    run = RunDir(out)
+    assert run.frame_meta(0).exists() and run.frame_meta(2).exists()
+    assert not run.frame_meta(1).exists()
+    stamp0 = (RunDir(out).frame_dir(0) / "iso.ply").stat().st_mtime_ns
     bad.write_bytes(good_bytes)
     res = run_cli(str(src), "--out", str(out), "--no-render", "--iso", "0.3",
                   "--engine", "local", "--workers", "1")
     assert res.returncode == 0, res.stderr
     assert "1 converted, 2 already there" in res.stderr
-    assert (out / "assets/0000/iso.ply").stat().st_mtime_ns == stamp0
+    assert (RunDir(out).frame_dir(0) / "iso.ply").stat().st_mtime_ns == stamp0
 
 
 @pytest.mark.parametrize("make_input, message", [
@@ -180,7 +182,7 @@ def test_colour_by_second_field_shares_one_range(cube_series, tmp_path):
     assert man["legend"]["colorbar"]["image"] == "static/colorbar.png"
     from core.io.ply import read_ply
 
-    mesh = read_ply(out / "assets/0001/iso.ply")
+    mesh = read_ply(RunDir(out).frame_dir(1) / "iso.ply")
     assert mesh.colors is not None and "color_value" in mesh.attributes
     assert len(np.unique(mesh.colors, axis=0)) > 10
 
@@ -200,7 +202,7 @@ def test_supercell_and_signed_field(tmp_path):
     out = tmp_path / "run"
     assert main([str(path), "--out", str(out), "--no-render", "--field", "magnetization",
                  "--iso", "20%", "--supercell", "2,2,1", "--engine", "serial"]) == 0
-    meta = json.loads((out / "assets/0000/frame.json").read_text())
+    meta = json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
     assert [s["name"] for s in meta["surfaces"]] == ["iso", "iso_neg"]
     assert meta["natoms"] == 8
     man = read_manifest(out)
@@ -226,6 +228,6 @@ def test_xdatcar_trajectory_is_one_frame_per_step(tmp_path):
     assert len(man["frames"]) == 3
     assert {a["name"] for a in man["frames"][2]["assets"]} == {"atoms", "bonds"}
     assert man["frames"][1]["label"] == "XDATCAR step 2"
-    meta = json.loads((out / "assets/0002/frame.json").read_text())
+    meta = json.loads((RunDir(out).frame_dir(2) / "frame.json").read_text())
     assert meta["natoms"] == 8 and meta["nbonds"] == 16
     assert man["legend"]["title"].startswith("Structure")

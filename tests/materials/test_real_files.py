@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from core.errors import BadInputError
+from core.rundir import RunDir
 from materials_pipeline.readers.cube import BOHR
 
 REAL = Path(__file__).parents[1] / "data" / "real" / "materials"
@@ -96,7 +97,7 @@ def test_default_run_makes_assets(case, runs):
     assets = {a["name"]: a for a in f0["assets"]}
     assert surfaces <= set(assets)
     assert ("iso_neg" in assets) == signed
-    meta = json.loads((out / "assets/0000/frame.json").read_text())
+    meta = json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
     assert meta["signed"] == signed
     level = meta["level"]
     assert 0 < level < meta["vmax"]
@@ -345,14 +346,14 @@ def test_enclosed_level_clips_a_few_negative_voxels():
 def test_negative_charge_reported_in_manifest_and_log(runs):
     out, r = runs("AECCAR2_Si")
     assert r.returncode == 0, r.stderr
-    man = json.loads((out / "manifest.json").read_text())
+    man = json.loads(RunDir(out).manifest.read_text())
     neg = man["provenance"]["parameters"]["electrons_negative"][0]
     g = _read("AECCAR2_Si").main_grid()
     from materials_pipeline import iso
 
     assert neg == pytest.approx(iso.negative_charge(g.values, g.voxel_volume)[0])
     assert "negative clipped" in man["legend"]["subtitle"]
-    assert "negative charge, clipped" in (out / "run.log").read_text()
+    assert "negative charge, clipped" in RunDir(out).run_log.read_text()
     assert "negative charge, clipped" in r.stderr
 
 

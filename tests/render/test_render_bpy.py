@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.rundir import RunDir
+
 pytestmark = pytest.mark.bpy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,16 +75,16 @@ def rendered(tmp_path_factory) -> dict:
 def test_frames_have_the_size_and_are_not_blank(rendered):
     run_dir = rendered["run_dir"]
     for i in range(FRAMES):
-        img = Image.open(run_dir / "frames" / f"{i:04d}.png")
+        img = Image.open(RunDir(run_dir).frame_png(i))
         assert img.size == SIZE
         a = np.asarray(img.convert("RGB")).astype(float)
         assert a.std() > 12, f"frame {i} looks blank (std {a.std():.1f})"
         chroma = a.max(axis=2) - a.min(axis=2)
         assert (chroma > 40).mean() > 0.01, f"frame {i} has no colour"
-        raw = Image.open(run_dir / "frames" / "raw" / f"{i:04d}.png")
+        raw = Image.open(RunDir(run_dir).raw_png(i))
         assert raw.size == SIZE
     assert "frame 0 done in" in rendered["proc"].stdout
-    leftovers = [p.name for p in (run_dir / "frames").rglob("*") if ".tmp" in p.name]
+    leftovers = [p.name for p in RunDir(run_dir).frames.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
 
 
@@ -130,7 +132,7 @@ def test_blend_holds_the_animation(rendered):
 
 def test_rerun_skips_finished_frames(rendered):
     run_dir = rendered["run_dir"]
-    frames = sorted((run_dir / "frames").glob("*.png"))
+    frames = sorted(RunDir(run_dir).frames.glob("*.png"))
     before = {p: p.stat().st_mtime_ns for p in frames}
     proc = render_cli(run_dir, "--workers", "2")
     assert proc.returncode == 0, proc.stderr
@@ -163,9 +165,9 @@ def test_missing_manifest(tmp_path):
 
 
 def test_invalid_manifest_field(rendered, tmp_path):
-    m = json.loads((rendered["run_dir"] / "manifest.json").read_text())
+    m = json.loads(RunDir(rendered["run_dir"]).manifest.read_text())
     m["frames"][1]["assets"][2]["kind"] = "blob"
-    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    RunDir(tmp_path).manifest.write_text(json.dumps(m))
     proc = render_cli(tmp_path)
     assert proc.returncode == 1
     line = _error_line(proc)
@@ -175,25 +177,25 @@ def test_invalid_manifest_field(rendered, tmp_path):
 
 def test_missing_asset(rendered, tmp_path):
     run = _copy(rendered["run_dir"], tmp_path / "run")
-    gone = run / "assets" / "0001" / "trails.ply"
+    gone = RunDir(run).frame_dir(1) / "trails.ply"
     gone.unlink()
     proc = render_cli(run)
     assert proc.returncode == 1
     line = _error_line(proc)
     assert line.startswith("error: ") and "missing" in line and str(gone) in line
-    assert not (run / "frames").exists()
+    assert not RunDir(run).frames.exists()
 
 
 def test_chunk_failure_keeps_earlier_frames(rendered, tmp_path):
     run = _copy(rendered["run_dir"], tmp_path / "run")
-    bad = run / "assets" / "0002" / "atoms.ply"
+    bad = RunDir(run).frame_dir(2) / "atoms.ply"
     bad.write_bytes(b"ply\nformat ascii 1.0\nend_header\n")  # present but unreadable
     proc = render_cli(run, "--chunk", "3", "--engine", "serial", "--no-blend")
     assert proc.returncode == 1
     line = _error_line(proc)
     assert line.startswith("error: ") and "atoms.ply" in line and "render_" in line
-    assert (run / "frames" / "0000.png").exists() and (run / "frames" / "0001.png").exists()
-    assert not (run / "frames" / "0002.png").exists()
+    assert RunDir(run).frame_png(0).exists() and RunDir(run).frame_png(1).exists()
+    assert not RunDir(run).frame_png(2).exists()
     assert not (run / "movie.mp4").exists()
 
 

@@ -23,6 +23,7 @@ from core import manifest as M
 from core.geometry import Curves, Mesh, Points, Volume, isosurface
 from core.io.ply import write_ply
 from core.io.vdb import write_vdb
+from core.rundir import RunDir
 
 pytestmark = pytest.mark.bpy
 
@@ -97,10 +98,10 @@ def test_every_asset_kind_renders(tmp_path):
                            "--no-movie"], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    a0 = np.asarray(Image.open(run / "frames" / "0000.png").convert("RGB")).astype(int)
-    a2 = np.asarray(Image.open(run / "frames" / "0002.png").convert("RGB")).astype(int)
+    a0 = np.asarray(Image.open(RunDir(run).frame_png(0)).convert("RGB")).astype(int)
+    a2 = np.asarray(Image.open(RunDir(run).frame_png(2)).convert("RGB")).astype(int)
     assert a0.shape == a2.shape == (54, 96, 3)
-    assert not (run / "frames" / "0001.png").exists()
+    assert not RunDir(run).frame_png(1).exists()
     assert np.abs(a0 - a2).mean() > 3  # different assets in the two frames
     # the centre shows the objects, not the background
     bg = np.round(np.array(BACKGROUND) * 255)
