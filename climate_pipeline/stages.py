@@ -92,8 +92,9 @@ def isosurface_geo(values: np.ndarray, level: float, lon: np.ndarray, lat: np.nd
     xyz = projection.forward(glon, glat, gh)
     faces = mesh.faces
     # the index-space winding is outward for (k, j, i); the geographic map may reflect it
-    # (e.g. x = lon, y = lat, z = height is the reverse axis order): orient by the volume sign
-    if _jacobian_sign(xyz, mesh.vertices) < 0:
+    # (e.g. x = lon, y = lat, z = height is the reverse axis order): orient by the sign of
+    # the grid map's Jacobian (not by the vertices: a flat surface spans no volume)
+    if grid_orientation(v.shape, lon, lat, height, projection) < 0:
         faces = np.ascontiguousarray(faces[:, ::-1])
     normals = vertex_normals(xyz, faces)
     return Mesh(xyz, faces, normals, {"lon": glon.astype(np.float32),
@@ -101,15 +102,23 @@ def isosurface_geo(values: np.ndarray, level: float, lon: np.ndarray, lat: np.nd
                                       "height_m": gh.astype(np.float32)})
 
 
-def _jacobian_sign(scene: np.ndarray, index: np.ndarray) -> float:
-    """Sign of det d(scene)/d(k, j, i): an affine fit over a few hundred vertices (the map is
-    smooth and orientation-preserving or -reversing everywhere)."""
-    idx = np.linspace(0, len(index) - 1, min(len(index), 512)).astype(np.int64)
-    a = index[idx].astype(np.float64)
-    b = scene[idx].astype(np.float64)
-    a1 = np.c_[a - a.mean(0), np.ones(len(a))]
-    jac, *_ = np.linalg.lstsq(a1, b - b.mean(0), rcond=None)
-    return float(np.linalg.det(jac[:3]))
+def grid_orientation(shape: tuple[int, ...], lon: np.ndarray, lat: np.ndarray,
+                     height: np.ndarray, projection) -> float:
+    """Sign of det d(scene)/d(k, j, i) of the grid map at the grid's centre (central
+    differences of :func:`index_to_geo` then the projection): +1 keeps index-space windings
+    outward, -1 reverses them. The map is smooth and keeps one orientation over a grid."""
+    centre = (np.asarray(shape[:3], np.float64) - 1) / 2
+    cols = []
+    for d in range(3):
+        step = np.zeros(3)
+        step[d] = 0.5 if shape[d] > 1 else 0.0
+        if not step[d]:
+            return 1.0  # a single row or column spans no volume: keep the index winding
+        kji = np.stack([centre - step, centre + step])
+        g = projection.forward(*index_to_geo(kji, lon, lat, height))
+        cols.append(np.asarray(g[1], np.float64) - np.asarray(g[0], np.float64))
+    det = float(np.linalg.det(np.stack(cols, 1)))
+    return 1.0 if det >= 0 else -1.0
 
 
 def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projection,

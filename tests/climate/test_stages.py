@@ -40,6 +40,42 @@ def test_isosurface_geo_is_a_sphere_in_scene_space(proj):
     assert {"lon", "lat", "height_m"} <= set(mesh.attributes)
 
 
+@pytest.mark.parametrize("flip", ["none", "lat", "lon", "both"])
+@pytest.mark.parametrize("globe", [False, True])
+@pytest.mark.parametrize("rising", [True, False])
+def test_flat_isosurface_normals_face_the_high_side(flip, globe, rising):
+    """A horizontal surface (values change with height only) spans no volume: its winding
+    comes from the grid map's orientation, whatever the axes' directions and the projection,
+    and its normals point out of the region above the level (to the low side), as the
+    blob's do."""
+    lon = LON[::-1] if flip in ("lon", "both") else LON
+    lat = LAT[::-1] if flip in ("lat", "both") else LAT
+    v = np.broadcast_to(np.arange(len(H), dtype=np.float32)[:, None, None],
+                        (len(H), len(lat), len(lon)))
+    v = np.ascontiguousarray(v if rising else v[::-1] * 1)
+    proj = (GlobeProjection(exaggeration=50) if globe
+            else MapProjection.for_region(lon, lat, exaggeration=50))
+    mesh = stages.isosurface_geo(v, 5.5, lon, lat, H, proj)
+    assert mesh.n_faces > 100
+    up = (mesh.vertices / np.linalg.norm(mesh.vertices, axis=1, keepdims=True) if globe
+          else np.array([0.0, 0.0, 1.0]))
+    facing = (mesh.normals * up).sum(1)
+    assert (facing < -0.9).all() if rising else (facing > 0.9).all()
+    fn = np.cross(*(mesh.vertices[mesh.faces[:, k]] - mesh.vertices[mesh.faces[:, 0]]
+                    for k in (1, 2)))
+    along = (fn * (up[mesh.faces[:, 0]] if globe else up)).sum(1)
+    assert (along < 0).all() if rising else (along > 0).all()  # the winding agrees
+
+
+def test_grid_orientation_is_the_sign_of_the_grid_maps_jacobian():
+    proj = MapProjection.for_region(LON, LAT)
+    shape = (len(H), len(LAT), len(LON))
+    s = stages.grid_orientation(shape, LON, LAT, H, proj)
+    assert s in (1.0, -1.0)
+    assert stages.grid_orientation(shape, LON[::-1], LAT, H, proj) == -s  # one axis reflected
+    assert stages.grid_orientation(shape, LON[::-1], LAT[::-1], H, proj) == s  # two: rotated
+
+
 def test_nan_counts_as_below_and_all_nan_errors():
     v = blob(LON, LAT, H)
     v[:, :5, :] = np.nan
