@@ -115,8 +115,17 @@ def normal_mode(inputs: str | Path, params: dict | None = None) -> dict:
     from core.atomic import write_text
 
     Path(inputs).mkdir(parents=True, exist_ok=True)
+    _remove_frames(Path(inputs))  # computed along another mode (or sign): not these frames
     write_text(cache, json.dumps(mode, indent=1))
     return mode
+
+
+def _remove_frames(inputs: Path) -> None:
+    """Delete the frame cube files under ``inputs`` (before a new mode.json is written, so a
+    run killed in between recomputes both)."""
+    for sub in ("density", "esp"):
+        for f in (inputs / sub).glob("*.cube") if (inputs / sub).is_dir() else ():
+            f.unlink()
 
 
 def frame_time_fs(index: int, n_frames: int, mode: dict) -> float:

@@ -58,13 +58,19 @@ def test_mode_is_the_bend(two_frames):
 def test_mode_sign_does_not_depend_on_the_eigensolver(two_frames, tmp_path, monkeypatch):
     """The eigenvector PySCF hands over, negated (what another BLAS may return), gives the
     same mode.json vector; a cached mode from before the convention (no ``sign_convention``,
-    the other sign) is recomputed, not trusted."""
+    the other sign) is recomputed, not trusted, and the frames computed along it are removed
+    (else a re-run would pair the new mode's times with the old frames)."""
     import json
 
     _, mode = two_frames
     stale = {k: v for k, v in mode.items() if k != "sign_convention"}
     stale["vector"] = (-np.array(mode["vector"])).tolist()
     (tmp_path / "mode.json").write_text(json.dumps(stale))
+    old = [tmp_path / "density" / default_data.density_name(0),
+           tmp_path / "esp" / default_data.esp_name(0)]
+    for f in old:  # frames computed along the stale mode: must not be reused
+        f.parent.mkdir()
+        f.write_text("stale")
     from pyscf.hessian import thermo
 
     original = thermo.harmonic_analysis
@@ -80,6 +86,11 @@ def test_mode_sign_does_not_depend_on_the_eigensolver(two_frames, tmp_path, monk
     assert flipped["freq_cm"] == pytest.approx(mode["freq_cm"], rel=1e-9)
     assert json.loads((tmp_path / "mode.json").read_text())["sign_convention"] \
         == default_data.SIGN_CONVENTION
+    assert not any(f.exists() for f in old)
+    default_data.normal_mode(tmp_path, SMALL)  # cached now: frames are kept
+    (tmp_path / "density" / "frame_keep.cube").write_text("x")
+    default_data.normal_mode(tmp_path, SMALL)
+    assert (tmp_path / "density" / "frame_keep.cube").exists()
 
 
 def test_oriented_mode_convention():
