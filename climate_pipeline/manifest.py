@@ -143,6 +143,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                                camera=cams[k]))
     name = field.long_name or field.standard_name.replace("_", " ") or field.name
     levels = ", ".join(f"{t:g}" for t in params["thresholds"])
+    legend: dict[str, Any]
     legend = {"title": s.title or name,
               "subtitle": f"isosurfaces at {levels} {_u(field.units)} · vertical ×"
                           f"{params['projection']['exaggeration']:g}"
