@@ -355,22 +355,25 @@ def isosurface(
     if not np.isfinite(level):
         raise BadInputError(f"isosurface of {volume.name!r}: level must be finite, got {level}")
     negative = level < 0
-    vals = _pad_periodic(vals, tuple(bool(p) for p in periodic))  # type: ignore[arg-type]
-    vals = np.ascontiguousarray(vals)
-    if any(s < 2 for s in vals.shape):
+    per = tuple(bool(p) for p in periodic)
+    padded = tuple(s + (p and s > 0) for s, p in zip(vals.shape, per, strict=True))
+    if any(s < 2 for s in padded):
         raise BadInputError(
-            f"isosurface of {volume.name!r}: need at least 2 samples per axis, got {vals.shape}"
+            f"isosurface of {volume.name!r}: need at least 2 samples per axis, got {padded}"
         )
 
     if isokernel.available():  # world-space vertices, outward unit normals, CCW faces
+        # the kernel closes periodic axes itself (wrapped indices): no padded copy of the grid
         verts, faces, nrm, nan_found = isokernel.extract_checked(
-            vals, level, volume.affine, normals=bool(normals), flip=negative)
+            vals, level, volume.affine, normals=bool(normals), flip=negative,
+            periodic=per)  # type: ignore[arg-type]
         if nan_found:  # NaN samples next to the surface poison its vertices
             raise BadInputError(f"isosurface of {volume.name!r}: values contain NaN")
         if not len(verts) and np.isnan(vals).all():
             raise BadInputError(f"isosurface of {volume.name!r}: all values are NaN")
         return Mesh._trusted(verts, faces, nrm)
 
+    vals = np.ascontiguousarray(_pad_periodic(vals, per))  # type: ignore[arg-type]
     _require_vtk()
     from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
     from vtkmodules.vtkCommonDataModel import vtkImageData

@@ -38,6 +38,7 @@ def extract(
     affine: np.ndarray,
     normals: bool = True,
     flip: bool = False,
+    periodic: tuple[bool, bool, bool] = (False, False, False),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Isosurface of ``values == level`` (marching cubes, VTK's triangulation).
 
@@ -47,19 +48,23 @@ def extract(
     * Inside is ``values >= level`` (``values < level`` with ``flip``): faces wind
       counter-clockwise seen from outside and normals (the field's gradient, central
       differences, mapped by the inverse transpose of A) point outward, for det(A) < 0 too.
+    * ``periodic`` axes are read as if the first layer were repeated after the last
+      (``np.pad(values, ..., mode="wrap")`` by one sample along them), so the surface reaches
+      the far cell face; the kernel wraps the index instead of copying the array, with the
+      padded array's result bit for bit.
 
     Returns ``(vertices float32 (n, 3), faces int32 (m, 3), normals float32 (n, 3) or None)``.
     Vertices next to NaN samples are NaN (the caller decides whether that is an error).
     """
     if _c is None:
         raise RuntimeError("core._isokernel_c is not built (pip install -e . with a C compiler)")
-    verts, faces, nrm, _ = extract_checked(values, level, affine, normals, flip)
+    verts, faces, nrm, _ = extract_checked(values, level, affine, normals, flip, periodic)
     return verts, faces, nrm
 
 
 def extract_checked(
     values: np.ndarray, level: float, affine: np.ndarray, normals: bool = True,
-    flip: bool = False,
+    flip: bool = False, periodic: tuple[bool, bool, bool] = (False, False, False),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """:func:`extract`, plus whether any vertex came out NaN (a NaN sample on the surface)."""
     if _c is None:
@@ -67,8 +72,12 @@ def extract_checked(
     vals = np.asarray(values)
     if vals.ndim != 3:
         raise BadInputError(f"isosurface: expected a 3-D array, got shape {vals.shape}")
-    if any(s < 2 for s in vals.shape):
-        raise BadInputError(f"isosurface: need at least 2 samples per axis, got {vals.shape}")
+    per = tuple(bool(p) for p in periodic)
+    if len(per) != 3:
+        raise BadInputError(f"isosurface: periodic needs 3 flags, got {periodic!r}")
+    if any(s + (p and s > 0) < 2 for s, p in zip(vals.shape, per, strict=True)):
+        raise BadInputError(f"isosurface: need at least 2 samples per axis, got {vals.shape}"
+                            + (f" (periodic {per})" if any(per) else ""))
     if vals.dtype.kind == "f" and vals.dtype.itemsize in (4, 8):
         vals = vals.astype(vals.dtype.newbyteorder("="), copy=False)  # native byte order
     else:
@@ -86,7 +95,7 @@ def extract_checked(
         raise BadInputError("isosurface: the affine must be finite and invertible")
     vb, fb, nb, nv, nf, nan_found = _c.extract(
         vals, level, tuple(lin.ravel().tolist()), tuple(aff[:3, 3].tolist()), bool(normals),
-        bool(flip),
+        bool(flip), per,
     )
     verts = _as_rows(vb, nv, np.float32)
     faces = _as_rows(fb, nf, np.int32)

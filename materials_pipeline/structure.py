@@ -7,14 +7,18 @@ Angstrom, cell rows a, b, c, ``pbc`` per axis) and returns plain data: :class:`c
 Element data come from ``ase.data``: covalent radii (Cordero et al.), van der Waals radii
 (where a value is missing: 1.5 x the covalent radius) and Jmol colours (sRGB, as uint8).
 
-Bonds come from a neighbour list, never an N x N matrix: a k-d tree over the atoms wrapped into
-the cell plus the *ghost* periodic images that lie within the largest bond cutoff of the cell
-faces (as many images as needed along each periodic axis, so strongly sheared cells and cells
-shorter than the cutoff are exact). Atoms are grouped by covalent radius (one group for a
-single element); each pair of groups is queried at its own largest cutoff and every candidate
-pair is then filtered by its own cutoff, so a few large atoms (K, Cs) do not inflate the
-search for all the small ones. Memory grows with the number of atoms and of candidate pairs,
-not with N^2 (about 35 MB for 100,000 silicon atoms).
+Bonds come from a neighbour list over the atoms wrapped into the cell plus the *ghost*
+periodic images that lie within the largest bond cutoff of the cell faces (as many images as
+needed along each periodic axis, so strongly sheared cells and cells shorter than the cutoff
+are exact). Atoms are grouped by covalent radius (one group for a single element); each pair
+of groups is searched at its own largest cutoff and every candidate pair is then filtered by
+its own cutoff, so a few large atoms (K, Cs) do not inflate the search for all the small
+ones. Large structures search with k-d trees (``scipy.spatial.cKDTree``): memory grows with
+the number of atoms and of candidate pairs, not with N^2 (about 35 MB for 100,000 silicon
+atoms). Small ones (real atoms x all points up to :data:`DENSE_PAIRS`: a unit cell, a
+molecule) compare every real atom with every point in numpy instead, which is faster than
+building trees and does not import scipy (a quarter to half a second of a one-file run); both
+searches give the same bonds.
 
 Typical use::
 
@@ -56,6 +60,8 @@ __all__ = [
 ]
 
 _NZ = 119  # atomic numbers 0 (X, dummy) .. 118
+# brute-force candidate search up to this many (real atom, point) distances; k-d trees above
+DENSE_PAIRS = 1 << 16
 _AXIS_EPS = 1e-9  # norms below this (Angstrom) mean "no lattice vector along this axis"
 
 
@@ -354,14 +360,6 @@ class Bonds:
         return Bonds(self.i[mask], self.j[mask], self.image[mask], self.vector[mask],
                      self.length[mask])
 
-    def neighbors(self, atom: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(indices, Cartesian positions of the bonded images) of the neighbours of ``atom``."""
-        a = self.i == atom
-        b = self.j == atom
-        idx = np.concatenate([self.j[a], self.i[b]])
-        pos = np.concatenate([positions[atom] + self.vector[a], positions[atom] - self.vector[b]])
-        return idx, pos
-
 
 def _lex_negative(s: np.ndarray) -> np.ndarray:
     """Rows whose first non-zero component is negative."""
@@ -417,23 +415,34 @@ def _radius_groups(r: np.ndarray, ratio: float = 1.3) -> np.ndarray:
     return labels[np.searchsorted(uniq, r)]
 
 
+def _search_cutoff(rg: np.ndarray, g: int, h: int, tolerance: float,
+                   max_bond: float | None) -> float:
+    """Search radius of radius groups g and h: their largest cutoff, a hair wider (candidates
+    may sit exactly on it; every candidate is then tested against its own exact cutoff)."""
+    c = (rg[g] + rg[h]) * tolerance
+    if max_bond is not None:
+        c = min(c, float(max_bond))
+    return c * (1.0 + 1e-9) + 1e-9
+
+
 def _candidate_pairs(pts: np.ndarray, n: int, group: np.ndarray, rg: np.ndarray,
                      tolerance: float, max_bond: float | None, leafsize: int
                      ) -> np.ndarray:
     """(m, 2) point-index pairs closer than their group pair's cutoff, at least one real.
 
     ``pts`` are the n real atoms followed by the ghosts; ``group`` labels every point.
-    One k-d tree per radius group: ``query_pairs`` inside a group, ``sparse_distance_matrix``
+    Few points (``n * len(pts) <= DENSE_PAIRS``): :func:`_candidate_pairs_dense`. Otherwise
+    one k-d tree per radius group: ``query_pairs`` inside a group, ``sparse_distance_matrix``
     between groups (real atoms of one against all points of the other, and ghosts of the one
     against real atoms of the other), so ghost-ghost pairs across groups are never built.
+    Pairs may come in any order and orientation (find_bonds orients and sorts them).
     """
+    if n * len(pts) <= DENSE_PAIRS:
+        return _candidate_pairs_dense(pts, n, group, rg, tolerance, max_bond)
     from scipy.spatial import cKDTree
 
     def cutoff(g: int, h: int) -> float:
-        c = (rg[g] + rg[h]) * tolerance
-        if max_bond is not None:
-            c = min(c, float(max_bond))
-        return c * (1.0 + 1e-9) + 1e-9  # candidates may sit exactly on the cutoff
+        return _search_cutoff(rg, g, h, tolerance, max_bond)
 
     def tree(idx: np.ndarray):
         return cKDTree(pts[idx], leafsize=leafsize, balanced_tree=False, compact_nodes=False)
@@ -464,6 +473,23 @@ def _candidate_pairs(pts: np.ndarray, n: int, group: np.ndarray, rg: np.ndarray,
     return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
+def _candidate_pairs_dense(pts: np.ndarray, n: int, group: np.ndarray, rg: np.ndarray,
+                           tolerance: float, max_bond: float | None) -> np.ndarray:
+    """:func:`_candidate_pairs` by brute force: every real atom against every later point
+    (real atoms come first, so each real pair once, and no ghost-ghost pair), kept within its
+    group pair's search radius. For small structures: O(n * len(pts)) time and memory."""
+    ng = len(rg)
+    radius = np.array([[_search_cutoff(rg, g, h, tolerance, max_bond) for h in range(ng)]
+                       for g in range(ng)])
+    d = pts[None, :, :] - pts[:n, None, :]  # (n, m, 3)
+    d2 = np.einsum("ijk,ijk->ij", d, d)
+    del d
+    near = d2 <= radius[group[:n]][:, group] ** 2
+    near &= np.arange(len(pts))[None, :] > np.arange(n)[:, None]
+    p, q = np.nonzero(near)
+    return np.column_stack([p, q]).astype(np.int64)
+
+
 def _allowed_pairs(pairs: Collection[tuple[str, str]]) -> np.ndarray:
     """(119, 119) boolean table of the element pairs allowed to bond."""
     from ase.data import atomic_numbers
@@ -480,7 +506,7 @@ def _allowed_pairs(pairs: Collection[tuple[str, str]]) -> np.ndarray:
 def find_bonds(structure: Structure, *, tolerance: float = 1.15, min_distance: float = 0.1,
                max_bond: float | None = None, radii: Mapping[str, float] | None = None,
                pairs: Collection[tuple[str, str]] | None = None, leafsize: int = 16) -> Bonds:
-    """Bonds from covalent radii, with periodic images, by a k-d tree neighbour list.
+    """Bonds from covalent radii, with periodic images, by a neighbour list.
 
     Two atoms (or an atom and a periodic image) are bonded when
     ``min_distance <= d <= tolerance * (r_i + r_j)`` (and ``d <= max_bond`` if given), with
@@ -490,10 +516,11 @@ def find_bonds(structure: Structure, *, tolerance: float = 1.15, min_distance: f
 
     Periodic axes are those with ``pbc`` set and a lattice vector; any triclinic cell works.
     The atoms are wrapped into the cell, and the ghost images within the largest cutoff of the
-    cell faces (as many layers as the face distances need) join them in
-    ``scipy.spatial.cKDTree`` neighbour queries at the largest cutoff of each pair of radius
-    groups (one group, so one ``query_pairs``, for a single element); each candidate pair is
-    then kept by its own cutoff. Memory grows with atoms and candidate pairs, never N^2.
+    cell faces (as many layers as the face distances need) join them in neighbour searches at
+    the largest cutoff of each pair of radius groups (``scipy.spatial.cKDTree`` queries, one
+    ``query_pairs`` for a single element; for a few atoms, every real atom against every
+    point in numpy: see :data:`DENSE_PAIRS`); each candidate pair is then kept by its own
+    cutoff. Memory grows with atoms and candidate pairs, never N^2.
     Images in the result refer to the structure's own (possibly unwrapped) positions.
 
     Returns a :class:`Bonds` table, sorted by (i, j, image).

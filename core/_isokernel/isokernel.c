@@ -1,11 +1,14 @@
 /* core._isokernel_c: marching-cubes isosurface of a 3-D float32/float64 array, in one pass.
  *
- * extract(values, level, A, t, normals, flip)
+ * extract(values, level, A, t, normals, flip[, periodic])
  *     values  C-contiguous 3-D buffer of float32 or float64, values[i, j, k] (k fastest)
  *     level   iso-level (double); a sample is inside when value >= level (VTK's test)
  *     A, t    world = A @ [i, j, k] + t; A as 9 floats row-major, t as 3 floats
  *     normals compute unit normals from the field's gradient (VTK's differences)
  *     flip    the inside is values < level instead: winding and normals reversed
+ *     periodic  optional (pi, pj, pk) flags: along a periodic axis the grid is taken as if
+ *             its first layer were appended after its last (numpy.pad(mode="wrap") by one),
+ *             without the copy; the result is the padded array's, bit for bit
  * returns (vertices, faces, normals or None, n_vertices, n_faces, nan_found) where the three
  * arrays are byte buffers (float32 x 3, int32 x 3, float32 x 3 per row) owned by the module.
  *
@@ -142,8 +145,13 @@ static void grow_trim(Grow *g, size_t used)
 enum { ERR_NONE = 0, ERR_NOMEM = 1, ERR_TOO_MANY = 2 };
 
 typedef struct {
-    ptrdiff_t ni, nj, nk, si; /* si = nj * nk */
-    ptrdiff_t nw, W;          /* 64-bit words per bit row, row stride (nw + 1: a zero word) */
+    ptrdiff_t ni, nj, nk; /* logical samples per axis: physical + 1 along periodic axes */
+    ptrdiff_t pk;         /* physical samples along k (a row's contiguous length) */
+    /* sample (i, j, k) of the logical grid is s[oi[i] + oj[j] + ok[k]]: the physical offset,
+     * index n of a periodic axis wrapping to 0 (the first layer appended after the last,
+     * without copying the array) */
+    ptrdiff_t *oi, *oj, *ok;
+    ptrdiff_t nw, W; /* 64-bit words per bit row, row stride (nw + 1: a zero word) */
     double level;
     double A[9], T[3]; /* world = A @ ijk + T, A row-major */
     float M[9];        /* normal = M @ index-space gradient: -A^-T, or +A^-T when flipped */
@@ -267,10 +275,10 @@ static PyObject *py_extract(PyObject *self, PyObject *args)
     (void)self;
     PyObject *values;
     double level, A[9], T[3];
-    int normals, flip;
-    if (!PyArg_ParseTuple(args, "Od(ddddddddd)(ddd)pp:extract", &values, &level, &A[0], &A[1],
-                          &A[2], &A[3], &A[4], &A[5], &A[6], &A[7], &A[8], &T[0], &T[1], &T[2],
-                          &normals, &flip))
+    int normals, flip, per[3] = {0, 0, 0};
+    if (!PyArg_ParseTuple(args, "Od(ddddddddd)(ddd)pp|(ppp):extract", &values, &level, &A[0],
+                          &A[1], &A[2], &A[3], &A[4], &A[5], &A[6], &A[7], &A[8], &T[0], &T[1],
+                          &T[2], &normals, &flip, &per[0], &per[1], &per[2]))
         return NULL;
     if (!isfinite(level)) {
         PyErr_SetString(PyExc_ValueError, "extract: level must be finite");
@@ -290,9 +298,11 @@ static PyObject *py_extract(PyObject *self, PyObject *args)
                      view.ndim, view.format ? view.format : "?");
         goto out;
     }
-    c.ni = view.shape[0];
-    c.nj = view.shape[1];
-    c.nk = view.shape[2];
+    const ptrdiff_t pn[3] = {view.shape[0], view.shape[1], view.shape[2]};
+    c.ni = pn[0] + (pn[0] > 0 && per[0]);
+    c.nj = pn[1] + (pn[1] > 0 && per[1]);
+    c.nk = pn[2] + (pn[2] > 0 && per[2]);
+    c.pk = pn[2];
     if (c.ni < 2 || c.nj < 2 || c.nk < 2) {
         PyErr_Format(PyExc_ValueError,
                      "extract: need at least 2 samples per axis, got (%zd, %zd, %zd)", c.ni,
@@ -323,13 +333,23 @@ static PyObject *py_extract(PyObject *self, PyObject *args)
     c.level = level;
     c.normals = normals;
     c.tris = ((det < 0) != (flip != 0)) ? (const unsigned char(*)[15])ISO_TRIS_REV : ISO_TRIS;
-    c.si = c.nj * c.nk;
     c.nw = (c.nk + 63) / 64;
     c.W = c.nw + 1;
     c.cellmask = (uint64_t *)malloc((size_t)c.nw * sizeof(uint64_t));
-    if (!c.cellmask) {
+    c.oi = (ptrdiff_t *)malloc((size_t)(c.ni + c.nj + c.nk) * sizeof(ptrdiff_t));
+    if (!c.cellmask || !c.oi) {
         PyErr_NoMemory();
         goto out;
+    }
+    c.oj = c.oi + c.ni;
+    c.ok = c.oj + c.nj;
+    {
+        const ptrdiff_t stride[3] = {pn[1] * pn[2], pn[2], 1};
+        ptrdiff_t *tab[3] = {c.oi, c.oj, c.ok};
+        const ptrdiff_t len[3] = {c.ni, c.nj, c.nk};
+        for (int a = 0; a < 3; ++a)
+            for (ptrdiff_t q = 0; q < len[a]; ++q)
+                tab[a][q] = (q < pn[a] ? q : q - pn[a]) * stride[a];
     }
     for (ptrdiff_t w = 0; w < c.nw; ++w) {
         ptrdiff_t lo = 64 * w, hi = c.nk - 1; /* cells lo .. hi-1 of this word */
@@ -388,13 +408,15 @@ out:
     grow_free(&c.N);
     grow_free(&c.F);
     free(c.cellmask);
+    free(c.oi);
     PyBuffer_Release(&view);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"extract", py_extract, METH_VARARGS,
-     "extract(values, level, A9, t3, normals, flip) -> (vbuf, fbuf, nbuf|None, nv, nf, nan)"},
+     "extract(values, level, A9, t3, normals, flip[, (pi, pj, pk)]) -> (vbuf, fbuf, "
+     "nbuf|None, nv, nf, nan)"},
     {NULL, NULL, 0, NULL},
 };
 

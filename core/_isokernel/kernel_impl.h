@@ -79,33 +79,46 @@ static void SFX(classify_row)(const SCALAR *s, ptrdiff_t nk, SCALAR lev, uint64_
         out[w] = 0;
 }
 
+/* Bit row of logical row (i, j): the physical row, plus its first sample again at k = pk
+ * when the k axis is periodic (the value test is the same as the rest of the row's). */
+static inline void SFX(classify)(const Ctx *c, const SCALAR *s, ptrdiff_t i, ptrdiff_t j,
+                                 SCALAR lev, uint64_t *out)
+{
+    const SCALAR *row = s + c->oi[i] + c->oj[j];
+    SFX(classify_row)(row, c->pk, lev, out, c->W);
+    if (c->nk > c->pk && row[0] >= lev)
+        out[c->pk >> 6] |= (uint64_t)1 << (c->pk & 63);
+}
+
 /* --- 2. vertices -------------------------------------------------------------------------- */
 
-/* Index-space gradient at sample o = (i, j, k): central differences, one-sided at the
- * boundary (VTK's vtkFlyingEdges3D formulas). */
-static inline void SFX(gradient)(const Ctx *c, const SCALAR *s, ptrdiff_t o, ptrdiff_t i,
-                                 ptrdiff_t j, ptrdiff_t k, float g[3])
+/* Index-space gradient at sample (i, j, k): central differences, one-sided at the
+ * boundary (VTK's vtkFlyingEdges3D formulas). Samples are read through the context's offset
+ * tables, so a periodic axis reads its wrapped first layer at index n (see Ctx). */
+static inline void SFX(gradient)(const Ctx *c, const SCALAR *s, ptrdiff_t i, ptrdiff_t j,
+                                 ptrdiff_t k, float g[3])
 {
-    const ptrdiff_t si = c->si, sj = c->nk;
+    const ptrdiff_t *oi = c->oi, *oj = c->oj, *ok = c->ok;
+    const ptrdiff_t ij = oi[i] + oj[j], ik = oi[i] + ok[k], jk = oj[j] + ok[k];
     const SCALAR h = (SCALAR)0.5;
     if (i > 0 && i < c->ni - 1)
-        g[0] = (float)(h * (s[o + si] - s[o - si]));
+        g[0] = (float)(h * (s[oi[i + 1] + jk] - s[oi[i - 1] + jk]));
     else if (i == 0)
-        g[0] = (float)(s[o + si] - s[o]);
+        g[0] = (float)(s[oi[i + 1] + jk] - s[oi[i] + jk]);
     else
-        g[0] = (float)(s[o] - s[o - si]);
+        g[0] = (float)(s[oi[i] + jk] - s[oi[i - 1] + jk]);
     if (j > 0 && j < c->nj - 1)
-        g[1] = (float)(h * (s[o + sj] - s[o - sj]));
+        g[1] = (float)(h * (s[oj[j + 1] + ik] - s[oj[j - 1] + ik]));
     else if (j == 0)
-        g[1] = (float)(s[o + sj] - s[o]);
+        g[1] = (float)(s[oj[j + 1] + ik] - s[oj[j] + ik]);
     else
-        g[1] = (float)(s[o] - s[o - sj]);
+        g[1] = (float)(s[oj[j] + ik] - s[oj[j - 1] + ik]);
     if (k > 0 && k < c->nk - 1)
-        g[2] = (float)(h * (s[o + 1] - s[o - 1]));
+        g[2] = (float)(h * (s[ij + ok[k + 1]] - s[ij + ok[k - 1]]));
     else if (k == 0)
-        g[2] = (float)(s[o + 1] - s[o]);
+        g[2] = (float)(s[ij + ok[k + 1]] - s[ij + ok[k]]);
     else
-        g[2] = (float)(s[o] - s[o - 1]);
+        g[2] = (float)(s[ij + ok[k]] - s[ij + ok[k - 1]]);
 }
 
 /* Vertex on the edge from sample (i, j, k) one step along `axis` (0 = i, 1 = j, 2 = k).
@@ -113,9 +126,9 @@ static inline void SFX(gradient)(const Ctx *c, const SCALAR *s, ptrdiff_t o, ptr
 static inline void SFX(emit)(Ctx *c, const SCALAR *s, ptrdiff_t i, ptrdiff_t j, ptrdiff_t k,
                              int axis, const double base[3], float *V, float *N, int32_t id)
 {
-    const ptrdiff_t o = i * c->si + j * c->nk + k;
-    const ptrdiff_t inc = axis == 0 ? c->si : (axis == 1 ? c->nk : 1);
-    const double v0 = (double)s[o], v1 = (double)s[o + inc];
+    const ptrdiff_t i1 = i + (axis == 0), j1 = j + (axis == 1), k1 = k + (axis == 2);
+    const double v0 = (double)s[c->oi[i] + c->oj[j] + c->ok[k]];
+    const double v1 = (double)s[c->oi[i1] + c->oj[j1] + c->ok[k1]];
     const double t = (c->level - v0) / (v1 - v0);
     if (t != t)
         c->nan_found = 1;
@@ -127,8 +140,8 @@ static inline void SFX(emit)(Ctx *c, const SCALAR *s, ptrdiff_t i, ptrdiff_t j, 
     x[2] = (float)(base[2] + A[8] * kk + A[6 + axis] * t);
     if (N) {
         float g0[3], g1[3];
-        SFX(gradient)(c, s, o, i, j, k, g0);
-        SFX(gradient)(c, s, o + inc, i + (axis == 0), j + (axis == 1), k + (axis == 2), g1);
+        SFX(gradient)(c, s, i, j, k, g0);
+        SFX(gradient)(c, s, i1, j1, k1, g1);
         const float tf = (float)t;
         const float gx = g0[0] + tf * (g1[0] - g0[0]);
         const float gy = g0[1] + tf * (g1[1] - g0[1]);
@@ -305,17 +318,16 @@ static int SFX(run)(Ctx *c, const SCALAR *s, SCALAR lev)
 
     for (ptrdiff_t p = 0; p < 2; ++p)
         for (ptrdiff_t j = 0; j < nj; ++j)
-            SFX(classify_row)(s + p * c->si + j * nk, nk, lev, P[p] + j * W, W);
+            SFX(classify)(c, s, p, j, lev, P[p] + j * W);
     if (SFX(plane_vertices)(c, s, 0, P[0], KE[0], JE[0]))
         goto done;
     for (ptrdiff_t i = 0; i + 1 < ni; ++i) {
         const int cur = (int)(i & 1), nxt = cur ^ 1;
         uint64_t *b0 = P[i % 3], *b1 = P[(i + 1) % 3];
         if (i + 2 < ni) {
-            const SCALAR *sp = s + (i + 2) * c->si;
             uint64_t *b2 = P[(i + 2) % 3];
             for (ptrdiff_t j = 0; j < nj; ++j)
-                SFX(classify_row)(sp + j * nk, nk, lev, b2 + j * W, W);
+                SFX(classify)(c, s, i + 2, j, lev, b2 + j * W);
         }
         if (SFX(plane_vertices)(c, s, i + 1, b1, KE[nxt], JE[nxt]))
             goto done;

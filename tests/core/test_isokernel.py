@@ -279,3 +279,67 @@ def test_threads_give_the_same_result():
         t.join()
     for a, b in zip(serial, out, strict=True):
         assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+# --- periodic axes without a padded copy ---------------------------------------------------
+
+
+def _padded(vals, periodic):
+    return np.pad(vals, [(0, 1) if p else (0, 0) for p in periodic], mode="wrap")
+
+
+@pytest.mark.parametrize("periodic", [(True, True, True), (True, False, True),
+                                      (False, True, False), (False, False, True),
+                                      (True, False, False), (False, False, False)])
+@pytest.mark.parametrize("shape, dtype", [((9, 11, 63), np.float32), ((9, 11, 64), np.float64),
+                                          ((7, 6, 127), np.float64), ((1, 5, 7), np.float32),
+                                          ((12, 13, 130), np.float32)])
+def test_periodic_flags_equal_the_padded_grid_bit_for_bit(shape, dtype, periodic):
+    """extract(values, periodic=...) wraps indices instead of copying: vertices, faces and
+    normals are exactly those of the grid padded with its first layer (np.pad wrap)."""
+    vals = smooth_field(shape, sum(shape), sigma=1.0, dtype=dtype)
+    padded = _padded(vals, periodic)
+    if min(padded.shape) < 2:
+        return
+    for pct in (35, 70):
+        level = float(np.percentile(vals, pct))
+        for normals in (True, False):
+            for flip, affine in ((False, SHEAR), (True, MIRROR)):
+                ref = isokernel.extract_checked(padded, level, affine, normals, flip)
+                got = isokernel.extract_checked(vals, level, affine, normals, flip, periodic)
+                for a, b in zip(ref, got, strict=True):
+                    if isinstance(a, np.ndarray):
+                        assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8),
+                                                                     b.view(np.uint8))
+                    else:
+                        assert a == b
+
+
+def test_periodic_isosurface_is_the_padded_one(monkeypatch):
+    """core.geometry.isosurface closes periodic axes in the kernel (no np.pad copy of the
+    grid): the same mesh as the kernel on the padded grid, and as VTK on it."""
+    vals = smooth_field((20, 22, 24), 9, sigma=1.5, dtype=np.float64)
+    level = float(np.percentile(vals, 60))
+    per = (True, True, True)
+    mesh = isosurface(Volume(vals, SHEAR), level, periodic=per)
+    v, f, n, _ = isokernel.extract_checked(_padded(vals, per), level, SHEAR)
+    assert np.array_equal(mesh.vertices, v) and np.array_equal(mesh.faces, f)
+    assert np.array_equal(mesh.normals, n)
+    with monkeypatch.context() as m:
+        m.setattr(isokernel, "available", lambda: False)
+        ref = isosurface(Volume(vals, SHEAR), level, periodic=per)
+    assert_same_surface(mesh, ref)
+    # NaN on a wrapped sample: found through the wrap as through the copy
+    bad = vals.copy()
+    bad[0, 3, tuple(np.argwhere(vals[0, 3] > level)[0])[0]] = np.nan
+    assert isokernel.extract_checked(bad, level, SHEAR, periodic=per)[3] == \
+        isokernel.extract_checked(_padded(bad, per), level, SHEAR)[3]
+
+
+def test_periodic_size_checks():
+    one_layer = np.zeros((1, 5, 5), np.float32)
+    isokernel.extract(one_layer, 0.5, np.eye(4), periodic=(True, False, False))  # 2 with wrap
+    with pytest.raises(BadInputError, match="at least 2"):
+        isokernel.extract(one_layer, 0.5, np.eye(4), periodic=(False, True, True))
+    with pytest.raises(BadInputError, match="3 flags"):
+        isokernel.extract(one_layer, 0.5, np.eye(4), periodic=(True,))

@@ -112,7 +112,7 @@ def test_one_file_whole_process(benchmark, chgcar256, tmp_path, report_ratio):
     benchmark.pedantic(lambda: None, rounds=1)
     benchmark.extra_info.update(ours_s=min(ours), naive_s=min(naive))
     report_ratio("materials one 256^3 CHGCAR, whole process vs naive", min(naive) / min(ours),
-                 1.0, reference=f"naive script {min(naive):.2f} s (1 PLY), ours "
+                 1.5, reference=f"naive script {min(naive):.2f} s (1 PLY), ours "
                                 f"{min(ours):.2f} s (PLY+GLB+USD+VDB+atoms+bonds+manifest)")
 
 

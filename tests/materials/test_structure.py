@@ -253,6 +253,65 @@ def test_mixed_radii_groups_match_ase():
     assert bond_set(b) == ase_bond_set(to_ase(s))
 
 
+def _all_fields_equal(a: Bonds, b: Bonds) -> None:
+    for f in ("i", "j", "image", "vector", "length"):
+        x, y = getattr(a, f), getattr(b, f)
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), f
+
+
+def _small_structures():
+    rng = np.random.default_rng(21)
+    out = [from_ase(bulk("Si", "diamond", a=5.43, cubic=True)), from_ase(bulk("Si", "diamond",
+           a=5.43).repeat((2, 2, 2))), from_ase(bulk("NaCl", "rocksalt", a=5.64)),
+           sheared_triclinic(), tiny_cell(), perovskite(False)]
+    m = molecule("C6H6")
+    out.append(Structure(m.get_chemical_symbols(), m.positions))  # no cell
+    for _ in range(40):
+        n = int(rng.integers(1, 40))
+        cell = (np.eye(3) + rng.normal(0, 0.3, (3, 3))) * rng.uniform(2.5, 10)
+        symbols = list(rng.choice(["H", "C", "O", "Si", "Na", "K", "Cs"], n))
+        pos = rng.random((n, 3)) @ cell + rng.integers(-2, 3, (n, 3)) @ cell
+        out.append(Structure(symbols, pos, cell, tuple(bool(x) for x in rng.integers(0, 2, 3))))
+    return out
+
+
+@pytest.mark.parametrize("kw", [{}, {"max_bond": 2.0}, {"tolerance": 1.4},
+                                {"pairs": [("C", "H"), ("Si", "O"), ("Ti", "O")]},
+                                {"min_distance": 1.0}, {"radii": {"H": 0.6}}],
+                         ids=["default", "max_bond", "tolerance", "pairs", "min_distance",
+                              "radii"])
+def test_dense_search_equals_kd_trees(monkeypatch, kw):
+    """Small structures search by brute force (no scipy import), large ones with k-d trees:
+    both give the very same Bonds (indices, images, vectors and lengths bit for bit)."""
+    from materials_pipeline import structure as st
+
+    for s in _small_structures():
+        monkeypatch.setattr(st, "DENSE_PAIRS", 0)
+        tree = find_bonds(s, **kw)
+        monkeypatch.setattr(st, "DENSE_PAIRS", 1 << 40)
+        dense = find_bonds(s, **kw)
+        _all_fields_equal(dense, tree)
+        assert_consistent(s, dense)
+
+
+def test_small_structures_do_not_import_scipy():
+    import subprocess
+    import sys
+
+    a = bulk("Si", "diamond", a=5.43, cubic=True)  # ase.build itself imports scipy.spatial
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from materials_pipeline.data import Structure\n"
+            "from materials_pipeline.structure import find_bonds\n"
+            f"s = Structure(['Si'] * 8, np.array({a.positions.tolist()}), "
+            f"np.array({a.cell.array.tolist()}))\n"
+            "assert len(find_bonds(s)) == 16\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.spatial')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_memory_is_linear_not_quadratic():
     import tracemalloc
 
