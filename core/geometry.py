@@ -29,6 +29,24 @@ from core.errors import BadInputError
 __all__ = ["Mesh", "Volume", "Points", "Curves", "isosurface", "periodic_weld", "cell_corners"]
 
 
+def column_extremes(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(a.min(0), a.max(0))`` of a non-empty (n, k) array, bit for bit, column by column.
+
+    numpy reduces an (n, 3) array along axis 0 some twenty times slower than its three
+    columns one at a time (7 ms against 0.3 ms for the 227,000 vertices of a 256^3
+    isosurface, paid by its bounds, its USD extent and its glTF accessor). Extremes that are
+    zeros or NaNs, whose sign or payload could depend on the order of the comparisons, are
+    taken from the axis-0 reductions themselves.
+    """
+    a = np.asarray(a)
+    lo = np.array([a[:, c].min() for c in range(a.shape[1])], dtype=a.dtype)
+    hi = np.array([a[:, c].max() for c in range(a.shape[1])], dtype=a.dtype)
+    if not (np.all(lo != 0) and np.all(hi != 0) and not np.isnan(lo).any()
+            and not np.isnan(hi).any()):
+        return a.min(0), a.max(0)
+    return lo, hi
+
+
 def _check_attrs(kind: str, n: int, attrs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {}
     for key, val in attrs.items():
@@ -98,7 +116,7 @@ class Mesh:
         """[[xmin, ymin, zmin], [xmax, ymax, zmax]] (zeros for an empty mesh)."""
         if not self.n_vertices:
             return np.zeros((2, 3))
-        return np.array([self.vertices.min(0), self.vertices.max(0)], dtype=np.float64)
+        return np.array(column_extremes(self.vertices), dtype=np.float64)
 
     def area(self) -> float:
         v = self.vertices.astype(np.float64)
@@ -223,7 +241,7 @@ class Points:
     def bounds(self) -> np.ndarray:
         if not len(self):
             return np.zeros((2, 3))
-        return np.array([self.positions.min(0), self.positions.max(0)], dtype=np.float64)
+        return np.array(column_extremes(self.positions), dtype=np.float64)
 
 
 @dataclass
@@ -268,7 +286,7 @@ class Curves:
     def bounds(self) -> np.ndarray:
         if not len(self.points):
             return np.zeros((2, 3))
-        return np.array([self.points.min(0), self.points.max(0)], dtype=np.float64)
+        return np.array(column_extremes(self.points), dtype=np.float64)
 
     def tubes(self, radius: float | None = None, sides: int = 8) -> Mesh:
         """A tube mesh around every polyline (for formats without curves, e.g. glTF)."""

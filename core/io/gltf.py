@@ -35,7 +35,7 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.errors import BadInputError
-from core.geometry import Curves, Mesh, Points
+from core.geometry import Curves, Mesh, Points, column_extremes
 
 __all__ = ["write_glb", "read_glb", "zup_to_gltf", "gltf_to_zup"]
 
@@ -66,7 +66,7 @@ class _Builder:
     """Accumulates accessors and buffer views over one binary buffer."""
 
     def __init__(self) -> None:
-        self.chunks: list[bytes] = []
+        self.chunks: list[bytes | memoryview] = []  # the arrays' own memory: no copies
         self.offset = 0
         self.views: list[dict] = []
         self.accessors: list[dict] = []
@@ -75,7 +75,8 @@ class _Builder:
         arr = np.ascontiguousarray(arr)
         ctype = {np.dtype("<f4"): _FLOAT, np.dtype("<u4"): _UINT32}[arr.dtype.newbyteorder("<")]
         width = 1 if arr.ndim == 1 else arr.shape[1]
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        data = np.ascontiguousarray(
+            arr.astype(arr.dtype.newbyteorder("<"), copy=False)).reshape(-1).data.cast("B")
         view: dict = {"buffer": 0, "byteOffset": self.offset, "byteLength": len(data)}
         if target is not None:
             view["target"] = target
@@ -86,14 +87,15 @@ class _Builder:
         acc: dict = {"bufferView": len(self.views) - 1, "componentType": ctype,
                      "count": int(arr.shape[0]), "type": _TYPES[width]}
         if minmax:
-            flat = arr.reshape(len(arr), -1)
-            acc["min"] = [float(x) for x in flat.min(0)]
-            acc["max"] = [float(x) for x in flat.max(0)]
+            lo, hi = column_extremes(arr.reshape(len(arr), -1))
+            acc["min"] = [float(x) for x in lo]
+            acc["max"] = [float(x) for x in hi]
         self.accessors.append(acc)
         return len(self.accessors) - 1
 
-    def blob(self) -> bytes:
-        return b"".join(self.chunks)
+    @property
+    def nbytes(self) -> int:
+        return self.offset
 
 
 def _srgb8_to_linear(colors: np.ndarray) -> np.ndarray:
@@ -212,18 +214,15 @@ def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geo
         doc["meshes"] = [{"name": name, "primitives": [prim]}]
         doc["materials"] = [material]
         node["mesh"] = 0
-        blob = b.blob()
-        doc["buffers"] = [{"byteLength": len(blob)}]
+        doc["buffers"] = [{"byteLength": b.nbytes}]
         doc["bufferViews"] = b.views
         doc["accessors"] = b.accessors
-    else:
-        blob = b""
 
     js = json.dumps(doc, separators=(",", ":")).encode("utf-8")
     js += b" " * ((-len(js)) % 4)
-    chunks = [struct.pack("<II", len(js), _CHUNK_JSON), js]
-    if blob:
-        chunks += [struct.pack("<II", len(blob), _CHUNK_BIN), blob]
+    chunks: list[bytes | memoryview] = [struct.pack("<II", len(js), _CHUNK_JSON), js]
+    if n > 0 and b.nbytes:  # the BIN chunk: the arrays written one after the other
+        chunks += [struct.pack("<II", b.nbytes, _CHUNK_BIN), *b.chunks]
     total = 12 + sum(len(c) for c in chunks)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(struct.pack("<III", _GLB_MAGIC, 2, total))

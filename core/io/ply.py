@@ -80,21 +80,21 @@ def write_ply(obj: Mesh | Points | Curves, path: str | Path,
         faces["n"] = 3
         faces["v"] = obj.faces
         extra = [f"element face {obj.n_faces}", "property list uchar int vertex_indices"]
-        body = [rec.tobytes(), faces.tobytes()]
+        body = [rec, faces]
     elif isinstance(obj, Points):
         rec = _vertex_fields(obj.positions, None, obj.colors, obj.attributes)
-        extra, body = [], [rec.tobytes()]
+        extra, body = [], [rec]
     elif isinstance(obj, Curves):
         rec = _vertex_fields(obj.points, None, obj.colors, obj.attributes)
         edges = obj.edges().astype("<i4")
         extra = [f"element edge {len(edges)}", "property int vertex1", "property int vertex2"]
-        body = [rec.tobytes(), edges.tobytes()]
+        body = [rec, np.ascontiguousarray(edges)]
     else:
         raise BadInputError(f"write_ply: cannot write {type(obj).__name__} as PLY")
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(_header(rec, extra, list(comments)))
-        for b in body:
-            fh.write(b)
+        for b in body:  # the arrays' own bytes, no copies
+            fh.write(b.reshape(-1).view(np.uint8).data)
     return Path(path)
 
 

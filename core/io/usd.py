@@ -40,7 +40,7 @@ import numpy as np
 from core.atomic import atomic_path
 from core.deps import require
 from core.errors import BadInputError
-from core.geometry import Curves, Mesh, Points, Volume
+from core.geometry import Curves, Mesh, Points, Volume, column_extremes
 
 __all__ = ["write_usd", "write_usd_volume", "write_usd_sequence", "read_usd", "relative_asset"]
 
@@ -166,7 +166,8 @@ def _extent(points: np.ndarray, pad: float = 0.0) -> Any:
 
     if len(points) == 0:
         return Vt.Vec3fArray.FromNumpy(np.zeros((2, 3), np.float32))
-    lo, hi = points.min(0) - pad, points.max(0) + pad
+    lo, hi = column_extremes(points)
+    lo, hi = lo - pad, hi + pad
     return Vt.Vec3fArray.FromNumpy(np.stack([lo, hi]).astype(np.float32))
 
 
