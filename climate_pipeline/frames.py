@@ -19,7 +19,7 @@ from core.framecache import done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc
 from core.rundir import RunDir
 
-ASSET_VERSION = 2  # 2: streamlines
+ASSET_VERSION = 3  # 2: streamlines; 3: field.usd references the .vdb beside it
 M_PER_KM = 1000.0
 
 
@@ -109,7 +109,7 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
             if "usd" in fmts:
                 from core.io.usd import write_usd_volume
 
-                write_usd_volume("field.vdb", ["field"], fdir / "field.usd",
+                write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usd",
                                  meters_per_unit=mpu)
                 files.append("field.usd")
     ground = values[0]

@@ -38,7 +38,7 @@ METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
 # Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
 # then rebuilds frames made by older code instead of skipping them.
-ASSET_VERSION = 3
+ASSET_VERSION = 4  # 4: density.usd references the .vdb beside it
 COLOUR_META = "colour.json"
 
 
@@ -108,7 +108,10 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     if data is not None:
         grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
-        if not np.isfinite(grid.values).all():
+        # the extremes, not a mask or a |values| copy (134 MB fresh pages for 256^3): a NaN
+        # makes both NaN, an infinity is one of them
+        vmin, vmax = float(grid.values.min()), float(grid.values.max())
+        if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
         notes = list(data.meta.get("warnings", []))
         spec_text = params.get("iso")
@@ -127,7 +130,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                             field=grid.name)
         meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
                     grid=grid.name, signed=grid.signed, kind=data.kind, periodic=grid.periodic,
-                    vmax=float(np.abs(grid.values).max()))
+                    vmax=max(-vmin, vmax))  # max |value|
         if not grid.signed and grid.units.startswith("e/"):
             meta["electrons_total"] = float(grid.values.sum(dtype=np.float64)
                                             * grid.voxel_volume)
@@ -185,7 +188,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             if "usd" in formats:
                 from core.io.usd import write_usd_volume
 
-                write_usd_volume("density.vdb", [vol.name], fdir / "density.usd",
+                write_usd_volume(fdir / "density.vdb", [vol.name], fdir / "density.usd",
                                  meters_per_unit=METERS_PER_ANGSTROM)
                 files.append("density.usd")
         if grid.periodic:  # a cube file's box is padding around a molecule: frame the content
@@ -262,7 +265,7 @@ def _prewarm(params: dict):
     isosurface kernel release the GIL, so a one-file run overlaps its imports with them."""
     import threading
 
-    mods = ["scipy.spatial", "core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
+    mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
     if "usd" in params.get("formats", ()):
         mods += ["pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"]
     if "glb" in params.get("formats", ()):

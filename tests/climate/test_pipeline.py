@@ -37,6 +37,10 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
 
     pts = read_ply(RunDir(out).frame_dir(5) / "particles_b00.ply")
     assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
+    from tests.materials.test_pipeline import usd_volume_file
+
+    fdir = RunDir(out).frame_dir(3)  # the volume's USD points at the .vdb beside it
+    assert usd_volume_file(fdir / "field.usd") == (fdir / "field.vdb").resolve()
     st = man["provenance"]["settings"]  # the settings the command line became, recorded whole
     assert st["thresholds"] == [13.0, 20.0] and st["particles"] == 300 and st["mode"] == "map"
     assert st["render"] is False and st["coastlines"] == "110m" and st["wind"] == []

@@ -86,6 +86,16 @@ def tree_hashes(run: Path) -> dict[str, str]:
             if p.is_file() and p.suffix in (".ply", ".glb", ".vdb")}
 
 
+def usd_volume_file(usd: Path) -> Path:
+    """The file a USD volume asset's OpenVDB field resolves to (as Maya/usdview load it)."""
+    from pxr import Usd, UsdVol
+
+    stage = Usd.Stage.Open(str(usd))
+    fields = [UsdVol.OpenVDBAsset(p) for p in stage.Traverse() if p.IsA(UsdVol.OpenVDBAsset)]
+    assert fields, f"{usd}: no OpenVDBAsset"
+    return Path(fields[0].GetFilePathAttr().Get().resolvedPath).resolve()
+
+
 def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     out = tmp_path / "run"
     assert main([str(si_chgcar), "--out", str(out), "--no-render", "--iso", "50%e",
@@ -108,6 +118,8 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     prov = man["provenance"]
     assert prov["inputs"][0]["path"].endswith("CHGCAR")
     assert prov["parameters"]["iso"] == "50%e"
+    assert usd_volume_file(RunDir(out).frame_dir(0) / "density.usd") \
+        == (RunDir(out).frame_dir(0) / "density.vdb").resolve()
     st = prov["settings"]  # the frozen settings the command line became, recorded whole
     assert st["iso"] == "50%e" and st["render"] is False and st["engine"] == "serial"
     assert st["inputs"] == [str(si_chgcar)] and st["formats"] == ["ply", "glb", "usd"]
