@@ -46,7 +46,8 @@ def _grid(openvdb, vol: Volume, background: float, tolerance: float):
         buf = np.empty((min(n, len(src)),) + src.shape[1:], np.float32)
         for i in range(0, len(src), n):
             slab = buf[:min(n, len(src) - i)]
-            np.copyto(slab, src[i:i + len(slab)], casting="unsafe")
+            with np.errstate(over="ignore"):  # too large for float32: inf, refused just below
+                np.copyto(slab, src[i:i + len(slab)], casting="unsafe")
             _check_finite(slab, vol.name)
             grid.copyFromArray(slab, ijk=(i, 0, 0), tolerance=tolerance)
     grid.name = vol.name
