@@ -262,18 +262,28 @@ def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin:
 
 def _prewarm(params: dict):
     """Import the heavy writer modules in a thread: the readers' C parser and the
-    isosurface kernel release the GIL, so a one-file run overlaps its imports with them."""
+    isosurface kernel release the GIL, so a one-file run overlaps its imports with them.
+
+    USD (pxr) is imported first, here in the calling thread, before the thread starts and
+    before the reader runs: pxr's libraries release the GIL inside their dlopen, so a pxr
+    import that overlaps another thread's import of a compiled module deadlocks on the
+    loader lock (seen every time with a vaspout.h5 input, whose reader imports h5py; also
+    with scipy.spatial and jsonschema). The modules left to the thread do not do that.
+    """
+    import importlib
     import threading
 
-    mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
     if "usd" in params.get("formats", ()):
-        mods += ["pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"]
+        for m in ("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"):
+            try:
+                importlib.import_module(m)
+            except ImportError:  # reported properly where the module is really needed
+                pass
+    mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
     if "glb" in params.get("formats", ()):
         mods.append("core.io.gltf")
 
     def run() -> None:
-        import importlib
-
         for m in mods:
             try:
                 importlib.import_module(m)

@@ -243,3 +243,21 @@ def test_xdatcar_trajectory_is_one_frame_per_step(tmp_path):
     meta = json.loads((RunDir(out).frame_dir(2) / "frame.json").read_text())
     assert meta["natoms"] == 8 and meta["nbonds"] == 16
     assert man["legend"]["title"].startswith("Structure")
+
+
+def test_vaspout_h5_converts_without_deadlock(tmp_path):
+    """A vaspout.h5 input: its reader imports h5py while the frame task pre-imports the
+    writers. pxr's libraries release the GIL inside dlopen, so a pxr import overlapping
+    another thread's compiled import deadlocked here every time; pxr is now imported before
+    the prewarm thread and the reader start."""
+    from tests.core.test_formats import _vaspout
+
+    src = _vaspout(tmp_path)
+    out = tmp_path / "run"
+    res = subprocess.run([sys.executable, "-m", "materials_pipeline", str(src), "--out",
+                          str(out), "--no-render", "--workers", "1"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    man = read_manifest(out)
+    assert man["frames"] and (RunDir(out).frame_dir(0) / "density.usd").exists()
+
