@@ -115,8 +115,12 @@ def checksums_in_background(paths):
     {path: sha256}, to pass to :func:`provenance` once the run's real work is done."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from core.framecache import sha256 as _sha256  # imported here, not in the thread: a
+    # compiled module (hashlib's _hashlib) loading there while this thread loads pxr can
+    # deadlock on the loader lock (see materials_pipeline.frames._prewarm)
+
     pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-    fut = pool.submit(lambda: {str(Path(p).resolve()): sha256(p) for p in paths})
+    fut = pool.submit(lambda: {str(Path(p).resolve()): _sha256(p) for p in paths})
     pool.shutdown(wait=False)
     return fut
 
