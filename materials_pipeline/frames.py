@@ -270,26 +270,24 @@ def _prewarm(params: dict):
     loader lock (seen every time with a vaspout.h5 input, whose reader imports h5py; also
     with scipy.spatial and jsonschema). The modules left to the thread do not do that.
     """
-    import importlib
     import threading
 
     if "usd" in params.get("formats", ()):
-        for m in ("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"):
-            try:
-                importlib.import_module(m)
-            except ImportError:  # reported properly where the module is really needed
-                pass
+        _import_quietly(("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"))
     mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
     if "glb" in params.get("formats", ()):
         mods.append("core.io.gltf")
-
-    def run() -> None:
-        for m in mods:
-            try:
-                importlib.import_module(m)
-            except ImportError:  # reported properly where the module is really needed
-                pass
-
-    t = threading.Thread(target=run, name="prewarm", daemon=True)
+    t = threading.Thread(target=_import_quietly, args=(mods,), name="prewarm", daemon=True)
     t.start()
     return t
+
+
+def _import_quietly(modules) -> None:
+    """Import ``modules``; a missing one is reported properly where it is really needed."""
+    import importlib
+
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except ImportError:
+            pass

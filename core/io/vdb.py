@@ -50,6 +50,11 @@ def _grid(openvdb, vol: Volume, background: float, tolerance: float):
                 np.copyto(slab, src[i:i + len(slab)], casting="unsafe")
             _check_finite(slab, vol.name)
             grid.copyFromArray(slab, ijk=(i, 0, 0), tolerance=tolerance)
+    return describe_grid(openvdb, grid, vol)
+
+
+def describe_grid(openvdb, grid, vol: Volume):
+    """Name, index-to-world transform, class and units of ``grid`` from ``vol``."""
     grid.name = vol.name
     grid.transform = openvdb.createLinearTransform(vol.affine.T.tolist())
     grid.gridClass = openvdb.GridClass.FOG_VOLUME

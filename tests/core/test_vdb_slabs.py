@@ -18,14 +18,11 @@ UUID = slice(21, 57)  # magic, file version, library version, offsets flag, then
 
 def whole_array_grid(openvdb, vol, tolerance):
     """What write_vdb did before: one float32 copy of the grid, one copyFromArray."""
+    from core.io.vdb import describe_grid
+
     grid = openvdb.FloatGrid(0.0)
     grid.copyFromArray(np.ascontiguousarray(vol.values, dtype=np.float32), tolerance=tolerance)
-    grid.name = vol.name
-    grid.transform = openvdb.createLinearTransform(vol.affine.T.tolist())
-    grid.gridClass = openvdb.GridClass.FOG_VOLUME
-    if vol.units:
-        grid["units"] = vol.units
-    return grid
+    return describe_grid(openvdb, grid, vol)  # the metadata are not what is compared
 
 
 def file_bytes(openvdb, grid, path):
