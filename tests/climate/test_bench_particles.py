@@ -39,7 +39,8 @@ def field():
             np.float64: P.WindField(*args, dtype=np.float64)}
 
 
-@pytest.mark.skipif(not P.kernel_available(), reason="C kernel not built")
+@pytest.mark.skipif(not P.kernel_available(),
+                    reason="C advection kernel not built (no C compiler at install)")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_bench_particle_advection(benchmark, report_ratio, field, dtype):
     field = field[dtype]

@@ -54,8 +54,7 @@ def test_rotated_pole_matches_pyproj(pole_lon, pole_lat, npgl):
 
 def test_rotated_pole_from_generated_netcdf(tmp_path):
     """A CF file with a rotated_pole grid mapping, written and read back, gives the pyproj CRS."""
-    xr = pytest.importorskip("xarray")
-    pytest.importorskip("netCDF4")
+    import xarray as xr
     rlon = np.linspace(-20, 20, 9)
     rlat = np.linspace(-15, 15, 7)
     ds = xr.Dataset(
@@ -127,7 +126,6 @@ def test_wind_rotation_direction_by_finite_difference():
 
 
 def test_wind_rotation_matches_iris():
-    pytest.importorskip("iris")
     import iris.coords
     import iris.cube
     from iris.analysis.cartography import rotate_winds as iris_rotate_winds

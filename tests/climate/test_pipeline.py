@@ -55,15 +55,21 @@ def test_parallel_equals_serial(small_nc, tmp_path):
     import hashlib
 
     def digest(run):
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(RunDir(run).assets.rglob("*.ply"))}
+        """sha256 of every mesh, point and curve file, keyed by its path relative to the
+        assets folder (every frame folder holds the same names)."""
+        root = RunDir(run).assets
+        return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.suffix in (".ply", ".glb")}
 
     a, b = tmp_path / "a", tmp_path / "b"
     common = [str(small_nc), "--var", "pm10", "--no-render", "--thresholds", "13",
               "--particles", "200", "--batches", "2", "--coastlines", "110m"]
     assert main([*common, "--out", str(a), "--engine", "serial"]) == 0
     assert main([*common, "--out", str(b), "--engine", "local", "--workers", "2"]) == 0
-    assert digest(a) == digest(b)
+    da, db = digest(a), digest(b)
+    frames = {k.split("/")[0] for k in da}
+    assert len(frames) == len(read_manifest(a)["frames"]) >= 2  # every frame's files compared
+    assert da == db
 
 
 @pytest.mark.parametrize("args, message", [

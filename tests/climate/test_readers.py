@@ -431,13 +431,11 @@ def test_frame_loads_one_time_step_only(tmp_path):
 
 # ---------------------------------------------------------------------------------- iris
 def test_pp_round_trip(tmp_path):
-    try:
-        import iris
-        import iris.coord_systems
-        import iris.coords
-        import iris.cube
-    except Exception as exc:  # pragma: no cover
-        pytest.skip(f"iris not importable here: {exc}")
+    import iris  # a pinned dependency: a broken install fails here, not a skip
+    import iris.coord_systems
+    import iris.coords
+    import iris.cube
+
     cs = iris.coord_systems.GeogCS(6371229.0)
     data = _data((2, NY, NX))
     cube = iris.cube.Cube(data, standard_name="air_temperature", units="K", var_name="tas")
@@ -449,12 +447,9 @@ def test_pp_round_trip(tmp_path):
         np.linspace(0, 300, NX), standard_name="longitude", units="degrees",
         coord_system=cs), 2)
     p = tmp_path / "x.pp"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            iris.save(cube, str(p))
-    except Exception as exc:
-        pytest.skip(f"iris cannot write PP here: {type(exc).__name__}: {exc}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        iris.save(cube, str(p))  # an unpacked PP file: needs nothing optional
     f = open_field(p, standard_name="air_temperature")
     assert f.shape == (2, 1, NY, NX) and f.units == "K"
     assert f.time_labels()[1] == "2000-01-01T06:00:00"
@@ -464,13 +459,12 @@ def test_pp_round_trip(tmp_path):
 
 def write_grib2(path, ny: int = 19, nx: int = 36) -> np.ndarray:
     """air_temperature on 3 pressure levels at 2 times, one GRIB2 message each, written by
-    iris-grib (skips the calling test without it); returns the data (time, level, lat, lon)."""
-    pytest.importorskip("iris")
-    pytest.importorskip("iris_grib")
+    iris-grib (pinned dependencies); returns the data (time, level, lat, lon)."""
     import iris
     import iris.coord_systems
     import iris.coords
     import iris.cube
+    import iris_grib  # noqa: F401  (iris saves GRIB through it)
 
     cs = iris.coord_systems.GeogCS(6371229.0)
     rng = np.random.default_rng(0)
@@ -520,13 +514,11 @@ def test_grib_without_eccodes_names_the_package(tmp_path, monkeypatch):
 
 
 def test_pp_rotated_pole_round_trip(tmp_path):
-    try:
-        import iris
-        import iris.coord_systems
-        import iris.coords
-        import iris.cube
-    except Exception as exc:  # pragma: no cover
-        pytest.skip(f"iris not importable here: {exc}")
+    import iris  # a pinned dependency: a broken install fails here, not a skip
+    import iris.coord_systems
+    import iris.coords
+    import iris.cube
+
     cs = iris.coord_systems.RotatedGeogCS(37.5, 177.5, ellipsoid=iris.coord_systems.GeogCS(
         6371229.0))
     rlat, rlon = np.linspace(-5, 5, NY), np.linspace(350, 360, NX)
@@ -541,12 +533,9 @@ def test_pp_rotated_pole_round_trip(tmp_path):
     cube.add_dim_coord(iris.coords.DimCoord(
         rlon, standard_name="grid_longitude", units="degrees", coord_system=cs), 3)
     p = tmp_path / "rot.pp"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            iris.save(cube, str(p))
-    except Exception as exc:
-        pytest.skip(f"iris cannot write PP here: {type(exc).__name__}: {exc}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iris.save(cube, str(p))  # an unpacked PP file: needs nothing optional
     f = open_field(p, standard_name="x_wind")
     assert f.shape == (1, 2, NY, NX)
     assert f.rotated_pole is not None
@@ -595,7 +584,6 @@ def _write_name(path, nx=6, ny=4, times=("01/01/2020  03:00 UTC", "01/01/2020  0
 
 def test_name_iii_field_file(tmp_path):
     """A NAME III gridded output file (text), written here in NAME's own layout."""
-    pytest.importorskip("iris")
     data = _write_name(tmp_path / "Fields_grid1.txt")
     f = open_field(tmp_path / "Fields_grid1.txt")
     assert f.shape == (2, 2, 4, 6)

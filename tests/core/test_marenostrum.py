@@ -85,7 +85,7 @@ def test_wall_clock_below_exec_time(exec_time, tmp_path):
     f = flags(dry("climate", "--out", "/gpfs/r", cwd=tmp_path, EXEC_TIME=str(exec_time)))
     wall = int(f["--wall_clock_limit"])
     assert 0 < wall < exec_time * 60 and wall >= exec_time * 60 - 300
-    launch = pytest.importorskip("vizpipe_app.launch")  # the Python launcher agrees
+    from vizpipe_app import launch  # the Python launcher agrees
     assert wall == launch.wall_clock_limit(exec_time)
 
 
