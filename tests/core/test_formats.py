@@ -92,6 +92,7 @@ def _vaspout(d: Path) -> Path:
     cell = np.diag([3.0, 3.2, 3.5])
     p = d / "vaspout.h5"
     with h5py.File(p, "w") as f:
+        f["version/major"], f["version/minor"], f["version/patch"] = 6, 5, 0  # as VASP writes
         f["results/positions/ion_types"] = np.array([b"Ga", b"As"])
         f["results/positions/number_ion_types"] = np.array([1, 1])
         f["intermediate/ion_dynamics/position_ions"] = np.array(

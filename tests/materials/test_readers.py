@@ -640,23 +640,31 @@ def test_xdatcar_variable_cell(tmp_path, structures_ase):
                           atol=1e-10)
 
 
-def test_vaspout_minimal_h5(tmp_path):
-    """Hand-built vaspout.h5 + vaspwave.h5 with py4vasp's layout (no VASP run here)."""
+def _write_vaspout(d: Path) -> dict:
+    """Hand-built vaspout.h5 + vaspwave.h5 with py4vasp's layout (no VASP run here): two ionic
+    steps, a collinear density and potential; returns the arrays written."""
     import h5py
 
     cell = np.array([[3.0, 0, 0], [0.3, 3.2, 0], [0, 0.1, 3.5]])
     frac = np.array([[[0, 0, 0], [0.5, 0.5, 0.5]], [[0.01, 0, 0], [0.5, 0.52, 0.5]]])
-    with h5py.File(tmp_path / "vaspout.h5", "w") as f:
+    pot = np.random.default_rng(0).random((2, 5, 4, 3))
+    rho = np.random.default_rng(1).random((2, 5, 4, 3))  # (components, z, y, x)
+    with h5py.File(d / "vaspout.h5", "w") as f:
+        f["version/major"], f["version/minor"], f["version/patch"] = 6, 5, 0
         f["results/positions/ion_types"] = np.array([b"Ga", b"As_d"])
         f["results/positions/number_ion_types"] = np.array([1, 1])
         f["intermediate/ion_dynamics/position_ions"] = frac
         f["intermediate/ion_dynamics/lattice_vectors"] = np.stack([cell, cell])
         f["intermediate/ion_dynamics/scale"] = 2.0
-        pot = np.random.default_rng(0).random((2, 5, 4, 3))
         f["results/potential/total"] = pot
-    rho = np.random.default_rng(1).random((2, 5, 4, 3))  # (components, z, y, x)
-    with h5py.File(tmp_path / "vaspwave.h5", "w") as f:
+    with h5py.File(d / "vaspwave.h5", "w") as f:
         f["charge/charge"] = rho
+    return {"cell": cell, "frac": frac, "pot": pot, "rho": rho}
+
+
+def test_vaspout_minimal_h5(tmp_path):
+    w = _write_vaspout(tmp_path)
+    cell, frac, pot, rho = w["cell"], w["frac"], w["pot"], w["rho"]
     p = tmp_path / "vaspout.h5"
     assert guess_format(p).name == "vaspout"
     d = read_density(p)
@@ -675,6 +683,59 @@ def test_vaspout_minimal_h5(tmp_path):
                                pot[0, 0, 0, 0] + pot[1, 0, 0, 0])
     t = read_trajectory(p)
     assert len(t.frames) == 2
+
+
+@pytest.mark.parametrize("fixture", ["test_readers", "test_formats"])
+def test_vaspout_fixture_reads_alike_in_py4vasp(tmp_path, fixture):
+    """The hand-built vaspout.h5 files (here and tests/core/test_formats.py) read by py4vasp,
+    VASP's own reader, and by ours: density grid (axis order), lattice (scale), positions of
+    every ionic step, species, potential. A wrong layout assumption in the fixtures or in the
+    reader fails here."""
+    py4vasp = pytest.importorskip("py4vasp", reason="py4vasp-core (the test extra) not installed")
+    if fixture == "test_readers":
+        _write_vaspout(tmp_path)
+        p = tmp_path / "vaspout.h5"
+    else:
+        from tests.core.test_formats import _vaspout
+
+        p = _vaspout(tmp_path)
+    calc = py4vasp.Calculation.from_path(tmp_path)
+    dens = calc.density.read()  # charge[x, y, z] (py4vasp transposes VASP's z, y, x), rho*V
+    st = dens["structure"]
+    lattice = st["lattice_vectors"]  # Angstrom, scale applied
+    raw = read_density(p, raw=True)
+    d = read_density(p)
+    names = ["density"] + (["magnetization"] if "magnetization" in dens else [])
+    assert list(d.grids) == names
+    for ours, theirs in zip(names, ["charge", "magnetization"], strict=False):
+        assert raw.grids[ours].values.shape == dens[theirs].shape
+        np.testing.assert_array_equal(raw.grids[ours].values, dens[theirs])
+        np.testing.assert_allclose(d.grids[ours].values,
+                                   dens[theirs] / abs(np.linalg.det(lattice)), rtol=1e-14,
+                                   atol=0)
+        # values[i, j, k] at fractional (i/nx, j/ny, k/nz) of the cell
+        step = lattice / np.array(dens[theirs].shape)[:, None]
+        np.testing.assert_allclose(d.grids[ours].affine[:3, :3], step.T, rtol=0, atol=1e-14)
+        np.testing.assert_array_equal(d.grids[ours].affine[:3, 3], 0.0)
+    np.testing.assert_array_equal(d.structure.cell, lattice)
+    np.testing.assert_allclose(d.structure.positions, st["positions"] @ lattice, rtol=0,
+                               atol=1e-14)
+    # py4vasp keeps POTCAR suffixes ("As_d"); VASP's element is the part before "_"
+    assert d.structure.symbols == [e.split("_")[0] for e in st["elements"]]
+    steps = calc.structure[:].read()
+    t = read_trajectory(p)
+    assert len(t.frames) == len(steps["positions"])
+    for k, frame in enumerate(t.frames):
+        np.testing.assert_array_equal(frame.cell, steps["lattice_vectors"][k])
+        np.testing.assert_allclose(frame.positions,
+                                   steps["positions"][k] @ steps["lattice_vectors"][k], rtol=0,
+                                   atol=1e-14)
+    pot = calc.potential.read()  # total[x, y, z]; collinear: total_up, total_down
+    v = read_density(p, quantity="potential")
+    theirs = {k: a for k, a in pot.items() if k.startswith("total")}
+    assert {k.replace("total", "potential") for k in theirs} == set(v.grids)
+    for k, a in theirs.items():
+        np.testing.assert_array_equal(v.grids[k.replace("total", "potential")].values, a)
 
 
 def test_every_reader_takes_threads_and_read_structure(chgcar_pmg, pyscf_cubes, xsf_ase,

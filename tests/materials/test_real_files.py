@@ -6,6 +6,11 @@ materials, origins in its README) run through the default command and come out a
   PLY/GLB, pxr for USD, the openvdb binding from bpy for VDB).
 * ``test_physical_number``: one number per file against an independent parse (pymatgen, ase,
   or a plain token count of the file), or the valence electrons of the header's atoms.
+* ``test_cube_whole_grid_matches_independent_readers``, ``test_xsf_whole_grid_...`` (#14): every
+  value, the voxel vectors, origin and atoms against a plain token parse and ase.io.cube /
+  ase.io.xsf; ``test_vdb_holds_the_independent_grid``: density.vdb voxel by voxel (float32)
+  and its transform against the file parsed without our reader. Transposed, flipped or
+  mis-scaled grids fail (mutations in tests/README.md).
 * unit tests for the reader fixes: free-text augmentation, compression, signed defaults,
   the negative-charge report, the one-line error for ``--iso 50%e`` on an orbital.
 """
@@ -235,7 +240,8 @@ def _check_xsf_co():
     d = _read("xcrysden_CO_homo.xsf.gz")
     g = d.main_grid()
     assert g.values.min() < 0 < g.values.max()  # an orbital: drawn with both signs
-    assert g.values.max() == pytest.approx(ref.max()) and g.values.min() == pytest.approx(ref.min())
+    # the whole grid, first index fastest (XSF), the repeated end points kept (no PRIMVEC: a box)
+    np.testing.assert_array_equal(g.values, ref.reshape((33, 25, 25), order="F"))
 
 
 def _check_qe_drho():
@@ -270,6 +276,237 @@ PHYSICS = {
 @pytest.mark.parametrize("name", sorted(PHYSICS))
 def test_physical_number(name):
     PHYSICS[name]()
+
+
+# ------------------------------------------ whole grids against independent readers (#14)
+
+_BOHR_2018 = 0.529177210903  # Angstrom, CODATA 2018: the Bohr our cube reader converts with
+VDB_TOLERANCE = 0.01  # materials_pipeline/frames.py: |value| <= 1% of the level stays inactive
+
+# cube file -> (our grid names, power of Bohr in the file's value units: 3 density and spin,
+# 1.5 orbital, 0 for a file in Angstrom, whose values are kept as written)
+CUBES = {
+    "aelta.cube": (["density"], 3),
+    "cubegen_h2o_5points.cube": (["density"], 3),
+    "orca_grid25mo.cube": (["orbital_5"], 1.5),
+    "orca_grid20mo6-8.cube.gz": (["orbital_6", "orbital_7", "orbital_8"], 1.5),
+    "orca_grid20_spin.cube": (["spin"], 3),
+    "orca_grid20ang_spin.cube": (["spin"], 0),
+    "qe_tddfpt_drho-of-eign-1.cube.gz": (["density"], 3),
+}
+# ase.io.cube 3.29 takes the values per point from line 3's fifth token only: ORCA's three
+# orbitals (natoms < 0, "3 6 7 8" after the atoms) fail its reshape; the plain parse covers it
+_ASE_CUBE_CANNOT = {"orca_grid20mo6-8.cube.gz"}
+
+
+def _cube_plain(name: str) -> dict:
+    """A plain token parse of a cube file by the format's description: two comment lines,
+    ``natoms ox oy oz [nval]``, three ``n vx vy vz``, the atoms ``Z q x y z``, (natoms < 0) the
+    orbital list ``nmo i1 .. inmo``, then the values, the third axis fastest and ``nval`` per
+    point. Lengths in Angstrom: Bohr unless a voxel count is negative (Gaussian's rule)."""
+    lines = _open_text(REAL / name).splitlines()
+    head = lines[2].split()
+    natoms = int(head[0])
+    nval = int(head[4]) if len(head) > 4 else 1
+    axes = [lines[3 + i].split() for i in range(3)]
+    shape = tuple(abs(int(a[0])) for a in axes)
+    angstrom = any(int(a[0]) < 0 for a in axes)
+    to_ang = 1.0 if angstrom else _BOHR_2018
+    atoms = np.array([lines[6 + a].split()[:5] for a in range(abs(natoms))], dtype=float)
+    toks = " ".join(lines[6 + abs(natoms):]).split()
+    labels: list[int] = []
+    if natoms < 0:
+        nmo = int(toks[0])
+        labels = [int(t) for t in toks[1:1 + nmo]]
+        toks, nval = toks[1 + nmo:], nmo
+    vals = np.array(toks, dtype=float)
+    assert vals.size == np.prod(shape) * nval
+    return {"shape": shape, "data": vals.reshape(*shape, nval), "labels": labels,
+            "angstrom": angstrom, "file_lengths_to_angstrom": to_ang,
+            "origin": np.array(head[1:4], dtype=float) * to_ang,
+            "step": np.array([a[1:4] for a in axes], dtype=float) * to_ang,  # rows: axis i
+            "numbers": atoms[:, 0].astype(int), "positions": atoms[:, 2:5] * to_ang}
+
+
+def _assert_placement(g, origin, step, atol=1e-12):
+    """values[i, j, k] sits at origin + i*step[0] + j*step[1] + k*step[2]."""
+    np.testing.assert_allclose(g.affine[:3, :3], np.asarray(step).T, rtol=0, atol=atol)
+    np.testing.assert_allclose(g.affine[:3, 3], origin, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("name", sorted(CUBES))
+def test_cube_whole_grid_matches_independent_readers(name):
+    """Every value, the voxel vectors, origin and atoms of every corpus cube file against a plain
+    token parse and ase.io.cube: a transposed, flipped or mis-scaled grid fails."""
+    from ase.units import Bohr as ase_bohr
+
+    names, power = CUBES[name]
+    d = _read(name)
+    plain = _cube_plain(name)
+    assert list(d.grids) == names
+    divisor = _BOHR_2018 ** power  # one division per value in the reader: exact equality
+    for m, gname in enumerate(names):
+        g = d.grids[gname]
+        assert g.values.shape == plain["shape"] and not g.periodic
+        np.testing.assert_array_equal(g.values, plain["data"][..., m] / divisor)
+        _assert_placement(g, plain["origin"], plain["step"])
+    assert d.meta["mo_indices"] == plain["labels"]
+    np.testing.assert_array_equal(d.structure.numbers, plain["numbers"])
+    np.testing.assert_allclose(d.structure.positions, plain["positions"], rtol=0, atol=1e-12)
+    if name in _ASE_CUBE_CANNOT:
+        return
+    ref = _ase_cube(name)
+    for m, gname in enumerate(names):
+        np.testing.assert_array_equal(d.grids[gname].values, ref["datas"][m] / divisor)
+    # ase multiplies every length by its own Bohr (CODATA 2014), negative voxel counts
+    # included: back to the file's numbers, then to Angstrom by the file's own rule
+    back = plain["file_lengths_to_angstrom"] / ase_bohr
+    for gname in names:
+        _assert_placement(d.grids[gname], ref["origin"] * back, ref["spacing"] * back)
+    np.testing.assert_array_equal(d.structure.numbers, ref["atoms"].numbers)
+    np.testing.assert_allclose(d.structure.positions, ref["atoms"].positions * back, rtol=0,
+                               atol=1e-12)
+
+
+def _xsf_plain(text: str) -> dict:
+    """A plain parse of the first DATAGRID_3D of an XSF text and of its ATOMS block: values
+    with the first index fastest, n points spanning the vectors end point included."""
+    lines = text.splitlines()
+    start = next(i for i, s in enumerate(lines) if "DATAGRID_3D_" in s.upper()
+                 and not s.strip().upper().startswith("END"))
+    shape = tuple(int(t) for t in lines[start + 1].split())
+    origin = np.array(lines[start + 2].split(), dtype=float)
+    span = np.array([lines[start + 3 + i].split() for i in range(3)], dtype=float)
+    end = next(i for i in range(start, len(lines)) if lines[i].strip().startswith("END_DATA"))
+    vals = np.array(" ".join(lines[start + 6:end]).split(), dtype=float)
+    first = next(i for i, s in enumerate(lines) if s.strip() == "ATOMS")
+    last = next(i for i in range(first + 1, len(lines)) if not lines[i].split()[0].isdigit())
+    atoms = np.array([s.split()[:4] for s in lines[first + 1:last]], dtype=float)
+    return {"shape": shape, "data": vals.reshape(shape, order="F"), "origin": origin,
+            "span": span, "numbers": atoms[:, 0].astype(int), "positions": atoms[:, 1:4]}
+
+
+def _xsf_ase(text: str):
+    """ase.io.xsf on the text, with the block keywords spelled as ase expects
+    (``BEGIN_BLOCK_DATAGRID_3D``, ``BEGIN_DATAGRID_3D_<name>``; XCrySDen's converter wrote
+    ``BEGIN_BLOCK_DATAGRID3D`` and ``DATAGRID_3D_G98CUBE``, both valid XSF): the data untouched."""
+    import ase.io.xsf
+
+    fixed = text.replace("BEGIN_BLOCK_DATAGRID3D", "BEGIN_BLOCK_DATAGRID_3D").replace(
+        "\nDATAGRID_3D_", "\nBEGIN_DATAGRID_3D_")
+    return ase.io.xsf.read_xsf(io.StringIO(fixed), read_data=True)
+
+
+def _check_xsf_against_independent(path: Path, text: str):
+    from materials_pipeline.formats import read
+
+    d = read(path)
+    g = d.main_grid()
+    plain = _xsf_plain(text)
+    arr, origin, span, atoms = _xsf_ase(text)
+    assert g.values.shape == plain["shape"] == arr.shape
+    np.testing.assert_array_equal(g.values, plain["data"])
+    np.testing.assert_array_equal(g.values, arr)
+    # no PRIMVEC: a box, not periodic; a general grid: n points span the vectors, step span/(n-1)
+    assert not g.periodic and not d.structure.cell.any()
+    np.testing.assert_array_equal(origin, plain["origin"])
+    np.testing.assert_array_equal(span, plain["span"])
+    _assert_placement(g, origin, span / (np.array(arr.shape) - 1)[:, None])
+    np.testing.assert_array_equal(d.structure.numbers, plain["numbers"])
+    np.testing.assert_array_equal(d.structure.numbers, atoms.numbers)
+    np.testing.assert_array_equal(d.structure.positions, plain["positions"])
+    np.testing.assert_array_equal(d.structure.positions, atoms.positions)
+    return g
+
+
+def test_xsf_whole_grid_matches_independent_readers(tmp_path):
+    """XCrySDen's CO HOMO: every value, the grid placement and the atoms against a plain parse
+    and ase.io.xsf. The HOMO (a sigma orbital) is exactly symmetric under x <-> y and x -> -x,
+    y -> -y on this grid, so the same file layout with every value replaced by its index
+    (all distinct) is checked too: a swap or flip of any axis fails there."""
+    import re
+
+    text = _open_text(REAL / "xcrysden_CO_homo.xsf.gz")
+    g = _check_xsf_against_independent(REAL / "xcrysden_CO_homo.xsf.gz", text)
+    assert g.values.shape == (33, 25, 25)  # along z (the molecule's axis), y, x
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, s in enumerate(lines) if s.strip() == "DATAGRID_3D_G98CUBE") + 6
+    end = next(i for i, s in enumerate(lines) if s.strip() == "END_DATAGRID_3D")
+    counter = iter(range(33 * 25 * 25))
+    body = [re.sub(r"\S+", lambda _: f"{next(counter)}.0", s) for s in lines[start:end]]
+    assert next(counter, None) is None  # every value replaced
+    labelled = "".join(lines[:start] + body + lines[end:])
+    p = tmp_path / "labelled.xsf"
+    p.write_text(labelled)
+    g = _check_xsf_against_independent(p, labelled)
+    i, j, k = np.indices((33, 25, 25))
+    np.testing.assert_array_equal(g.values, i + 33 * (j + 25 * k))  # the first index fastest
+
+
+def _vasp_plain_grid(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the first grid / cell volume, cell rows in Angstrom) by a plain parse of a VASP 5
+    CHGCAR-style file: x fastest, rho*V_cell as written."""
+    lines = _open_text(REAL / name).splitlines()
+    scale = float(lines[1].split()[0])
+    assert scale > 0
+    cell = scale * np.array([lines[2 + i].split()[:3] for i in range(3)], dtype=float)
+    nat = sum(int(t) for t in lines[6].split())
+    assert lines[7].strip()[0] in "Dd"  # Direct
+    dims_line = 8 + nat + 1
+    shape = tuple(int(t) for t in lines[dims_line].split())
+    raw = _tokens_after("\n".join(lines), dims_line, int(np.prod(shape)))
+    return raw.reshape(shape, order="F") / abs(np.linalg.det(cell)), cell
+
+
+def _independent_grid(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values in e/Angstrom^3, origin, step rows) of a case's density, not by our reader."""
+    name = _file(case).name
+    if name in CUBES:
+        plain = _cube_plain(name)
+        return (plain["data"][..., 0] / _BOHR_2018 ** CUBES[name][1], plain["origin"],
+                plain["step"])
+    values, cell = _vasp_plain_grid(name)
+    return values, np.zeros(3), cell / np.array(values.shape)[:, None]
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASES if CASES[c][3]))
+def test_vdb_holds_the_independent_grid(case, runs):
+    """density.vdb of the default run, voxel by voxel, against the file parsed independently
+    (float32 as written; voxels within the writer's tolerance of 0 inactive), and its
+    index-to-world transform against the file's origin and voxel vectors: a transposed or
+    flipped grid in the reader or in the VDB writer fails."""
+    from core.deps import require
+    from core.manifest import read_manifest
+
+    out, r = runs(case)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ref, origin, step = _independent_grid(case)
+    meta = json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
+    assert meta["units"] == "e/Angstrom^3" and not meta["signed"]
+    tol = VDB_TOLERANCE * meta["level"]
+    path = next(a["path"] for a in read_manifest(out)["frames"][0]["assets"]
+                if a["name"] == "density")
+    (openvdb,) = require("openvdb")
+    grids, _ = openvdb.readAll(str(out / path))
+    assert len(grids) == 1
+    vdb = grids[0]
+    lo, hi = vdb.evalActiveVoxelBoundingBox()
+    assert min(lo) >= 0 and all(h < n for h, n in zip(hi, ref.shape, strict=True))
+    arr = np.zeros(ref.shape, np.float32)
+    vdb.copyToArray(arr, ijk=(0, 0, 0))
+    ref32 = ref.astype(np.float32)
+    active = np.abs(ref32) > tol
+    edge = np.isclose(np.abs(ref32), tol, rtol=1e-6, atol=0)  # either side of the threshold
+    assert (active & ~edge).sum() > 0
+    np.testing.assert_allclose(arr[active & ~edge], ref32[active & ~edge], rtol=2.0 ** -23,
+                               atol=0)
+    np.testing.assert_array_equal(arr[~active & ~edge], 0.0)
+    assert vdb.activeVoxelCount() == int(np.count_nonzero(arr))
+    corners = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), tuple(n - 1 for n in ref.shape)]
+    for ijk in corners:
+        np.testing.assert_allclose(vdb.transform.indexToWorld(ijk),
+                                   origin + np.array(ijk, dtype=float) @ step, rtol=0,
+                                   atol=1e-9)
 
 
 # ------------------------------------------------------------------ the reader fixes, unit
