@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
               "them to pass", file=sys.stderr)
         return 1
     survived = 0
+    t_mut = time.perf_counter()
     for i, m in enumerate(chosen, 1):
         with tempfile.TemporaryDirectory(prefix=f"mutant-{m.name}-") as tmp:
             tree = Path(tmp) / "tree"
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         # 4/5 usage error or no test collected (the selection is wrong, not the code)
         verdict = {0: "SURVIVED", 1: "KILLED", 2: "KILLED", 3: "KILLED"}.get(rc, f"ERROR {rc}")
         survived += verdict != "KILLED"
-        done = time.perf_counter() - t_all
+        done = time.perf_counter() - t_mut
         print(f"[{i}/{len(chosen)}] {m.name:<28} {verdict:<9} {time.perf_counter() - t0:6.1f} s "
               f"(ETA {done / i * (len(chosen) - i):4.0f} s)  {m.path}: {m.what}", flush=True)
     print(f"{len(chosen) - survived} of {len(chosen)} mutants killed "
@@ -185,6 +186,111 @@ add("vdb-transform-transposed", "transpose", "core/io/vdb.py",
     "createLinearTransform(vol.affine.T.tolist())", "createLinearTransform(vol.affine.tolist())",
     (f"{MR}::test_vdb_holds_the_independent_grid",),
     "VDB index-to-world matrix transposed (sheared cells wrong)")
+
+# climate: frame stage and readers, against the raw files read independently
+# (tests/climate/test_real_files.py, tests/climate/_raw.py; tests/climate/test_grib.py)
+CR = "tests/climate/test_real_files.py"
+_LOAD = "    values = load_time(field, tau)  # (nz, ny, nx)\n"
+add("climate-flip-lat", "flip", "climate_pipeline/frames.py", _LOAD,
+    _LOAD + "    values = values[:, ::-1]\n", (f"{CR}::test_layer_values_at_fixed_points",),
+    "frame data reversed along latitude, coordinates kept")
+add("climate-flip-lon", "flip", "climate_pipeline/frames.py", _LOAD,
+    _LOAD + "    values = values[:, :, ::-1]\n", (f"{CR}::test_layer_values_at_fixed_points",),
+    "frame data reversed along longitude, coordinates kept")
+add("climate-levels-reversed", "level order", "climate_pipeline/frames.py", _LOAD,
+    _LOAD + "    values = values[::-1]\n", (f"{CR}::test_layer_is_the_ground_level",),
+    "levels reversed: the layer shows the top level")
+add("climate-unit-x1000", "unit scale", "climate_pipeline/frames.py", _LOAD,
+    _LOAD + "    values = values * 1000\n", (f"{CR}::test_layer_values_at_fixed_points",),
+    "values scaled by 1000 (g -> mg)")
+add("climate-lat-axis-flipped", "flip", "climate_pipeline/frames.py",
+    "    lon, lat = field.lon, field.lat\n",
+    "    lon, lat = field.lon, np.asarray(field.lat)[::-1]\n",
+    (f"{CR}::test_layer_maximum_is_where_the_raw_maximum_is",),
+    "latitude coordinate reversed, data kept")
+add("grib-scan-rows-flipped", "flip", "climate_pipeline/grib.py",
+    "    if flip:\n        a = a[::-1]\n", "    if not flip:\n        a = a[::-1]\n",
+    ("tests/climate/test_grib.py::"
+     "test_scanning_mode_64_values_stay_at_their_latitudes_and_longitudes",),
+    "GRIB data rows flipped against the scanning mode (latitudes still ascend)")
+add("grib-levels-reversed", "level order", "climate_pipeline/grib.py",
+    "reverse=ltype in _DOWNWARD)", "reverse=ltype not in _DOWNWARD)",
+    (f"{CR}::test_layer_is_the_ground_level",),
+    "GRIB levels ordered from the top down (heights reversed too)")
+add("climate-time-off-by-one", "off by one", "climate_pipeline/data.py",
+    "        a = self.values[t]\n", "        a = self.values[min(t + 1, self.nt - 1)]\n",
+    (f"{CR}::test_physical_number", "tests/climate/test_readers.py"),
+    "each frame reads the next time step")
+add("climate-dropped-frame", "dropped frame", "climate_pipeline/pipeline.py",
+    "for i, t in enumerate(taus)]", "for i, t in enumerate(taus[:-1])]",
+    ("tests/climate/test_pipeline.py",), "the last output frame is never built")
+add("materials-dropped-frame", "dropped frame", "materials_pipeline/pipeline.py",
+    "enumerate(zip(frames, colours, strict=True))])",
+    "enumerate(zip(frames[:-1], colours[:-1], strict=True))])",
+    ("tests/materials/test_pipeline.py",), "the last input frame is never converted")
+
+# renderer: each asset kind rendered alone (tests/render/test_render_kinds.py)
+RK = "tests/render/test_render_kinds.py"
+add('render-mesh-hidden', 'vanish', 'render/scene.py',
+    '                obj = bpy.data.objects.new(obj_name, mesh_data(obj_name, geom))\n                obj.data.materials.append(mat)\n',
+    '                obj = bpy.data.objects.new(obj_name, mesh_data(obj_name, geom))\n                obj.data.materials.append(mat)\n                obj.hide_render = True\n',
+    (RK,), 'mesh objects hidden from the render')
+add('render-points-hidden', 'vanish', 'render/scene.py',
+    '    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)\n    return obj',
+    '    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)\n    obj.hide_render = True\n    return obj',
+    (RK,), 'particle points object hidden')
+add('render-curves-hidden', 'vanish', 'render/scene.py',
+    '    _set_material_out(nodes, smooth.outputs["Geometry"], mat, gout)\n    return obj',
+    '    _set_material_out(nodes, smooth.outputs["Geometry"], mat, gout)\n    obj.hide_render = True\n    return obj',
+    (RK,), 'curves (streamlines, coastlines) object hidden')
+add('render-volume-hidden', 'vanish', 'render/scene.py',
+    '    if blend_path:\n        vol.filepath = blend_path\n    return bpy.data.objects.new(name, vol)',
+    '    if blend_path:\n        vol.filepath = blend_path\n    obj = bpy.data.objects.new(name, vol)\n    obj.hide_render = True\n    return obj',
+    (RK,), 'volume object hidden')
+add('render-volume-density-zero', 'unit scale', 'render/scene.py',
+    '    dens.inputs[1].default_value = float(a.get("density_scale", 1.0))',
+    '    dens.inputs[1].default_value = 0.0',
+    (RK,), 'volume density scale replaced by 0')
+add('render-log-ignored', 'colour map', 'render/scene.py',
+    '    if cmap.get("log"):\n        if vmin <= 0',
+    '    if False:\n        if vmin <= 0',
+    (RK,), 'log flag of a colour map ignored (linear instead)')
+add('render-colormap-lost', 'colour map', 'render/scene.py',
+    '    if cmap and cmap.get("attribute") in attributes:',
+    '    if False:',
+    (RK,), 'colour map dropped (flat grey)')
+add('render-radius-attribute-ignored', 'size', 'render/scene.py',
+    '    name = a.get("radius_attribute")\n    if name and name in attrs:',
+    '    name = a.get("radius_attribute")\n    if False:',
+    (RK,), 'points radius attribute ignored')
+add('render-transform-ignored', 'position', 'render/scene.py',
+    '            obj.matrix_world = Matrix(a["transform"])',
+    '            pass',
+    (RK,), 'asset transform ignored')
+add('render-lens-ignored', 'camera', 'render/scene.py',
+    '        cam.data.lens = float(spec["lens_mm"])',
+    '        cam.data.lens = 50.0',
+    (RK,), 'camera lens forced to 50 mm')
+add('render-camera-up-ignored', 'camera', 'render/scene.py',
+    '    up = Vector(spec.get("up", (0.0, 0.0, 1.0)))',
+    '    up = Vector((0.0, 0.0, 1.0))',
+    (RK,), 'camera up vector ignored')
+add('render-camera-rolled-180', 'flip', 'render/scene.py',
+    '    x = up.cross(z)\n    if x.length',
+    '    x = z.cross(up)\n    if x.length',
+    (RK,), 'camera x axis reversed (image rotated 180 degrees)')
+add('render-sensor-fit-vertical', 'camera', 'render/scene.py',
+    '    cam_data.sensor_fit = "AUTO"',
+    '    cam_data.sensor_fit = "VERTICAL"',
+    (RK,), 'sensor fit VERTICAL instead of AUTO')
+add('render-curves-radius-ignored', 'size', 'render/scene.py',
+    '    r_default = float(a.get("radius", cur.radius or default_radius))',
+    '    r_default = float(cur.radius or default_radius)',
+    (RK,), 'asset radius of curves ignored')
+add('render-colormap-range-unclamped-log', 'unit scale', 'render/scene.py',
+    '        vmin, vmax = math.log10(vmin), math.log10(vmax)',
+    '        vmin, vmax = math.log10(vmin), math.log10(vmax) + 2.0',
+    (RK,), 'log colour range max shifted by 2 decades')
 
 
 if __name__ == "__main__":

@@ -95,8 +95,39 @@ def test_projected_grids_are_curvilinear(name, kind):
     assert np.isfinite(f.lon).all() and np.abs(f.lat).max() <= 90
 
 
+def _triplets(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ecCodes' own (latitude, longitude, value) of every point of a one-message file: the
+    place of each value whatever the scanning mode, independent of any reshaping."""
+    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.grib)
+
+    ec = importlib.import_module("eccodes")
+    with open(path, "rb") as fh:
+        h = ec.codes_grib_new_from_file(fh)
+    try:
+        return tuple(np.asarray(ec.codes_get_array(h, k), np.float64)  # type: ignore[return-value]
+                     for k in ("latitudes", "longitudes", "values"))
+    finally:
+        ec.codes_release(h)
+
+
 def test_scanning_mode_64_latitudes_ascend():
     f = open_field(D / "scanning_mode_64.grib")
     (k, raw), = _raw(D / "scanning_mode_64.grib")
     assert f.lat[0] < f.lat[-1]
     assert np.nanmax(f.frame(0)) == pytest.approx(raw.max())
+
+
+def test_scanning_mode_64_values_stay_at_their_latitudes_and_longitudes():
+    """Every value of the field sits at ecCodes' latitude and longitude for it (a reader
+    that flipped only the data rows, or only the latitudes, fails here); the rows are not
+    symmetric, so a flip cannot pass by chance."""
+    f = open_field(D / "scanning_mode_64.grib")
+    lat, lon, val = _triplets(D / "scanning_mode_64.grib")
+    a = f.frame(0)[0]
+    j = np.abs(np.asarray(f.lat)[None, :] - lat[:, None]).argmin(1)
+    dlon = (np.asarray(f.lon)[None, :] - lon[:, None] + 180.0) % 360.0 - 180.0
+    i = np.abs(dlon).argmin(1)
+    assert np.abs(np.asarray(f.lat)[j] - lat).max() < 1e-6
+    assert np.abs(dlon[np.arange(lon.size), i]).max() < 1e-6
+    np.testing.assert_array_equal(a[j, i], val)
+    assert not np.allclose(a, a[::-1])

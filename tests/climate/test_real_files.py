@@ -8,11 +8,31 @@ its README.md).
   independent readers (trimesh for PLY/GLB, pxr for USD, the openvdb binding from bpy).
 * ``test_physical_number``: the maximum of the field at the first output frame (the frame's
   ``vmax_frame``) against the raw values read with netCDF4, ecCodes or a plain PP parse.
+* Position-sensitive checks of the written assets against the same raw readings
+  (``tests/climate/_raw.py``: the first time step, every level, true lon/lat per point, the
+  ground level from the vertical coordinate's meaning); raw points are placed on the map by
+  the projection the manifest records, and the layer's vertices are matched by position:
+
+  - ``test_layer_maximum_is_where_the_raw_maximum_is``: the layer's largest ``value`` and
+    its place are the raw ground level's maximum and its place;
+  - ``test_layer_values_at_fixed_points``: eight fixed raw grid points, value by value;
+  - ``test_layer_is_the_ground_level``: every raw point of the ground level, and for 3-D
+    fields not the top level;
+  - ``test_volume_bottom_and_top_are_the_raw_end_levels``: field.vdb's lowest and highest
+    slices (by world z) are the raw ground and top levels.
+
+  Each fails for the data flipped along latitude or longitude, the levels reversed, or the
+  values scaled (the mutations and what they broke are listed in tests/README.md). One
+  limitation of the data: winds_seam_0_360's pm25 is symmetric about 0°E (|sin 3λ|), so a
+  longitude flip of the whole field is invisible in that case.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +40,7 @@ import pytest
 
 from core.manifest import read_manifest
 from core.rundir import RunDir
+from tests.climate import _raw
 
 D = Path(__file__).resolve().parent.parent / "data" / "real" / "climate"
 SMALL = ["--no-render", "--engine", "serial", "--coastlines", "110m", "--frames", "2",
@@ -133,104 +154,216 @@ def test_default_run_makes_assets(runs, case):
 
 
 # ------------------------------------------------------------------ raw values, other readers
-def _nc_max(path: Path, var: str, index=(0,)) -> float:
-    import netCDF4
-
-    with netCDF4.Dataset(path) as ds:
-        a = ds.variables[var][index]
-    return float(np.ma.filled(np.ma.masked_invalid(a).astype(np.float64), np.nan).max())
-
-
-def _grib_max(path: Path, short: str | None = None, member: int | None = None) -> float:
-    """Max over the first validity time's messages of ``short``, ensemble member
-    ``member`` [the lowest there]."""
-    import importlib
-
-    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.grib)
-
-    ec = importlib.import_module("eccodes")
-
-    rows = []
-    with open(path, "rb") as fh:
-        while (h := ec.codes_grib_new_from_file(fh)) is not None:
-            try:
-                if short and ec.codes_get(h, "shortName") != short:
-                    continue
-                num = ec.codes_get(h, "number") if ec.codes_is_defined(h, "number") else 0
-                if member is not None and (num or 0) != member:
-                    continue
-                when = (num or 0, ec.codes_get(h, "validityDate"),
-                        ec.codes_get(h, "validityTime"))
-                vals = ec.codes_get_values(h).astype(np.float64)
-                if ec.codes_get(h, "bitmapPresent"):
-                    vals = vals[vals != ec.codes_get_double(h, "missingValue")]
-                rows.append((when, vals.max()))
-            finally:
-                ec.codes_release(h)
-    first = min(w for w, _ in rows)
-    return float(max(m for w, m in rows if w == first))
-
-
-def _pp_max(path: Path, stash: int | None = None) -> float:
-    """A plain parse of an unpacked PP file (big-endian Fortran records: a 64-word header,
-    then the data): max over the fields of the earliest validity time."""
-    b = path.read_bytes()
-    pos, fields = 0, []
-    while pos < len(b):
-        n = int.from_bytes(b[pos:pos + 4], "big")
-        ints = np.frombuffer(b[pos + 4:pos + 4 + 180], ">i4")
-        reals = np.frombuffer(b[pos + 4 + 180:pos + 4 + n], ">f4")
-        pos += n + 8
-        m = int.from_bytes(b[pos:pos + 4], "big")
-        assert ints[20] == 0, "packed PP"
-        data = np.frombuffer(b[pos + 4:pos + 4 + 4 * ints[17] * ints[18]], ">f4")
-        pos += m + 8
-        data = data[data != reals[62 - 45]].astype(np.float64)  # BMDI
-        if stash is None or ints[41] == stash:
-            fields.append((tuple(ints[:5]), data.max()))
-    first = min(w for w, _ in fields)
-    return float(max(v for w, v in fields if w == first))
-
-
-RAW = {
-    "air_temp_pp_no_time": lambda: _pp_max(D / "air_temp.pp"),
-    "rotated_pole_nc_no_time": lambda: _nc_max(D / "rotated_pole.nc",
-                                               "air_pressure_at_sea_level", ()),
-    "hybrid_height_nc_snapshot": lambda: _nc_max(D / "hybrid_height.nc",
-                                                 "air_potential_temperature", ()),
-    "A1B_north_america_nc": lambda: _nc_max(D / "A1B_north_america.nc", "air_temperature"),
-    "lake_victoria_pp_winds": lambda: _pp_max(D / "wind_speed_lake_victoria.pp", 3225),
-    "uk_hires_pp": lambda: _pp_max(D / "uk_hires.pp", 4),
-    "polar_stereo_grib2": lambda: _grib_max(D / "polar_stereo.grib2"),
-    "era5_members_grib": lambda: _grib_max(D / "era5-levels-members.grib", "t", 0),
-    "era5_member_3_grib": lambda: _grib_max(D / "era5-levels-members.grib", "t", 3),
-    "lambert_grib": lambda: _grib_max(D / "lambert_grid.grib"),
-    "reduced_gg_grib": lambda: _grib_max(D / "reduced_gg.grib"),
-    "regular_gg_pl_grib": lambda: _grib_max(D / "regular_gg_pl.grib"),
-    "regular_gg_ml_grib": lambda: _grib_max(D / "regular_gg_ml.grib"),
-    "regular_ll_msl_grib": lambda: _grib_max(D / "regular_ll_msl.grib"),
-    "scanning_mode_64_grib": lambda: _grib_max(D / "scanning_mode_64.grib"),
-    "ncep_split_winds": lambda: _nc_max(D / "uwnd_mean.nc", "uwnd"),
-    "ncep_wind_files": lambda: _nc_max(D / "uwnd_mean.nc", "uwnd"),
-    "ncl_hours_timedelta": lambda: _nc_max(D / "ncl_hours_timedelta.nc", "T"),
-    "wrf_int_offsets": lambda: _nc_max(D / "wrf_int_offsets.nc", "T2"),
-    "city_box_4x3": lambda: _nc_max(D / "city_box_4x3.nc", "no2"),
-    "winds_seam_0_360": lambda: _nc_max(D / "winds_seam_0_360.nc", "pm25"),
-    "winds_descending_lon": lambda: _nc_max(D / "winds_descending_lon.nc", "pm25"),
+# tests/climate/_raw.py reads each case's variable at its first time step with netCDF4,
+# ecCodes' point triplets or a plain PP parse (rotated poles through pyproj), in file order.
+RAW: dict[str, Callable[[], _raw.Raw]] = {
+    "air_temp_pp_no_time": lambda: _raw.pp(D / "air_temp.pp"),
+    "rotated_pole_nc_no_time": lambda: _raw.netcdf(D / "rotated_pole.nc",
+                                                   "air_pressure_at_sea_level"),
+    "hybrid_height_nc_snapshot": lambda: _raw.netcdf(D / "hybrid_height.nc",
+                                                     "air_potential_temperature"),
+    "A1B_north_america_nc": lambda: _raw.netcdf(D / "A1B_north_america.nc", "air_temperature"),
+    "lake_victoria_pp_winds": lambda: _raw.pp(D / "wind_speed_lake_victoria.pp", 3225),
+    "uk_hires_pp": lambda: _raw.pp(D / "uk_hires.pp", 4),
+    "polar_stereo_grib2": lambda: _raw.grib(D / "polar_stereo.grib2"),
+    "era5_members_grib": lambda: _raw.grib(D / "era5-levels-members.grib", "t", 0),
+    "era5_member_3_grib": lambda: _raw.grib(D / "era5-levels-members.grib", "t", 3),
+    "lambert_grib": lambda: _raw.grib(D / "lambert_grid.grib"),
+    "reduced_gg_grib": lambda: _raw.grib(D / "reduced_gg.grib"),
+    "regular_gg_pl_grib": lambda: _raw.grib(D / "regular_gg_pl.grib"),
+    "regular_gg_ml_grib": lambda: _raw.grib(D / "regular_gg_ml.grib"),
+    "regular_ll_msl_grib": lambda: _raw.grib(D / "regular_ll_msl.grib"),
+    "scanning_mode_64_grib": lambda: _raw.grib(D / "scanning_mode_64.grib"),
+    "ncep_split_winds": lambda: _raw.netcdf(D / "uwnd_mean.nc", "uwnd"),
+    "ncep_wind_files": lambda: _raw.netcdf(D / "uwnd_mean.nc", "uwnd"),
+    "ncl_hours_timedelta": lambda: _raw.netcdf(D / "ncl_hours_timedelta.nc", "T"),
+    "wrf_int_offsets": lambda: _raw.netcdf(D / "wrf_int_offsets.nc", "T2"),
+    "city_box_4x3": lambda: _raw.netcdf(D / "city_box_4x3.nc", "no2"),
+    "winds_seam_0_360": lambda: _raw.netcdf(D / "winds_seam_0_360.nc", "pm25"),
+    "winds_descending_lon": lambda: _raw.netcdf(D / "winds_descending_lon.nc", "pm25"),
 }
+#: cases whose frames carry a field.vdb (3-D fields on a regular lon/lat grid, map mode)
+VDB_CASES = ("era5_members_grib", "era5_member_3_grib", "ncl_hours_timedelta")
+#: cases with more than one level: the layer must be the ground level, not the top one
+LEVELS = {"hybrid_height_nc_snapshot": 15, "uk_hires_pp": 7, "era5_members_grib": 2,
+          "era5_member_3_grib": 2, "ncl_hours_timedelta": 4}
+REL = 1e-6  # float32 rounding (the pipeline writes float32; a few ulps of slack)
+
+
+@functools.cache
+def _raw_field(case: str) -> _raw.Raw:
+    """Each case's raw reading, once per process."""
+    return RAW[case]()
+
+
+def _frame0(out: Path) -> dict:
+    return json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
+
+
+def _asset_path(out: Path, name: str) -> Path:
+    """Frame 0's asset ``name`` as the manifest lists it."""
+    (a,) = [a for a in read_manifest(out)["frames"][0]["assets"] if a["name"] == name]
+    return out / a["path"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Frame 0's ``layer.ply`` read with trimesh (not core's PLY code): vertex positions in
+    scene km and the per-vertex ``value`` attribute."""
+
+    xyz: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def read(cls, out: Path) -> Layer:
+        import trimesh
+
+        m = trimesh.load(_asset_path(out, "layer"), process=False)
+        value = np.asarray(m.metadata["_ply_raw"]["vertex"]["data"]["value"], np.float64)
+        return cls(np.asarray(m.vertices, np.float64), value)
+
+
+def _scene_xy(out: Path, raw: _raw.Raw) -> np.ndarray:
+    """Where the run's map puts each raw point (km): the projection the manifest records
+    (mode, exaggeration) through ``MapProjection.for_region``, the pipeline's documented
+    transform, centred from the raw coordinates (not from the pipeline's grid)."""
+    from climate_pipeline.geo import MapProjection
+
+    spec = read_manifest(out)["provenance"]["parameters"]["projection"]
+    assert spec["mode"] == "map", "these checks place points on the flat map only"
+    proj = MapProjection.for_region(raw.lon[raw.exact], raw.lat[raw.exact],
+                                    exaggeration=float(spec["exaggeration"]))
+    return proj.forward(raw.lon, raw.lat)[:, :2]
+
+
+def _at(points_xy: np.ndarray, want_xy: np.ndarray) -> np.ndarray:
+    """Index of the point of ``points_xy`` at each position of ``want_xy``; each must lie
+    within 5% of the points' spacing (the median nearest-neighbour distance) of one."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points_xy)
+    spacing = float(np.median(tree.query(points_xy, k=2)[0][:, 1]))
+    d, idx = tree.query(want_xy)
+    assert d.max() <= 0.05 * spacing, (f"no written point at {int((d > 0.05 * spacing).sum())}"
+                                       f" of {len(d)} raw positions (worst {d.max():.4g} km, "
+                                       f"spacing {spacing:.4g} km)")
+    return idx
+
+
+def _same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Equal in float32 tolerance (NaN where NaN)."""
+    np.testing.assert_allclose(got, want, rtol=REL, atol=REL * np.nanmax(np.abs(want)),
+                               equal_nan=True, err_msg=what)
 
 
 @pytest.mark.parametrize("case", _params())
 def test_physical_number(runs, case):
-    """Frame 0's maximum (written by the pipeline) is the raw maximum of the first time step
-    (float32 rounding); a reduced Gaussian grid regridded linearly along its rows keeps its
-    maximum within its range (the longest rows are copied exactly)."""
-    meta = json.loads((RunDir(runs(case)).frame_dir(0) / "frame.json").read_text())
-    raw = RAW[case]()
+    """Frame 0 is the first time step (tau 0), and its maximum (written by the pipeline) is
+    the raw maximum of that step over all levels (float32 rounding); a reduced Gaussian grid
+    regridded linearly along its rows keeps its maximum within its range (the longest rows
+    are copied exactly)."""
+    meta = _frame0(runs(case))
+    assert meta["tau"] == 0.0 and meta["time_index"] == 0
+    raw = float(np.nanmax(_raw_field(case).values))
     if case == "reduced_gg_grib":
         assert raw - 0.5 <= meta["vmax_frame"] <= raw + 1e-4
     else:
-        assert meta["vmax_frame"] == pytest.approx(raw, rel=1e-6, abs=1e-4)
+        assert meta["vmax_frame"] == pytest.approx(raw, rel=REL, abs=1e-4)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_layer_maximum_is_where_the_raw_maximum_is(runs, case):
+    """(a) The written layer's largest ``value`` and its place on the map are the raw ground
+    level's maximum and the place of that raw point (one of them, if tied)."""
+    out = runs(case)
+    raw, lay = _raw_field(case), Layer.read(out)
+    g = raw.values[raw.ground]
+    # reduced Gaussian: linear along rows never exceeds a row's maximum, and this file's
+    # maximum lies on the longest row's longitudes (an exact point), so it is kept as is
+    assert np.nanmax(g[raw.exact]) == np.nanmax(g)
+    top = np.nanmax(g)
+    k = int(np.nanargmax(lay.value))
+    assert lay.value[k] == pytest.approx(top, rel=REL)
+    tied = np.flatnonzero(raw.exact & (g == top))
+    assert k in set(_at(lay.xyz[:, :2], _scene_xy(out, raw)[tied]).tolist()), (
+        f"layer max at {lay.xyz[k, :2].round(1)} km; raw max at lon "
+        f"{raw.lon[tied].round(3)}, lat {raw.lat[tied].round(3)}")
+
+
+@pytest.mark.parametrize("case", _params())
+def test_layer_values_at_fixed_points(runs, case):
+    """(b) A few fixed raw grid points (``_raw.sample_points``): at each one's lon/lat the
+    written layer has a vertex, and its ``value`` is the raw value of the ground level."""
+    out = runs(case)
+    raw, lay = _raw_field(case), Layer.read(out)
+    pts = _raw.sample_points(raw)
+    want = raw.values[raw.ground, pts]
+    assert np.isfinite(want).all() and raw.exact[pts].all()
+    got = lay.value[_at(lay.xyz[:, :2], _scene_xy(out, raw)[pts])]
+    _same(got, want, f"layer at raw points {pts.tolist()} (lon {raw.lon[pts].round(3)}, "
+                     f"lat {raw.lat[pts].round(3)})")
+
+
+@pytest.mark.parametrize("case", _params())
+def test_layer_is_the_ground_level(runs, case):
+    """(c) Every raw point of the ground level (the highest pressure, the lowest model level
+    or height, from the file's vertical coordinate) is a vertex of the written layer with
+    its value; for 3-D fields the layer is not the top level. A grid's layer has exactly
+    its points (a reduced Gaussian grid: those on the regridded longitudes)."""
+    out = runs(case)
+    raw, lay = _raw_field(case), Layer.read(out)
+    assert raw.nz == LEVELS.get(case, 1)
+    if raw.shape is not None:
+        assert len(lay.value) == raw.shape[0] * raw.shape[1]
+    idx = _at(lay.xyz[:, :2], _scene_xy(out, raw)[raw.exact])
+    got = lay.value[idx]
+    _same(got, raw.values[raw.ground, raw.exact], f"layer vs raw level {raw.ground} "
+                                                   f"({raw.levels[raw.ground]:g})")
+    if raw.nz > 1:
+        top = raw.values[raw.top, raw.exact]
+        assert np.mean(np.isclose(got, top, rtol=REL)) < 0.5, "the layer is the top level"
+
+
+def _vdb_ends(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(xy km, values) of the lowest and the highest slice of the ``field`` grid, read with
+    the openvdb binding (bpy's), oriented by the grid's own index-to-world transform (the
+    index axis whose step is most nearly vertical; its lower end in world z is the bottom)."""
+    from core.deps import require
+
+    (openvdb,) = require("openvdb")
+    grids, _ = openvdb.readAll(str(path))
+    (g,) = [x for x in grids if x.name == "field"]
+    lo, hi = (np.array(c) for c in g.evalActiveVoxelBoundingBox())
+    arr = np.zeros(tuple(hi - lo + 1), np.float32)
+    g.copyToArray(arr, ijk=tuple(int(i) for i in lo))
+
+    def world(ijk: np.ndarray) -> np.ndarray:
+        return np.array(g.transform.indexToWorld(tuple(int(i) for i in ijk)))
+
+    o = world(lo)
+    steps = [world(lo + e) - o for e in np.eye(3, dtype=int)]
+    vert = int(np.argmax([abs(s[2]) for s in steps]))
+    h1, h2 = [a for a in range(3) if a != vert]
+    arr = np.moveaxis(arr, vert, 0)  # (vertical, h1, h2)
+    i, j = np.meshgrid(np.arange(arr.shape[1]), np.arange(arr.shape[2]), indexing="ij")
+    xy = (o[:2] + i.ravel()[:, None] * steps[h1][:2] + j.ravel()[:, None] * steps[h2][:2])
+    low, high = (arr[0], arr[-1]) if steps[vert][2] > 0 else (arr[-1], arr[0])
+    return (xy, low.ravel().astype(np.float64)), (xy, high.ravel().astype(np.float64))
+
+
+@pytest.mark.parametrize("case", VDB_CASES)
+def test_volume_bottom_and_top_are_the_raw_end_levels(runs, case):
+    """(c) The written field.vdb's lowest slice is the raw ground level and its highest the
+    raw top level, voxel by voxel at the raw points' map positions. Only the ends are
+    compared: volume_map resamples the levels onto uniform heights, which keeps both ends
+    (the top up to float32 rounding of its lerp) and interpolates in between."""
+    out = runs(case)
+    raw = _raw_field(case)
+    (xy0, v0), (xy1, v1) = _vdb_ends(_asset_path(out, "field"))
+    assert len(v0) == raw.values.shape[1], (len(v0), raw.values.shape)
+    want = _scene_xy(out, raw)
+    _same(v0[_at(xy0, want)], raw.values[raw.ground], "VDB bottom slice vs raw ground level")
+    _same(v1[_at(xy1, want)], raw.values[raw.top], "VDB top slice vs raw top level")
 
 
 @pytest.mark.parametrize("case, phrase", [
