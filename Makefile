@@ -11,7 +11,7 @@ ENGINE ?=
 RUNFLAGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS))
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv test test-all bench bench-check scaling check demo materials climate containers lock clean
+.PHONY: help venv test test-all mutants bench bench-check scaling check demo materials climate containers lock clean
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: $(STAMP) ## run the test suite (render tests with the real bpy wheel inclu
 
 test-all: $(STAMP) ## run every test, slow ones included
 	$(PYTEST) -m "not benchmark" -q
+
+mutants: $(STAMP) ## prove the tests bite: each hand-made mutation (tests/mutants.py) must fail a test
+	$(BIN)/python -m tests.mutants --logs $(OUT)/mutants
 
 BENCH_CMD = $(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
 	  --benchmark-json=$(OUT)/bench.json -o addopts="--strict-markers"

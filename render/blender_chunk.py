@@ -8,8 +8,8 @@ bpy keeps global state, so the driver starts one process per chunk::
     python -m render.blender_chunk --probe-device GPU
 
 A chunk builds the static assets once, then for each frame builds that frame's objects, places
-the camera, renders a clean RGBA plate to ``frames/raw/NNNN.png`` and composes the final
-``frames/NNNN.png`` (background, title, time label, colour bar, legend; see
+the camera, renders a clean RGB plate (no overlays) to ``frames/raw/NNNN.png`` and composes
+the final ``frames/NNNN.png`` (background, title, time label, colour bar, legend; see
 :mod:`render.overlay`). Both files are written under a temporary name and renamed, so a frame
 file exists only when complete, and a failure keeps the frames rendered before it. Each frame
 prints ``frame N done in Xs``; an error prints one ``error: ...`` line on stderr and exits 1.

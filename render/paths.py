@@ -3,7 +3,7 @@
 Pure Python (no bpy): used by the driver and by the Blender chunk processes alike.
 
 ``RUN_DIR/frames/NNNN.png``      final frame (render + background + overlays), NNNN = index
-``RUN_DIR/frames/raw/NNNN.png``  clean RGBA plate from Blender (transparent background)
+``RUN_DIR/frames/raw/NNNN.png``  clean RGB plate from Blender (the world background, no overlays)
 ``RUN_DIR/logs/*.log``           the full output of each Blender process
 ``RUN_DIR/scene.blend``          the whole animation for artists
 ``RUN_DIR/movie.mp4``            H.264 movie of the final frames

@@ -195,7 +195,8 @@ add("climate-flip-lat", "flip", "climate_pipeline/frames.py", _LOAD,
     _LOAD + "    values = values[:, ::-1]\n", (f"{CR}::test_layer_values_at_fixed_points",),
     "frame data reversed along latitude, coordinates kept")
 add("climate-flip-lon", "flip", "climate_pipeline/frames.py", _LOAD,
-    _LOAD + "    values = values[:, :, ::-1]\n", (f"{CR}::test_layer_values_at_fixed_points",),
+    _LOAD + "    values = values[:, :, ::-1]\n",
+    (f"{CR}::test_layer_values_at_fixed_points[winds_seam_0_360]",),
     "frame data reversed along longitude, coordinates kept")
 add("climate-levels-reversed", "level order", "climate_pipeline/frames.py", _LOAD,
     _LOAD + "    values = values[::-1]\n", (f"{CR}::test_layer_is_the_ground_level",),

@@ -128,7 +128,9 @@ def winds_lon_axes(path_seam: Path, path_desc: Path) -> None:
                  3.0 * np.sin(np.radians(lo) * 6) + 0.0 * la + 0.0 * t)
             _var(ds, "pm25", "f4", ("time", "lat", "lon"),
                  {"units": "ug m-3", "long_name": "PM2.5"},
-                 10.0 + np.abs(np.sin(np.radians(lo) * 3)) * 20.0 + 0.2 * (la - 30.0) + t)
+                 10.0 + np.abs(np.sin(np.radians(lo) * 3)) * 20.0 + 0.2 * (la - 30.0) + t
+                 # not symmetric about 0E, so a longitude flip shows
+                 + 0.15 * ((lo + 180.0) % 360.0 - 180.0))
 
     seam = np.concatenate([np.arange(340.0, 360.0), np.arange(0.0, 21.0)])
     write(path_seam, seam, np.arange(60.0, 34.0, -1.0),
