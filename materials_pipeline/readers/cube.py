@@ -39,7 +39,7 @@ from materials_pipeline.readers._common import Lines, open_buffer, parse_floats
 
 __all__ = ["read_cube", "BOHR", "guess_kind"]
 
-BOHR = 0.529177210903  # Angstrom (CODATA 2018, as ase.units.Bohr)
+BOHR = 0.529177210903  # Angstrom (CODATA 2018; ase.units.Bohr is CODATA 2014, 6e-10 smaller)
 
 _KIND_PATTERNS = (
     ("potential", re.compile(r"potential|\besp\b|\bmep\b", re.I)),
