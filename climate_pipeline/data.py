@@ -118,10 +118,11 @@ class Field:
             )
         return a
 
-    def steps(self) -> np.ndarray:
-        """Every time step at once, (nt, nz, ny, nx): one read, not one per step (a city box
-        with thousands of steps); fill values NaN (no all-NaN check)."""
-        a = self.values
+    def steps(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Time steps ``start:stop`` (all by default) at once, (n, nz, ny, nx): one read, not
+        one per step (a city box with thousands of steps); fill values NaN (no all-NaN
+        check)."""
+        a = self.values[start:stop]
         return np.asarray(a.compute(scheduler="synchronous") if hasattr(a, "compute") else a)
 
 
@@ -160,8 +161,10 @@ class Winds:
         w = self.w.frame(t) if self.w is not None else None
         return (*self._true_east_north(u, v), w)
 
-    def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(u, v, w-or-None) at every time step, each (nt, nz, ny, nx), read at once."""
-        u, v = self.u.steps(), self.v.steps()
-        w = self.w.steps() if self.w is not None else None
+    def steps(self, start: int = 0, stop: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(u, v, w-or-None) at time steps ``start:stop`` (all by default), each
+        (n, nz, ny, nx), read at once."""
+        u, v = self.u.steps(start, stop), self.v.steps(start, stop)
+        w = self.w.steps(start, stop) if self.w is not None else None
         return (*self._true_east_north(u, v), w)

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
-from core.memory import tune_malloc
+from core.memory import tune_malloc, window_steps
 from core.rundir import RunDir
 
 ASSET_VERSION = 3  # 2: streamlines; 3: field.usd references the .vdb beside it
@@ -165,24 +165,38 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
     f = winds.u
     nt = f.nt
-    u, v, w = winds.steps()  # one read: thousands of steps of a small grid are fine
     secs = _seconds(f)
-    lon = np.asarray(f.lon, np.float64)
-    lat = np.asarray(f.lat, np.float64)
-    if lon.ndim != 1:
+    lon0 = np.asarray(f.lon, np.float64)
+    lat0 = np.asarray(f.lat, np.float64)
+    if lon0.ndim != 1:
         raise BadInputError(f"{wind_paths[0]}: wind particles need a regular lat-lon grid "
                             "(1-D lon/lat); this grid is curvilinear")
-    lon, lat, comps = regular_wind_grid(lon, lat, [u, v] + ([w] if w is not None else []))
-    u, v = comps[0], comps[1]
-    w = comps[2] if w is not None else None
     z = heights_m(f) if f.nz >= 2 else None
-    grid = pt.WindGrid(lon, lat, secs, z)
-    try:
-        wf = pt.WindField(grid, u if z is not None else u[:, 0],
-                          v if z is not None else v[:, 0], (w if z is not None else None),
-                          dtype=np.float32)
-    except ValueError as e:  # the grid or the values do not suit the particle kernel
-        raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
+    grids: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def load(i0: int, i1: int) -> pt.WindField:
+        """Steps i0..i1 of the winds, read at once and packed for the kernel."""
+        u, v, w = winds.steps(i0, i1 + 1)
+        lon, lat, comps = regular_wind_grid(lon0, lat0,
+                                            [u, v] + ([w] if w is not None else []))
+        grids[:] = [(lon, lat)]
+        u, v = comps[0], comps[1]
+        w = comps[2] if w is not None else None
+        del comps
+        try:
+            return pt.WindField(pt.WindGrid(lon, lat, secs[i0:i1 + 1], z),
+                                u if z is not None else u[:, 0],
+                                v if z is not None else v[:, 0],
+                                (w if z is not None else None), dtype=np.float32)
+        except ValueError as e:  # the grid or the values do not suit the particle kernel
+            raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
+
+    # the window: as many steps as the task's memory budget holds (all of a small field, as
+    # one read: thousands of steps of a city box), at least the two around the current time
+    ncomp = 3 if f.nz >= 2 and winds.has_w else 2
+    step_bytes = f.nz * len(lat0) * len(lon0) * (ncomp * 8 + 16)  # read (<= f8) + packed f32
+    wf = pt.WindWindows(load, secs, steps=window_steps(step_bytes, nt))
+    lon, lat = grids[0]
     times = np.interp(taus, np.arange(nt), secs)
     weights = seed_weights(params, taus[0], lat, lon, z) if params.get("seed_by") == \
         "concentration" else None
@@ -220,7 +234,8 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
                                written)
         files += [f"{fdir.name}/{x}" for x in written]
     meta = {"key": key, "batch": batch, "n": n, "frames": len(out),
-            "files": files, "seconds": time.perf_counter() - t_start}
+            "files": files, "seconds": time.perf_counter() - t_start,
+            "wind_window": {"steps": wf.steps, "of": nt, "reads": wf.loads}}
     write_meta(marker, meta)
     return {**meta, "skipped": False}
 

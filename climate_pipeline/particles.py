@@ -450,6 +450,98 @@ def seed_particles(field: WindField, n: int, rng: np.random.Generator, weights=N
     return lon, lat, zz
 
 
+class WindWindows:
+    """Winds read through a sliding window of time steps (issue #15: memory must not grow
+    with the number of steps). ``load(i0, i1)`` returns a :class:`WindField` of steps
+    ``i0..i1`` (inclusive); ``t`` are all the steps' times (s). At most ``steps`` steps are
+    held at once (>= 2: the two that bracket the current time). Stands in for a WindField
+    in :class:`ParticleSystem`, :func:`advect_batch` and the streamlines: the domain comes from
+    the window in hand, ``sample`` and ``advect`` load the windows their times need, and an
+    advection across windows is split at the window edges (one RK4 sequence per window).
+    With ``steps >= len(t)`` it holds the whole field, and advects as the WindField would.
+    """
+
+    def __init__(self, load, t, steps: int):
+        self._load = load
+        self.t = np.asarray(t, dtype=np.float64)
+        self.steps = max(2, int(steps)) if self.t.size > 1 else 1
+        self._span: tuple[int, int] | None = None
+        self._field: WindField | None = None
+        self.loads = 0  # windows read (for tests and the log)
+        self._window(0)
+
+    def _window(self, i0: int) -> WindField:
+        """The window starting at step ``i0`` (clipped to the end), loaded if not in hand."""
+        nt = self.t.size
+        i0 = int(min(max(i0, 0), max(nt - self.steps, 0)))
+        i1 = min(i0 + self.steps - 1, nt - 1)
+        if self._span != (i0, i1):
+            self._field = None  # drop the old window before reading the next
+            self._field = self._load(i0, i1)
+            self._span = (i0, i1)
+            self.loads += 1
+        assert self._field is not None
+        return self._field
+
+    def _step_at(self, t: float, side: str) -> int:
+        """Index of the step at or before ``t`` ('right') / before ``t`` ('left')."""
+        return int(np.clip(np.searchsorted(self.t, t, side=side) - 1, 0, max(self.t.size - 2,
+                                                                                0)))
+
+    def _window_end(self, t1: float) -> float:
+        """``t1``, or the last step of the window in hand if that comes first."""
+        assert self._span is not None
+        return float(min(t1, self.t[self._span[1]]))
+
+    def field_at(self, t: float) -> WindField:
+        """A window holding the two steps that bracket ``t``."""
+        if self._span is not None:
+            i0, i1 = self._span
+            if self.t[i0] <= t <= self.t[i1] or self.t.size == 1:
+                return self._window(i0)
+        return self._window(self._step_at(float(t), "right"))
+
+    def __getattr__(self, name):  # the domain (lon, lat, z, ranges, ...) of the window in hand
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._window(self._span[0] if self._span else 0), name)
+
+    @property
+    def nt(self) -> int:
+        return int(self.t.size)
+
+    def sample(self, t, lon, lat, z):
+        return self.field_at(float(t)).sample(t, lon, lat, z)
+
+    def frozen(self, t: float, sign: float = 1.0) -> WindField:
+        return self.field_at(float(t)).frozen(t, sign)
+
+    def advect(self, lon, lat, z, t0, frames, dt, *, use_c: bool | None = None,
+               sort: bool = True) -> Trajectory:
+        """As :meth:`WindField.advect` for one output time (``frames`` = [t1]), window by
+        window; a particle that dies in one window stays dead."""
+        (t1,) = np.atleast_1d(np.asarray(frames, dtype=np.float64))
+        t = float(t0)
+        lon = np.asarray(lon, np.float64)
+        lat = np.asarray(lat, np.float64)
+        z = None if z is None else np.asarray(z, np.float64)
+        alive = None
+        while True:
+            wf = self.field_at(t)
+            end = self._window_end(t1)
+            if end <= t:  # t at the window's last step: move on to the window starting there
+                wf = self._window(self._step_at(t, "right"))
+                end = self._window_end(t1)
+                if end <= t:  # past the last step: the kernel holds the last winds
+                    end = float(t1)
+            tr = wf.advect(lon, lat, z, t, [end], dt, use_c=use_c, sort=sort)
+            alive = tr.alive[0] if alive is None else alive & tr.alive[0]
+            lon, lat, z, t = tr.lon[0], tr.lat[0], tr.z[0], end
+            if end >= t1:
+                return Trajectory(np.array([t1]), lon[None], lat[None], z[None],
+                                  np.where(alive, tr.speed[0], 0.0)[None], alive[None])
+
+
 # --- particle system -------------------------------------------------------------------------
 
 @dataclass

@@ -352,11 +352,27 @@ def _axis_of(name: str, c: Any) -> str | None:
     return None
 
 
+def _bounded_chunk_cache() -> None:
+    """netCDF-C keeps a chunk cache per open variable, 64 MiB by default: a file chunked one
+    time step per chunk that is read step by step fills it with up to 64 MiB of past steps
+    per variable (u, v, w and the field: +200 MB over 48 steps of a 10 x 120 x 240 grid), so
+    memory grew with the number of steps. We read each chunk once, so a small cache costs no
+    speed: 1/64 of the task's memory budget per variable, at most 16 MiB."""
+    import netCDF4
+
+    from core.memory import budget_bytes
+
+    size = int(min(16 * 2**20, budget_bytes() // 64))
+    if netCDF4.get_chunk_cache()[0] != size:
+        netCDF4.set_chunk_cache(size=size)
+
+
 def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
                  allow_no_time: bool, member: int | None = None) -> Field:
     import xarray as xr
 
     _no_member(ps, member)
+    _bounded_chunk_cache()
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     where = ", ".join(ps)
     # Probe the first file (lazy, no dask) to find the variable and its time dimension, so the

@@ -48,3 +48,23 @@ def tune_malloc() -> bool:
                  and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
                  and mallopt(M_TOP_PAD, TOP_PAD))
     return _done
+
+
+#: per-task memory budget for data held at once (a window of time steps), in MB
+DEFAULT_BUDGET_MB = 1024
+
+
+def budget_bytes() -> int:
+    """The per-task memory budget for data held at once: ``VIZPIPE_MEMORY_BUDGET_MB`` (MB),
+    else 1024 MB. Stages size their windows from it, never from the file."""
+    from core.containers import env_int
+
+    return env_int("VIZPIPE_MEMORY_BUDGET_MB", DEFAULT_BUDGET_MB) * 2**20
+
+
+def window_steps(step_bytes: int, n_steps: int, minimum: int = 2) -> int:
+    """How many time steps of ``step_bytes`` each fit the budget: all ``n_steps`` when they
+    fit (one read), else as many as fit, and never fewer than ``minimum`` (the two steps
+    that bracket the current time)."""
+    fit = budget_bytes() // max(int(step_bytes), 1)
+    return int(max(minimum, min(n_steps, fit)))
