@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -483,7 +484,7 @@ class WindWindows:
         assert self._field is not None
         return self._field
 
-    def _step_at(self, t: float, side: str) -> int:
+    def _step_at(self, t: float, side: Literal["left", "right"]) -> int:
         """Index of the step at or before ``t`` ('right') / before ``t`` ('left')."""
         return int(np.clip(np.searchsorted(self.t, t, side=side) - 1, 0, max(self.t.size - 2,
                                                                                 0)))
@@ -568,8 +569,9 @@ class ParticleSystem:
     ``trail_length`` K: the last K frames are kept for :meth:`trails`.
     """
 
-    def __init__(self, field: WindField, n: int, *, t0: float | None = None, dt: float = 600.0,
-                 seed: int = 0, batch: int = 0, weights=None, max_age: float = np.inf,
+    def __init__(self, field: WindField | WindWindows, n: int, *, t0: float | None = None,
+                 dt: float = 600.0, seed: int = 0, batch: int = 0, weights=None,
+                 max_age: float = np.inf,
                  z_range: tuple[float, float] | None = None, trail_length: int = 0,
                  stagger_ages: bool = True, use_c: bool | None = None):
         self.field = field
@@ -583,7 +585,8 @@ class ParticleSystem:
         self.use_c = use_c
         self.t = float(field.t[0] if t0 is None else t0)
         self._serial = 0
-        self.lon, self.lat, self.z = seed_particles(field, self.n, self.rng, weights, z_range)
+        self.lon, self.lat, self.z = seed_particles(self._domain(), self.n, self.rng, weights,
+                                                    z_range)
         self.id = self._new_ids(self.n)
         if np.isfinite(self.max_age) and stagger_ages:
             self.age = self.rng.uniform(0.0, self.max_age, self.n)
@@ -594,6 +597,12 @@ class ParticleSystem:
         self._trail: deque = deque(maxlen=max(self.trail_length, 1))
         if self.trail_length:
             self._trail.append(self._snapshot())
+
+    def _domain(self) -> WindField:
+        """The winds' grid (the window in hand, when read through a window: every window has
+        the same grid)."""
+        f = self.field
+        return f.field_at(self.t) if isinstance(f, WindWindows) else f
 
     def _new_ids(self, k: int) -> np.ndarray:
         ids = (np.int64(self.batch) << ID_BATCH_SHIFT) + self._serial + np.arange(k, dtype=np.int64)
@@ -630,7 +639,8 @@ class ParticleSystem:
         respawn = ~alive | (self.age >= self.max_age)
         k = int(respawn.sum())
         if k:
-            lon, lat, z = seed_particles(self.field, k, self.rng, self.weights, self.z_range)
+            lon, lat, z = seed_particles(self._domain(), k, self.rng, self.weights,
+                                         self.z_range)
             self.lon[respawn], self.lat[respawn], self.z[respawn] = lon, lat, z
             self.id[respawn] = self._new_ids(k)
             self.age[respawn] = 0.0
@@ -725,7 +735,7 @@ def seed_lattice(field: WindField, n: int) -> tuple[np.ndarray, np.ndarray]:
     return gx.ravel(), gy.ravel()
 
 
-def advect_batch(field: WindField, n: int, *, seed: int, batch: int, times, dt: float,
+def advect_batch(field: WindField | WindWindows, n: int, *, seed: int, batch: int, times, dt: float,
                  weights=None, max_age: float = np.inf, trail_length: int = 0,
                  z_range=None, use_c: bool | None = None):
     """One batch through all output ``times`` (the first is the seeding time).
