@@ -16,7 +16,7 @@ import numpy as np
 
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
-from core.memory import tune_malloc, window_steps
+from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
 ASSET_VERSION = 3  # 2: streamlines; 3: field.usd references the .vdb beside it
@@ -192,23 +192,28 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
             raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
 
     # the window: as many steps as the task's memory budget holds (all of a small field, as
-    # one read: thousands of steps of a city box), at least the two around the current time
-    ncomp = 3 if f.nz >= 2 and winds.has_w else 2
-    step_bytes = f.nz * len(lat0) * len(lon0) * (ncomp * 8 + 16)  # read (<= f8) + packed f32
-    wf = pt.WindWindows(load, secs, steps=window_steps(step_bytes, nt))
+    # one read: thousands of steps of a city box), at least the two around the current time;
+    # the steps after it are read while the kernel runs
+    plan = wind_window_plan(f.nz, len(lat0), len(lon0), 3 if f.nz >= 2 and winds.has_w
+                            else 2, nt)
+    if plan.prefetch and "usd" in params["formats"]:
+        import core.io.usd  # noqa: F401  (pxr loads here, not beside the reader's thread)
+    wf = pt.WindWindows(load, secs, steps=plan.steps, prefetch=plan.prefetch)
     lon, lat = grids[0]
     times = np.interp(taus, np.arange(nt), secs)
     weights = seed_weights(params, taus[0], lat, lon, z) if params.get("seed_by") == \
         "concentration" else None
-    out = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
-                          dt=float(params.get("dt", 600.0)),
-                          max_age=float(params.get("max_age_h", 12)) * 3600,
-                          trail_length=int(params.get("trail", 8)))
+    batch_iter = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
+                                 dt=float(params.get("dt", 600.0)),
+                                 max_age=float(params.get("max_age_h", 12)) * 3600,
+                                 trail_length=int(params.get("trail", 8)), lazy=True)
     proj = projection(params["projection"], lon, lat)
     from core import colormaps
 
     files: list[str] = []
-    for i, (fr, trails) in enumerate(out):
+    frames_done = 0
+    for i, (fr, trails) in enumerate(batch_iter):
+        frames_done += 1
         fdir = RunDir(out_dir).frame_dir(i)
         fdir.mkdir(parents=True, exist_ok=True)
         zz = fr.z if z is not None else np.full(len(fr.lon), 10.0)
@@ -233,9 +238,12 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
             _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
                                written)
         files += [f"{fdir.name}/{x}" for x in written]
-    meta = {"key": key, "batch": batch, "n": n, "frames": len(out),
+    wf.close()
+    meta = {"key": key, "batch": batch, "n": n, "frames": frames_done,
             "files": files, "seconds": time.perf_counter() - t_start,
-            "wind_window": {"steps": wf.steps, "of": nt, "reads": wf.loads}}
+            "wind_window": {"steps": wf.steps, "of": nt, "reads": wf.loads,
+                            "steps_read": wf.steps_read, "prefetch": wf.prefetch,
+                            "budget_mb": plan.budget // 2**20}}
     write_meta(marker, meta)
     return {**meta, "skipped": False}
 
@@ -289,7 +297,7 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
     slon, slat = pt.seed_lattice(wf, int(params.get("streamlines", 160)))
     zlo, zhi = wf.z_range
     zs = float(np.clip(params.get("streamline_height_m", 1000.0), zlo, zhi)) if three_d else 0.0
-    w3, inside = wf.frozen(t).sample(0.0, slon, slat, np.full(slon.size, zs))
+    w3, inside = wf.sample(t, slon, slat, np.full(slon.size, zs))
     speed = np.sqrt((w3 * w3).sum(axis=0))[inside]
     (x0, x1), (y0, y1) = wf.lon_range, wf.lat_range
     width_m = 6371e3 * np.deg2rad(max(x1 - x0, y1 - y0))

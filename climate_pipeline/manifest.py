@@ -63,8 +63,11 @@ def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
 
 
 def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], params: dict,
-                   s: ClimateSettings, *, taus, winds, inputs, checksums) -> dict:
-    static, proj = build_static(run, field, params, s)
+                   s: ClimateSettings, *, taus, winds, inputs, checksums,
+                   static: tuple[list, Any] | None = None) -> dict:
+    """The run's manifest; ``static``: :func:`build_static`'s result when the caller built
+    the static assets already (while the workers ran)."""
+    static, proj = static or build_static(run, field, params, s)
     lon2, lat2 = field.lonlat_2d()
     from climate_pipeline.frames import heights_m
 

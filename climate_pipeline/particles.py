@@ -142,12 +142,15 @@ class WindField:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError("dtype must be float32 or float64")
-        if dtype == np.float32:  # padded (u, v, w, 0): one 16-byte vector per node
-            comps = comps + [np.zeros_like(comps[0])] * (4 - len(comps))
-        self.nc = len(comps)
-        self.data = np.ascontiguousarray(np.stack(comps, axis=-1), dtype=dtype)
-        if not np.all(np.isfinite(self.data)):
-            raise ValueError("winds contain NaN or infinite values")
+        self.nc = 4 if dtype == np.float32 else len(comps)  # float32: padded (u, v, w, 0),
+        # one 16-byte vector per node; packed in one array, component by component (no
+        # stacked or zero-filled temporaries: a time step of a regional run is 100 MB)
+        self.data = np.empty(comps[0].shape + (self.nc,), dtype)
+        for c, a in enumerate(comps):
+            if not np.isfinite(a).all():
+                raise ValueError("winds contain NaN or infinite values")
+            self.data[..., c] = a
+        self.data[..., len(comps):] = 0
 
     # --- domain -------------------------------------------------------------------------------
     @property
@@ -174,18 +177,28 @@ class WindField:
         times ``sign`` (-1: the reversed flow, for integrating streamlines backwards)."""
         import copy
 
-        if self.nt > 1:
+        one = self.data.dtype.type
+        if self.nt > 1:  # d0 + ft * (d1 - d0), in one new array (a time step of the field)
             t = float(np.clip(t, self.t[0], self.t[-1]))
             it = min(int(np.searchsorted(self.t, t, side="right")) - 1, self.nt - 2)
             ft = (t - self.t[it]) / (self.t[it + 1] - self.t[it])
-            slab = self.data[it] + self.data.dtype.type(ft) * (self.data[it + 1] - self.data[it])
+            slab = np.subtract(self.data[it + 1], self.data[it])
+            slab *= one(ft)
+            slab += self.data[it]
         else:
-            slab = self.data[0]
+            slab = self.data[0].copy()
+        if sign != 1.0:
+            slab *= one(sign)
         out = copy.copy(self)
         out.t = np.zeros(1)
         out.nt = 1
-        out.data = np.ascontiguousarray((slab * self.data.dtype.type(sign))[None])
+        out.data = slab[None]
         return out
+
+    def reverse(self) -> None:
+        """Reverse the flow in place (every wind times -1): the backward streamlines of a
+        :meth:`frozen` field without a second copy of it."""
+        np.negative(self.data, out=self.data)
 
     # --- numpy sampling (same operation order as the C kernel) ---------------------------------
     def sample(self, t, lon, lat, z):
@@ -454,35 +467,146 @@ def seed_particles(field: WindField, n: int, rng: np.random.Generator, weights=N
 class WindWindows:
     """Winds read through a sliding window of time steps (issue #15: memory must not grow
     with the number of steps). ``load(i0, i1)`` returns a :class:`WindField` of steps
-    ``i0..i1`` (inclusive); ``t`` are all the steps' times (s). At most ``steps`` steps are
-    held at once (>= 2: the two that bracket the current time). Stands in for a WindField
-    in :class:`ParticleSystem`, :func:`advect_batch` and the streamlines: the domain comes from
-    the window in hand, ``sample`` and ``advect`` load the windows their times need, and an
-    advection across windows is split at the window edges (one RK4 sequence per window).
-    With ``steps >= len(t)`` it holds the whole field, and advects as the WindField would.
+    ``i0..i1`` (inclusive), read at once; ``t`` are all the steps' times (s). At most
+    ``steps`` steps are held in the window (>= 2: the two that bracket the current time).
+    Stands in for a WindField in :class:`ParticleSystem`, :func:`advect_batch` and the
+    streamlines: the domain comes from the window in hand, ``sample`` and ``advect`` load the
+    windows their times need, and an advection across windows is split at the window edges
+    (one RK4 sequence per window). With ``steps >= len(t)`` it holds the whole field (one
+    read), and advects as the WindField would.
+
+    Each step is read once on the way forward: a window that overlaps the one in hand keeps
+    the steps they share (moved within one buffer of ``steps`` slots) and reads only the
+    missing ones, in one ``load`` call. With ``prefetch`` the steps after the window are read
+    in a background thread while the caller advects (the C kernel releases the GIL): then up
+    to ``2 * steps - 1`` steps are in memory at once. ``load`` is only ever called by one
+    thread at a time (HDF5 is not thread-safe).
     """
 
-    def __init__(self, load, t, steps: int):
+    def __init__(self, load, t, steps: int, prefetch: bool = False):
         self._load = load
         self.t = np.asarray(t, dtype=np.float64)
         self.steps = max(2, int(steps)) if self.t.size > 1 else 1
         self._span: tuple[int, int] | None = None
         self._field: WindField | None = None
-        self.loads = 0  # windows read (for tests and the log)
+        self._buf: np.ndarray | None = None
+        self._proto: WindField | None = None
+        self._ahead = None  # (i0, i1, Future of a WindField) of the steps after the window
+        self._pool = None
+        self.prefetch = bool(prefetch) and self.steps < self.t.size
+        self.loads = 0  # load calls (for tests and the log)
+        self.steps_read = 0  # time steps read, in all (each once on the way forward)
         self._window(0)
+
+    def close(self) -> None:
+        """Wait for a prefetch in flight and stop its thread."""
+        if self._ahead is not None:
+            self._ahead[2].exception()
+            self._ahead = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> WindWindows:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read(self, i0: int, i1: int) -> WindField:
+        self.loads += 1
+        self.steps_read += i1 - i0 + 1
+        return self._load(i0, i1)
+
+    def _take_ahead(self) -> tuple[int, int, WindField] | None:
+        """The prefetched steps (waiting for them if still in flight), or None."""
+        if self._ahead is None:
+            return None
+        a0, a1, fut = self._ahead
+        self._ahead = None
+        return a0, a1, fut.result()
+
+    def _start_ahead(self, i1: int) -> None:
+        """Read the steps after ``i1`` (as many as the next window adds) in the background."""
+        nt = self.t.size
+        if not self.prefetch or i1 >= nt - 1:
+            return
+        a0, a1 = i1 + 1, min(i1 + self.steps - 1, nt - 1)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="wind-prefetch")
+        self._ahead = (a0, a1, self._pool.submit(self._read, a0, a1))
 
     def _window(self, i0: int) -> WindField:
         """The window starting at step ``i0`` (clipped to the end), loaded if not in hand."""
         nt = self.t.size
         i0 = int(min(max(i0, 0), max(nt - self.steps, 0)))
         i1 = min(i0 + self.steps - 1, nt - 1)
-        if self._span != (i0, i1):
-            self._field = None  # drop the old window before reading the next
-            self._field = self._load(i0, i1)
+        if self._span == (i0, i1):
+            assert self._field is not None
+            return self._field
+        ahead = self._take_ahead()  # (the reader is free from here on)
+        if self.steps >= nt:  # the whole field: one read, no buffer
+            self._field = self._read(i0, i1)
             self._span = (i0, i1)
-            self.loads += 1
-        assert self._field is not None
+            return self._field
+        n = i1 - i0 + 1
+        old = self._span
+        keep = 0  # steps of the window in hand that the new one starts with
+        if old is not None and old[0] <= i0 <= old[1]:
+            keep = old[1] - i0 + 1
+        fill = i0 + keep  # first step still to find
+        parts: list[tuple[int, np.ndarray]] = []  # (first step, packed steps) to copy in
+        if ahead is not None and ahead[0] == fill:
+            a0, a1, chunk = ahead
+            take = min(a1, i1) - a0 + 1
+            parts.append((a0, chunk.data[:take]))
+            fill += take
+            self._keep_proto(chunk)
+            del chunk  # (its data lives on in parts until copied in)
+        del ahead
+        if fill <= i1:
+            read = self._read(fill, i1)
+            parts.append((fill, read.data))
+            self._keep_proto(read)
+            del read
+        if self._buf is None:
+            first = parts[0][1]
+            self._buf = np.empty((self.steps,) + first.shape[1:], first.dtype)
+        buf = self._buf
+        if keep:  # move the shared steps to the front, lowest first (slots never overlap)
+            shift = i0 - old[0]
+            for k in range(keep):
+                if shift:
+                    buf[k] = buf[k + shift]
+        for s0, data in parts:
+            buf[s0 - i0:s0 - i0 + len(data)] = data
+        del parts
+        self._field = self._as_window(i0, n)
+        self._span = (i0, i1)
+        self._start_ahead(i1)
         return self._field
+
+    def _keep_proto(self, field: WindField) -> None:
+        """The grid of the windows (every load has the same), kept without its data."""
+        if self._proto is None:
+            import copy
+
+            self._proto = copy.copy(field)
+            self._proto.data = field.data[:0]
+
+    def _as_window(self, i0: int, n: int) -> WindField:
+        """A WindField over buffer slots 0..n-1 (steps i0..i0+n-1), no copy."""
+        import copy
+
+        assert self._proto is not None
+        out = copy.copy(self._proto)
+        out.t = self.t[i0:i0 + n]
+        out.nt = n
+        assert self._buf is not None
+        out.data = self._buf[:n]
+        return out
 
     def _step_at(self, t: float, side: Literal["left", "right"]) -> int:
         """Index of the step at or before ``t`` ('right') / before ``t`` ('left')."""
@@ -699,11 +823,13 @@ def streamlines(field: WindField, t: float, lon, lat, z=None, *, duration: float
         raise ValueError("streamlines need duration > 0 and n_points >= 1")
     times = np.linspace(0.0, duration, n_points + 1)[1:]
     dt = duration / n_points
-    still = field.frozen(t)  # one time slab, interpolated once
-    fwd = still.advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
-    bwd = still.frozen(0.0, -1.0).advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    still = field.frozen(t)  # one time slab, interpolated once (its own copy)
     w3, inside = still.sample(0.0, field.wrap_lon(lon), lat, z)
     seed_speed = np.sqrt((w3 * w3).sum(axis=0))
+    fwd = still.advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    still.reverse()
+    bwd = still.advect(lon, lat, z, 0.0, times, dt, use_c=use_c)
+    del still
     # a point counts while the line has stayed inside: leading run of alive steps
     f_ok = np.cumprod(fwd.alive, axis=0).astype(bool)
     b_ok = np.cumprod(bwd.alive, axis=0).astype(bool)
@@ -735,20 +861,28 @@ def seed_lattice(field: WindField, n: int) -> tuple[np.ndarray, np.ndarray]:
     return gx.ravel(), gy.ravel()
 
 
-def advect_batch(field: WindField | WindWindows, n: int, *, seed: int, batch: int, times, dt: float,
-                 weights=None, max_age: float = np.inf, trail_length: int = 0,
-                 z_range=None, use_c: bool | None = None):
+def advect_batch(field: WindField | WindWindows, n: int, *, seed: int, batch: int, times,
+                 dt: float, weights=None, max_age: float = np.inf, trail_length: int = 0,
+                 z_range=None, use_c: bool | None = None, lazy: bool = False):
     """One batch through all output ``times`` (the first is the seeding time).
 
-    Returns a list of (ParticleFrame, trails or None) per output time. Independent per batch:
-    a task per batch gives the same particles as running the batches in one process.
+    Returns a list of (ParticleFrame, trails or None) per output time; ``lazy``: an iterator
+    of them, each computed when asked for (a pipeline writes frame i before advancing to
+    i + 1, so the frames' trails are never all in memory). Independent per batch: a task per
+    batch gives the same particles as running the batches in one process.
     """
+    it = _advect_frames(field, n, seed=seed, batch=batch, times=times, dt=dt, weights=weights,
+                        max_age=max_age, trail_length=trail_length, z_range=z_range,
+                        use_c=use_c)
+    return it if lazy else list(it)
+
+
+def _advect_frames(field, n, *, seed, batch, times, dt, weights, max_age, trail_length,
+                   z_range, use_c):
     times = np.asarray(times, dtype=np.float64)
     ps = ParticleSystem(field, n, t0=float(times[0]), dt=dt, seed=seed, batch=batch,
                         weights=weights, max_age=max_age, z_range=z_range,
                         trail_length=trail_length, use_c=use_c)
-    out = []
     for i, t in enumerate(times):
         fr = ps.frame() if i == 0 else ps.step_to(float(t))
-        out.append((fr, ps.trails() if trail_length else None))
-    return out
+        yield fr, (ps.trails() if trail_length else None)

@@ -12,6 +12,8 @@ surface layer) and one task per particle batch (each batch advected through all 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,7 +43,6 @@ def with_default_data(s: ClimateSettings, run: RunDir) -> ClimateSettings:
 def convert(s: ClimateSettings) -> dict:
     from climate_pipeline.readers import open_field
     from core.manifest import checksums_in_background
-    from core.runtime import resolve_workers, use_engine, wait_on
 
     run = RunDir(s.out.resolve())
     out = run.root
@@ -59,23 +60,33 @@ def convert(s: ClimateSettings) -> dict:
     checksums = checksums_in_background(paths + list(s.wind_files))
     field = open_field(paths, s.var, allow_no_time=True, member=s.member)
     _say_what_was_read(field)
+    winds = _wind_names(s)
+    with memory_for(field, paths, s, winds):
+        return _convert(s, run, field, paths, winds, checksums, t_start)
+
+
+def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: list[str],
+             checksums, t_start: float) -> dict:
+    from core.runtime import resolve_workers, use_engine, wait_on
+
+    out = run.root
     nt = field.nt
     n_frames = s.frames or nt
     taus = list(np.linspace(0, nt - 1, n_frames)) if n_frames > 1 else [0.0]
     # one colour range and threshold set for the movie, from a few frames (not all: big data)
-    sample = np.concatenate([field.frame(t).ravel() for t in sorted({0, nt // 2, nt - 1})])
-    sample = sample[np.isfinite(sample)]
-    vmin, vmax = float(np.percentile(sample, 1)), float(np.percentile(sample, 99.5))
-    thresholds = list(s.thresholds) or [float(np.percentile(sample, q)) for q in (90, 99)]
+    sample = range_sample(field)
+    vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
+    thresholds = list(s.thresholds) or [float(x) for x in np.percentile(
+        sample, [90, 99], overwrite_input=True)]
+    del sample
     formats = list(s.formats)
     params = {"projection": {"mode": s.mode, "exaggeration": s.exaggeration},
               "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
               "volume": s.volume, "formats": formats}
     if s.member is not None:
         params["member"] = s.member
-    winds = _wind_names(s)
-    workers = resolve_workers(s.workers)
-    batches = s.batches or workers
+    workers = fitting_workers(resolve_workers(s.workers))
+    batches = s.batches or default_batches(s.particles, workers)
     from climate_pipeline.frames import SPEED_MAX
 
     pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
@@ -90,27 +101,117 @@ def convert(s: ClimateSettings) -> dict:
     with use_engine(s.engine, workers=workers, label="climate"):
         from climate_pipeline.tasks import build_frame, particle_batch
 
-        futs = [build_frame(paths, s.var, str(out), i, float(t), params)
-                for i, t in enumerate(taus)]
-        pfuts = []
+        pfuts = []  # submitted first: the longest tasks (and priority tasks under COMPSs)
         if s.particles and winds:
             wpaths = [str(Path(p).resolve()) for p in (s.wind_files or paths)]
             per = int(np.ceil(s.particles / batches))
             pfuts = [particle_batch(wpaths, winds, str(out), b, per, 7, [float(t) for t in taus],
                                     pparams) for b in range(batches)]
+        futs = [build_frame(paths, s.var, str(out), i, float(t), params)
+                for i, t in enumerate(taus)]
+        from climate_pipeline.manifest import build_manifest, build_static
+
+        static = build_static(run, field, params, s)  # here, while the workers convert
         metas = wait_on(futs)
         pmetas = wait_on(pfuts) if pfuts else []
-    from climate_pipeline.manifest import build_manifest
     from core.manifest import write_run
 
     man = build_manifest(run, field, metas, pmetas, params, s, taus=taus, winds=winds,
-                         inputs=paths + list(s.wind_files), checksums=checksums.result())
+                         inputs=paths + list(s.wind_files), checksums=checksums.result(),
+                         static=static)
     path = write_run(out, man)
     done_n = sum(not m.get("skipped") for m in metas)
     print(f"climate: {len(metas)} frame(s), {done_n} converted, {len(pmetas)} particle "
           f"batch(es), {time.perf_counter() - t_start:.1f}s -> {path}", file=sys.stderr,
           flush=True)
     return {"manifest": str(path), "frames": metas}
+
+
+@contextlib.contextmanager
+def memory_for(field, paths: list[str], s: ClimateSettings, winds: list[str]):
+    """Check, before any work, that one frame (and two steps of the winds) fit the per-task
+    memory budget. A budget the user set (VIZPIPE_MEMORY_BUDGET_MB) that is too small is an
+    error naming the frame's size; the default budget is raised for this run (and its
+    workers) to what one frame needs: a valid file converts with default settings."""
+    from core import memory
+
+    nz, ny, nx = (int(n) for n in field.shape[1:])
+    itemsize = int(getattr(getattr(field.values, "dtype", None), "itemsize", 4) or 4)
+    need = memory.frame_need_bytes(nz * ny * nx, itemsize)
+    step_mb = nz * ny * nx * max(itemsize, 4) / 2**20
+    what = f"one frame ({nz} x {ny} x {nx} values, {step_mb:.0f} MB)"
+    if s.particles and winds:
+        plan = memory.wind_window_plan(nz, ny, nx, len(winds), 2, itemsize)
+        wind_need = 2 * plan.step_bytes + nz * ny * nx * 16
+        if wind_need > need:
+            need, what = wind_need, (f"two time steps of the winds ({nz} x {ny} x {nx}, "
+                                     f"{len(winds)} components, packed for the particles)")
+    budget = memory.budget_bytes()
+    mb = -(-need // 2**20)
+    if need <= budget:
+        yield
+        return
+    if memory.budget_set():
+        raise BadInputError(
+            f"{paths[0]}: variable {field.name!r}: {what} needs about {mb} MB to convert, "
+            f"more than the per-task memory budget of {budget // 2**20} MB "
+            f"(VIZPIPE_MEMORY_BUDGET_MB); expected a budget of at least {mb} MB")
+    import logging
+
+    line = (f"climate: memory: {what} needs about {mb} MB: the per-task budget is raised "
+            f"from {budget // 2**20} MB to {mb} MB for this run (VIZPIPE_MEMORY_BUDGET_MB)")
+    logging.getLogger("vizpipe.climate").info(line)
+    print(line, file=sys.stderr, flush=True)
+    os.environ[memory.BUDGET_ENV] = str(mb)
+    try:
+        yield
+    finally:
+        os.environ.pop(memory.BUDGET_ENV, None)
+
+
+def fitting_workers(workers: int) -> int:
+    """``workers``, or fewer when that many tasks' declared memory does not fit the memory
+    available now (one line says so)."""
+    from core.runtime.engines import workers_that_fit
+
+    fit = workers_that_fit(workers)
+    if fit < workers:
+        from core.memory import task_memory_mb
+
+        print(f"climate: memory: {workers} workers of {task_memory_mb()} MB each do not fit "
+              f"the memory available now; running {fit}", file=sys.stderr, flush=True)
+    return fit
+
+
+def range_sample(field) -> np.ndarray:
+    """The finite values of the first, middle and last time steps, in one array (the colour
+    range and default thresholds are percentiles of it): read a step at a time into one
+    buffer, no concatenated or masked copies (a step of a regional run is 25-250 MB)."""
+    steps = sorted({0, field.nt // 2, field.nt - 1})
+    buf: np.ndarray | None = None
+    n = 0
+    for t in steps:
+        a = field.frame(t).ravel()
+        if buf is None:
+            buf = np.empty(a.size * len(steps), a.dtype)
+        ok = np.isfinite(a)
+        k = int(ok.sum())
+        buf[n:n + k] = a if k == a.size else a[ok]
+        n += k
+        del a, ok
+    assert buf is not None
+    return buf[:n]
+
+
+#: particles per batch by default: each batch reads every wind step (about 0.13 s per step of
+#: a 20 x 400 x 800 grid) and advects its particles (11 M particle-steps/s); below this many
+#: particles, a second batch repeats the reading for less advection than it saves
+PARTICLES_PER_BATCH = 200_000
+
+
+def default_batches(particles: int, workers: int) -> int:
+    """One particle batch per PARTICLES_PER_BATCH particles, at most one per worker."""
+    return max(1, min(int(workers), -(-int(particles) // PARTICLES_PER_BATCH)))
 
 
 def _say_what_was_read(field) -> None:

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output frames; more than the data's time steps interpolates in time")
     ap.add_argument("--particles", type=int, default=20000, help="wind particles (0: none)")
     ap.add_argument("--batches", type=positive_int, default=None,
-                    help="particle batches (parallel tasks) [one per worker]")
+                    help="particle batches (parallel tasks; each reads all the winds) [one per "
+                         "200,000 particles, at most one per worker]")
     ap.add_argument("--coastlines", default="50m", choices=["110m", "50m", "10m"])
     ap.add_argument("--borders", action="store_true")
     ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
@@ -108,7 +109,7 @@ class ClimateSettings(RunSettings):
     colormap: str = "lajolla"
     frames: int | None = None  # None: the data's time steps
     particles: int = 20000
-    batches: int | None = None  # None: one per worker
+    batches: int | None = None  # None: one per PARTICLES_PER_BATCH, at most one per worker
     coastlines: str = "50m"
     borders: bool = False
     seed_by: str = "uniform"

@@ -115,12 +115,12 @@ def checksums_in_background(paths):
     {path: sha256}, to pass to :func:`provenance` once the run's real work is done."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.framecache import sha256 as _sha256  # imported here, not in the thread: a
+    from core.framecache import input_digest  # imported here, not in the thread: a
     # compiled module (hashlib's _hashlib) loading there while this thread loads pxr can
     # deadlock on the loader lock (see materials_pipeline.frames._prewarm)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-    fut = pool.submit(lambda: {str(Path(p).resolve()): _sha256(p) for p in paths})
+    fut = pool.submit(lambda: {str(Path(p).resolve()): input_digest(p) for p in paths})
     pool.shutdown(wait=False)
     return fut
 
@@ -142,14 +142,20 @@ def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
     the run's settings as given (``RunSettings.to_json()``, see :mod:`core.settings`).
 
     ``checksums`` maps paths to SHA-256 digests already computed (e.g. in a background thread
-    while the run worked: :func:`checksums_in_background`); missing ones are computed here.
+    while the run worked: :func:`checksums_in_background`), each a hex string (of the whole
+    file) or a pair (digest, what it covers: ``core.framecache.input_digest``); missing ones
+    are computed here. Inputs over 1 GiB are hashed by samples (``sha256_of`` says so).
     """
+    from core.framecache import input_digest
+
     known = {str(Path(k).resolve()): v for k, v in (checksums or {}).items()}
     ins = []
     for p in inputs:
         p = Path(p).resolve()
-        digest = known.get(str(p)) or sha256(p)
-        ins.append({"path": str(p), "sha256": digest, "size": p.stat().st_size})
+        got = known.get(str(p)) or input_digest(p)
+        digest, scope = (got, "whole file") if isinstance(got, str) else got
+        ins.append({"path": str(p), "sha256": digest, "size": p.stat().st_size,
+                    "sha256_of": scope})
     block = {
         "inputs": ins,
         "parameters": _jsonable(parameters or {}),

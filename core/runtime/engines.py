@@ -425,13 +425,22 @@ class _DaskBackend:
                 from core.deps import require
 
                 require("distributed")
+                import dask
                 from distributed import Client, LocalCluster
 
                 t0 = time.perf_counter()
-                self.cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=":0", scheduler_kwargs={"dashboard": False},
-                    silence_logs=logging.CRITICAL)
+                self.memory_limit = worker_memory_limit()
+                # the limit only stops a runaway worker: no pausing or spilling (a task here
+                # holds no dask data, and a paused worker whose heap keeps its pages would
+                # never take the next task)
+                with dask.config.set({"distributed.worker.memory.target": False,
+                                      "distributed.worker.memory.spill": False,
+                                      "distributed.worker.memory.pause": False,
+                                      "distributed.worker.memory.terminate": 0.95}):
+                    self.cluster = LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                        silence_logs=logging.CRITICAL, memory_limit=self.memory_limit)
                 self.client = Client(self.cluster, set_as_default=False)
                 _pin_workers(self.client)
                 self.startup_s = time.perf_counter() - t0
@@ -478,7 +487,46 @@ def _error_of(fut: Any) -> TaskError:
         exc = e
     if isinstance(exc, TaskError):
         return exc
+    if type(exc).__name__ == "KilledWorker":  # its worker process died under it, each try
+        from core.memory import task_memory_mb
+
+        return TaskError(name, "", (
+            f"its worker process died while running it (each of the tries); the usual cause "
+            f"is memory: each task declares {task_memory_mb()} MB (VIZPIPE_MEMORY_BUDGET_MB "
+            f"+ {_base_mb()} MB) and a worker is stopped at twice that; details in the run's "
+            f"log"))
     return TaskError(name, "", f"{type(exc).__name__}: {exc}")
+
+
+def _base_mb() -> int:
+    from core.memory import TASK_BASE_MB
+
+    return TASK_BASE_MB
+
+
+def worker_memory_limit() -> int:
+    """Bytes a local worker process may reach before it is stopped: twice what a task
+    declares (:func:`core.memory.task_memory_mb`); the design bound is the declaration,
+    this only stops a runaway."""
+    from core.memory import task_memory_mb
+
+    return 2 * task_memory_mb() * 2**20
+
+
+def workers_that_fit(workers: int, available: int | None = None) -> int:
+    """How many local workers of :func:`core.memory.task_memory_mb` each fit the memory
+    available now, with the master's share (one more task) kept: at least 1."""
+    from core.memory import task_memory_mb
+
+    if available is None:
+        try:
+            import psutil
+
+            available = int(psutil.virtual_memory().available)
+        except Exception:  # no psutil, or no /proc: do not guess
+            return workers
+    each = task_memory_mb() * 2**20
+    return max(1, min(int(workers), available // each - 1))
 
 
 def _signature(err: TaskError) -> tuple[str, str, str]:

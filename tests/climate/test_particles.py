@@ -511,6 +511,42 @@ def test_wind_windows_advect_like_the_whole_field(use_c, steps):
     assert any(np.abs(fa.lon - a[0][0].lon).max() > 0.5 for fa, _ in a[1:])  # they moved
 
 
+@pytest.mark.parametrize("steps,prefetch", [(2, False), (2, True), (3, True)])
+def test_wind_windows_read_each_step_once_and_prefetch_changes_nothing(steps, prefetch):
+    """Forward through the run, a window that overlaps the one in hand keeps their shared
+    steps: every step is read exactly once (the old windows re-read their overlap), in at
+    most ``steps`` at a time; reading ahead in a thread gives bit-identical particles."""
+    import threading
+
+    grid, u, v, w = _windows_case()
+    read: list[int] = []
+    threads = set()
+
+    def load(i0, i1):
+        read.extend(range(i0, i1 + 1))
+        threads.add(threading.current_thread().name)
+        assert i1 - i0 + 1 <= steps
+        g = WindGrid(grid.lon, grid.lat, grid.t[i0:i1 + 1], grid.z)
+        return WindField(g, u[i0:i1 + 1], v[i0:i1 + 1], w[i0:i1 + 1], dtype=np.float32)
+
+    times = np.arange(0.0, 8.01, 0.5) * 3600.0
+    ref = P.advect_batch(P.WindWindows(load, grid.t, steps), 300, seed=5, batch=0,
+                         times=times, dt=600.0, max_age=4 * 3600, trail_length=2)
+    read.clear()
+    threads.clear()
+    with P.WindWindows(load, grid.t, steps, prefetch=prefetch) as win:
+        got = P.advect_batch(win, 300, seed=5, batch=0, times=times, dt=600.0,
+                             max_age=4 * 3600, trail_length=2, lazy=True)
+        got = list(got)
+        assert win.steps_read == len(read)
+    assert sorted(read) == list(range(grid.t.size))  # each step once
+    assert any(n.startswith("wind-prefetch") for n in threads) == prefetch
+    for (fa, ta), (fb, tb) in zip(ref, got, strict=True):
+        for k in ("lon", "lat", "z", "speed", "age", "id"):
+            np.testing.assert_array_equal(getattr(fb, k), getattr(fa, k))
+        np.testing.assert_array_equal(tb[0], ta[0])
+
+
 def test_wind_windows_streamlines_and_sampling_pick_the_bracketing_steps():
     grid, u, v, w = _windows_case()
     whole = WindField(grid, u, v, w, dtype=np.float32)

@@ -57,3 +57,29 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
                              text=True, check=True, env={**os.environ, "VIZPIPE_MALLOC": "1"})
         faults[on] = int(out.stdout.strip())
     assert faults["1"] < 500 < faults["0"], faults
+
+
+# --- the wind window plan (issue #15) ---------------------------------------------------------
+
+def test_wind_window_plan_sized_from_the_budget(monkeypatch):
+    from core.memory import wind_window_plan
+
+    # 20 x 400 x 800 winds (u, v, w as float32): 102 MB packed + 77 MB as read per step
+    monkeypatch.setenv("VIZPIPE_MEMORY_BUDGET_MB", "512")
+    p = wind_window_plan(20, 400, 800, 3, 60)
+    assert (p.steps, p.prefetch, p.whole) == (2, False, False)
+    assert p.step_bytes == 20 * 400 * 800 * (16 + 12)
+    monkeypatch.setenv("VIZPIPE_MEMORY_BUDGET_MB", "1024")
+    p = wind_window_plan(20, 400, 800, 3, 60)
+    # (1024 MiB - one packed step) // 179.2 MB = 5 steps fit: a window of 3, 2 read ahead
+    assert (p.steps, p.prefetch) == (3, True)
+    assert (2 * p.steps - 1) * p.step_bytes + 20 * 400 * 800 * 16 <= p.budget
+    monkeypatch.setenv("VIZPIPE_MEMORY_BUDGET_MB", "16")  # less than two steps: still two
+    assert wind_window_plan(20, 400, 800, 3, 60).steps == 2
+    # a city box with thousands of steps: one read of all of them, as before the window
+    monkeypatch.setenv("VIZPIPE_MEMORY_BUDGET_MB", "512")
+    p = wind_window_plan(3, 20, 20, 3, 2000)
+    assert (p.steps, p.whole, p.prefetch) == (2000, True, False)
+    # the size of the file does not enter: 60 or 6000 steps, the same window
+    assert wind_window_plan(20, 400, 800, 3, 6000).steps == wind_window_plan(
+        20, 400, 800, 3, 60).steps
