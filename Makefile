@@ -36,9 +36,10 @@ test-all: $(STAMP) ## run every test, slow ones included
 mutants: $(STAMP) ## prove the tests bite: each hand-made mutation (tests/mutants.py) must fail a test
 	$(BIN)/python -m tests.mutants --logs $(OUT)/mutants
 
-BENCH_CMD = $(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
+BIG_SIZE ?= 1GB
+BENCH_CMD = VIZPIPE_BIG_SIZE=$(BIG_SIZE) $(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
 	  --benchmark-json=$(OUT)/bench.json -o addopts="--strict-markers"
-bench: $(STAMP) ## run the benchmarks and print the ratios against their references
+bench: $(STAMP) ## run the benchmarks and print the ratios against their references (BIG_SIZE=6GB: the scale check's file)
 	mkdir -p $(OUT)
 	$(BENCH_CMD)
 

@@ -67,7 +67,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                    static: tuple[list, Any] | None = None) -> dict:
     """The run's manifest; ``static``: :func:`build_static`'s result when the caller built
     the static assets already (while the workers ran)."""
-    static, proj = static or build_static(run, field, params, s)
+    static_assets, proj = static or build_static(run, field, params, s)
     lon2, lat2 = field.lonlat_2d()
     from climate_pipeline.frames import heights_m
 
@@ -173,7 +173,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                                   "samples": int(s.samples),
                                   "background": [0.03, 0.04, 0.06]})
     man["frames"] = frames
-    man["static"] = static
+    man["static"] = static_assets
     man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
                                                "particles": s.particles,
                                                "seed_by": s.seed_by},

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -491,8 +491,8 @@ class WindWindows:
         self._field: WindField | None = None
         self._buf: np.ndarray | None = None
         self._proto: WindField | None = None
-        self._ahead = None  # (i0, i1, Future of a WindField) of the steps after the window
-        self._pool = None
+        self._ahead: tuple[int, int, Any] | None = None  # (i0, i1, Future of a WindField)
+        self._pool: Any = None  # the prefetch thread (a ThreadPoolExecutor), once needed
         self.prefetch = bool(prefetch) and self.steps < self.t.size
         self.loads = 0  # load calls (for tests and the log)
         self.steps_read = 0  # time steps read, in all (each once on the way forward)
@@ -576,6 +576,7 @@ class WindWindows:
             self._buf = np.empty((self.steps,) + first.shape[1:], first.dtype)
         buf = self._buf
         if keep:  # move the shared steps to the front, lowest first (slots never overlap)
+            assert old is not None
             shift = i0 - old[0]
             for k in range(keep):
                 if shift:

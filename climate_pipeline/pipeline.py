@@ -43,6 +43,7 @@ def with_default_data(s: ClimateSettings, run: RunDir) -> ClimateSettings:
 def convert(s: ClimateSettings) -> dict:
     from climate_pipeline.readers import open_field
     from core.manifest import checksums_in_background
+    from core.runtime import resolve_workers
 
     run = RunDir(s.out.resolve())
     out = run.root
@@ -58,16 +59,44 @@ def convert(s: ClimateSettings) -> dict:
         if not Path(p).exists():
             raise BadInputError(f"{p}: no such file")
     checksums = checksums_in_background(paths + list(s.wind_files))
-    field = open_field(paths, s.var, allow_no_time=True, member=s.member)
-    _say_what_was_read(field)
-    winds = _wind_names(s)
-    with memory_for(field, paths, s, winds):
-        return _convert(s, run, field, paths, winds, checksums, t_start)
+    workers = fitting_workers(resolve_workers(s.workers))
+    early = _early_engine(s, workers)  # its workers start while the input is opened
+    try:
+        field = open_field(paths, s.var, allow_no_time=True, member=s.member)
+        _say_what_was_read(field)
+        winds = _wind_names(s)
+        with memory_for(field, paths, s, winds) as raised:
+            if raised and early is not None:  # started with the default budget: again
+                early.close(wait=False)
+                early = None
+                workers = fitting_workers(resolve_workers(s.workers))
+            return _convert(s, run, field, paths, winds, checksums, t_start, workers, early)
+    finally:
+        if early is not None:
+            early.close(wait=False)
+
+
+#: what each local worker imports as it starts (while the master opens the input)
+WORKER_PRELOAD = ("climate_pipeline.frames", "climate_pipeline.readers",
+                  "climate_pipeline.particles", "climate_pipeline.stages", "core.io.usd",
+                  "core.io.vdb", "xarray", "dask.array", "netCDF4")
+
+
+def _early_engine(s: ClimateSettings, workers: int):
+    """The local engine with its worker processes starting in the background, or None (one
+    worker runs in this process; serial and COMPSs engines start their own way)."""
+    from core.runtime.engines import LocalEngine, resolve_engine_name
+
+    if workers < 2 or resolve_engine_name(s.engine) != "local":
+        return None
+    eng = LocalEngine(workers=workers, label="climate", preload=WORKER_PRELOAD)
+    eng.start_soon()
+    return eng
 
 
 def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: list[str],
-             checksums, t_start: float) -> dict:
-    from core.runtime import resolve_workers, use_engine, wait_on
+             checksums, t_start: float, workers: int, engine=None) -> dict:
+    from core.runtime import use_engine, wait_on
 
     out = run.root
     nt = field.nt
@@ -85,7 +114,6 @@ def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: li
               "volume": s.volume, "formats": formats}
     if s.member is not None:
         params["member"] = s.member
-    workers = fitting_workers(resolve_workers(s.workers))
     batches = s.batches or default_batches(s.particles, workers)
     from climate_pipeline.frames import SPEED_MAX
 
@@ -98,7 +126,7 @@ def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: li
         pparams["member"] = s.member
     if s.seed_by == "concentration":
         pparams.update(field_paths=paths, field_var=s.var)
-    with use_engine(s.engine, workers=workers, label="climate"):
+    with use_engine(engine or s.engine, workers=workers, label="climate"):
         from climate_pipeline.tasks import build_frame, particle_batch
 
         pfuts = []  # submitted first: the longest tasks (and priority tasks under COMPSs)
@@ -149,7 +177,7 @@ def memory_for(field, paths: list[str], s: ClimateSettings, winds: list[str]):
     budget = memory.budget_bytes()
     mb = -(-need // 2**20)
     if need <= budget:
-        yield
+        yield False
         return
     if memory.budget_set():
         raise BadInputError(
@@ -164,7 +192,7 @@ def memory_for(field, paths: list[str], s: ClimateSettings, winds: list[str]):
     print(line, file=sys.stderr, flush=True)
     os.environ[memory.BUDGET_ENV] = str(mb)
     try:
-        yield
+        yield True
     finally:
         os.environ.pop(memory.BUDGET_ENV, None)
 

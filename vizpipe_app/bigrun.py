@@ -28,6 +28,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from core.cli import main_wrapper
 from core.errors import BadInputError, PipelineError
@@ -131,7 +132,7 @@ def peak_tree_rss(argv: list[str], env: dict | None = None, log: Path | None = N
     each process's own peak RSS in bytes, by pid (the first is the command itself)."""
     import psutil
 
-    fh = open(log, "w") if log else subprocess.DEVNULL
+    fh: Any = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
         t0 = time.perf_counter()
         proc = psutil.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)

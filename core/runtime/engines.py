@@ -406,8 +406,9 @@ class _InlineBackend:
 class _DaskBackend:
     """workers>=2: a dask.distributed LocalCluster of single-threaded worker processes."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, preload: tuple[str, ...] = ()) -> None:
         self.workers = workers
+        self.preload = preload  # modules each worker imports as it starts
         self.client: Any = None
         self.cluster: Any = None
         self.startup_s: float | None = None
@@ -440,7 +441,8 @@ class _DaskBackend:
                     self.cluster = LocalCluster(
                         n_workers=self.workers, threads_per_worker=1, processes=True,
                         dashboard_address=":0", scheduler_kwargs={"dashboard": False},
-                        silence_logs=logging.CRITICAL, memory_limit=self.memory_limit)
+                        silence_logs=logging.CRITICAL, memory_limit=self.memory_limit,
+                        **({"preload": list(self.preload)} if self.preload else {}))
                 self.client = Client(self.cluster, set_as_default=False)
                 _pin_workers(self.client)
                 self.startup_s = time.perf_counter() - t0
@@ -549,9 +551,10 @@ class LocalEngine(Engine):
     name = "local"
 
     def __init__(self, workers: int = 2, label: str = "vizpipe",
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, preload: tuple[str, ...] = ()) -> None:
         super().__init__(label=label, workers=workers, progress=progress)
-        self._backend: Any = _InlineBackend() if workers == 1 else _DaskBackend(workers)
+        self._backend: Any = (_InlineBackend() if workers == 1
+                              else _DaskBackend(workers, tuple(preload)))
         self._lock = threading.RLock()
         self._seq = itertools.count()
         self._pending: dict[str, tuple[int, Any]] = {}  # key -> (seq, future): not yet counted
@@ -573,6 +576,19 @@ class LocalEngine(Engine):
     def start(self) -> float:
         self._check_open()
         return self._backend.start()
+
+    def start_soon(self) -> None:
+        """Start the worker processes in a background thread (they import the ``preload``
+        modules while the caller reads its input); the first submit waits for them. A start
+        that fails there is retried, and raises, at that submit."""
+        if self.started or isinstance(self._backend, _InlineBackend):
+            return
+
+        def go() -> None:
+            with contextlib.suppress(Exception):
+                self._backend.start()
+
+        threading.Thread(target=go, name="engine-start", daemon=True).start()
 
     def close(self, wait: bool = True) -> None:
         try:

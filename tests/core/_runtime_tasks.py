@@ -165,3 +165,11 @@ def flaky(counter_path: str) -> int:
     if n == 1:
         raise OSError("transient failure")
     return n
+
+
+@task(returns=1)
+def hold_memory(mb: int, seconds: float = 3.0) -> int:
+    """Touch ``mb`` MB and hold them for ``seconds`` (a task that overruns its memory)."""
+    block = np.ones(mb * 2**20 // 8)
+    time.sleep(seconds)
+    return int(block[-1])

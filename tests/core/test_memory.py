@@ -83,3 +83,41 @@ def test_wind_window_plan_sized_from_the_budget(monkeypatch):
     # the size of the file does not enter: 60 or 6000 steps, the same window
     assert wind_window_plan(20, 400, 800, 3, 6000).steps == wind_window_plan(
         20, 400, 800, 3, 60).steps
+
+
+def test_workers_that_fit_the_memory_available():
+    from core.memory import task_memory_mb
+    from core.runtime.engines import workers_that_fit
+
+    each = task_memory_mb() * 2**20
+    assert workers_that_fit(8, available=100 * each) == 8
+    assert workers_that_fit(8, available=4 * each) == 3  # one task's share kept for the master
+    assert workers_that_fit(8, available=each // 2) == 1  # never fewer than one
+
+
+def test_large_inputs_are_hashed_by_samples(tmp_path, monkeypatch):
+    """Inputs up to WHOLE_HASH_MAX: the sha256 of the file; larger: of its size and 64
+    blocks of 1 MiB, and any change in a sampled block, the size or the header shows."""
+    import hashlib
+
+    from core import framecache as fc
+
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"abc" * 1000)
+    assert fc.input_digest(small) == (hashlib.sha256(small.read_bytes()).hexdigest(),
+                                      "whole file")
+    monkeypatch.setattr(fc, "WHOLE_HASH_MAX", 1 << 20)
+    big = tmp_path / "big.bin"
+    data = bytearray(os.urandom(80 << 20))
+    big.write_bytes(data)
+    digest, scope = fc.input_digest(big)
+    assert scope == fc.SAMPLED and digest != hashlib.sha256(data).hexdigest()
+    data[0] ^= 1  # the header
+    big.write_bytes(data)
+    d2, _ = fc.input_digest(big)
+    data[-1] ^= 1  # the last byte
+    big.write_bytes(data)
+    d3, _ = fc.input_digest(big)
+    big.write_bytes(data + b"x")  # the size
+    d4, _ = fc.input_digest(big)
+    assert len({digest, d2, d3, d4}) == 4
