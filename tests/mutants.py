@@ -237,6 +237,19 @@ add("netcdf-chunk-cache-unbounded", "memory", "climate_pipeline/readers.py",
     "    if False:\n", ("tests/climate/test_memory_bound.py",),
     "netCDF-C's 64 MiB chunk cache per variable left as it is")
 
+add("wind-window-rereads-overlap", "memory", "climate_pipeline/particles.py",
+    "        if old is not None and old[0] <= i0 <= old[1]:\n",
+    "        if False:\n", ("tests/climate/test_particles.py",),
+    "a window that moves on reads again the steps it shares with the last one")
+add("wind-prefetch-wrong-steps", "off by one", "climate_pipeline/particles.py",
+    "        a0, a1 = i1 + 1, min(i1 + self.steps - 1, nt - 1)\n",
+    "        a0, a1 = i1 + 1, min(i1 + self.steps, nt - 1)\n",
+    ("tests/climate/test_particles.py",), "the prefetch reads one step too many")
+add("frame-budget-unchecked", "memory", "climate_pipeline/pipeline.py",
+    "    if need <= budget:\n        yield False\n",
+    "    if True:\n        yield False\n", ("tests/climate/test_memory_budget.py",),
+    "a frame larger than the budget is not refused before the work")
+
 # renderer: each asset kind rendered alone (tests/render/test_render_kinds.py)
 RK = "tests/render/test_render_kinds.py"
 add('render-mesh-hidden', 'vanish', 'render/scene.py',
