@@ -1,5 +1,9 @@
 """The work of one climate frame and of one particle batch (called by the thin tasks).
 
+``build_frame`` and ``particle_batch`` open their inputs from paths (skipping complete
+outputs); ``frame_from_field`` and ``particles_from_winds`` do the work on a Field / Winds
+already open, which is also how :mod:`climate_pipeline.api` converts an in-memory dataset.
+
 Frame outputs in ``RUN/assets/NNNN/``: ``iso_<k>.ply|glb|usd`` (one per threshold),
 ``field.vdb|usd`` (3-D fields on a regular grid, map mode), ``layer.ply|glb|usd`` (2-D fields, or
 the lowest level of 3-D ones), ``particles_bBB.ply|usd`` and ``trails_bBB.ply`` (one per particle
@@ -66,19 +70,31 @@ def open_field(paths: list[str], var: str | None, member: int | None = None):
 
 def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau: float,
                 params: dict) -> dict:
-    """Isosurfaces, volume and surface layer of one output frame."""
+    """Isosurfaces, volume and surface layer of one output frame (skipped when complete)."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
     t_start = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
     key = params_key(ASSET_VERSION, paths, var, tau, params, [file_stat(p) for p in paths])
     if (cached := done(fdir / "frame.json", key)) is not None:
         return {**cached, "skipped": True}
+    field = open_field(paths, var, params.get("member"))
+    return frame_from_field(field, out_dir, index, tau, params, key, t_start=t_start)
+
+
+def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, key: str, *,
+                     t_start: float | None = None) -> dict:
+    """The work of :func:`build_frame` on a field already open (a file's, or an in-memory
+    dataset's: :mod:`climate_pipeline.api`): ``assets/NNNN/*`` and ``frame.json`` (with
+    ``key``, the identity of the inputs and parameters) written, its metadata returned."""
+    tune_malloc()
+    if t_start is None:
+        t_start = time.perf_counter()
+    fdir = RunDir(out_dir).frame_dir(index)
     fdir.mkdir(parents=True, exist_ok=True)
     from climate_pipeline import stages
     from core import colormaps
     from core.geometry import Mesh
 
-    field = open_field(paths, var, params.get("member"))
     values = load_time(field, tau)  # (nz, ny, nx)
     lon, lat = field.lon, field.lat
     proj = projection(params["projection"], lon, lat)
@@ -151,9 +167,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     """One batch of wind particles advected through every output frame (state carries over
     time, so the batch, not the frame, is the unit of parallel work)."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
-    from climate_pipeline import particles as pt
     from climate_pipeline.readers import open_winds
-    from core.geometry import Curves, Points
 
     t_start = time.perf_counter()
     odir = Path(out_dir)
@@ -163,13 +177,32 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
     winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
+    return particles_from_winds(winds, names, out_dir, batch, n, seed, taus, params, key,
+                                where=wind_paths[0], t_start=t_start)
+
+
+def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: int, seed: int,
+                         taus: list[float], params: dict, key: str, *, where: str,
+                         field=None, t_start: float | None = None) -> dict:
+    """The work of :func:`particle_batch` on winds already open (a file's, or an in-memory
+    dataset's: :mod:`climate_pipeline.api`): every frame's ``particles_bBB``, ``trails_bBB``
+    (and batch 0's ``streamlines``) written, then ``assets/particles_bBB.json`` with ``key``.
+    ``where`` names the source in errors; ``field``: the field for ``seed_by=concentration``
+    (None: opened from ``params["field_paths"]``)."""
+    from climate_pipeline import particles as pt
+    from core.geometry import Curves, Points
+
+    tune_malloc()
+    if t_start is None:
+        t_start = time.perf_counter()
+    marker = RunDir(out_dir).assets / f"particles_b{batch:02d}.json"
     f = winds.u
     nt = f.nt
     secs = _seconds(f)
     lon0 = np.asarray(f.lon, np.float64)
     lat0 = np.asarray(f.lat, np.float64)
     if lon0.ndim != 1:
-        raise BadInputError(f"{wind_paths[0]}: wind particles need a regular lat-lon grid "
+        raise BadInputError(f"{where}: wind particles need a regular lat-lon grid "
                             "(1-D lon/lat); this grid is curvilinear")
     z = heights_m(f) if f.nz >= 2 else None
     grids: list[tuple[np.ndarray, np.ndarray]] = []
@@ -189,7 +222,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
                                 v if z is not None else v[:, 0],
                                 (w if z is not None else None), dtype=np.float32)
         except ValueError as e:  # the grid or the values do not suit the particle kernel
-            raise BadInputError(f"{wind_paths[0]}: winds {','.join(names)}: {e}") from None
+            raise BadInputError(f"{where}: winds {','.join(names)}: {e}") from None
 
     # the window: as many steps as the task's memory budget holds (all of a small field, as
     # one read: thousands of steps of a city box), at least the two around the current time;
@@ -201,7 +234,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
     wf = pt.WindWindows(load, secs, steps=plan.steps, prefetch=plan.prefetch)
     lon, lat = grids[0]
     times = np.interp(taus, np.arange(nt), secs)
-    weights = seed_weights(params, taus[0], lat, lon, z) if params.get("seed_by") == \
+    weights = seed_weights(params, taus[0], lat, lon, z, field) if params.get("seed_by") == \
         "concentration" else None
     batch_iter = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
                                  dt=float(params.get("dt", 600.0)),
@@ -259,13 +292,15 @@ def stream_range(speed_max: float) -> tuple[float, float]:
 
 
 def seed_weights(params: dict, tau: float, lat: np.ndarray, lon: np.ndarray,
-                 z: np.ndarray | None) -> np.ndarray:
+                 z: np.ndarray | None, field=None) -> np.ndarray:
     """Particle seeding weights on the winds' grid (``--seed-by concentration``): the field at
     the first output time above its median, so particles start, and respawn, in the plumes
-    rather than spread over a background that covers most of the domain."""
-    paths, var = params["field_paths"], params.get("field_var")
-    values = np.nan_to_num(load_time(open_field(paths, var, params.get("member")), tau),
-                           nan=0.0)
+    rather than spread over a background that covers most of the domain. ``field``: the field
+    already open (None: opened from ``params["field_paths"]``)."""
+    paths, var = params.get("field_paths") or ["<memory>"], params.get("field_var")
+    if field is None:
+        field = open_field(paths, var, params.get("member"))
+    values = np.nan_to_num(load_time(field, tau), nan=0.0)
     if z is None:
         values = values[:1]
     want = ((len(z),) if z is not None else (1,)) + (len(lat), len(lon))

@@ -4,6 +4,8 @@
   -> Field`` (GRIB: :mod:`climate_pipeline.grib`)
 * ``open_winds(paths, names=("u", "v"), ...) -> Winds`` (rotated-pole winds rotated lazily;
   each component is read from whichever of the files holds it: ``uwnd.nc`` + ``vwnd.nc``)
+* ``field_from_dataset(ds, var=None, ...) -> Field``, ``winds_from_dataset(ds, names)``: the
+  same from an ``xarray.Dataset`` already open (in memory, lazily generated)
 * ``check_same_grid(field, winds)``
 * ``FORMATS`` (a :class:`core.formats.Registry`: NetCDF, GRIB, NAME, PP) and
   ``guess_format(path)``: which reader reads a file (magic bytes, content, then name)
@@ -26,8 +28,8 @@ from climate_pipeline.data import Field, Winds
 from core.errors import BadInputError, MissingDependencyError
 from core.formats import Format, Registry
 
-__all__ = ["open_field", "open_winds", "check_same_grid", "FORMATS", "guess_format",
-           "WIND_NAMES", "WIND_STANDARD_NAMES"]
+__all__ = ["open_field", "open_winds", "field_from_dataset", "winds_from_dataset",
+           "check_same_grid", "FORMATS", "guess_format", "WIND_NAMES", "WIND_STANDARD_NAMES"]
 
 
 def _sniff_name(head: bytes) -> bool:
@@ -236,6 +238,45 @@ def open_winds(paths: Any, names: Sequence[str] | None = None, *,
             raise BadInputError(f"open_winds: expected 2 or 3 wind variable names, got {names}")
         comps = [open_field(paths, n, allow_no_time=allow_no_time, member=member)
                  for n in names]
+    u, v = comps[0], comps[1]
+    w = comps[2] if len(comps) > 2 else None
+    winds = Winds(u=u, v=v, w=w)
+    _same_grid(u, v)
+    if w is not None:
+        _same_grid(u, w)
+    true_sn = ("eastward_wind", "northward_wind")
+    winds.rotate = (u.rotated_pole is not None
+                    and not (u.standard_name in true_sn and v.standard_name in true_sn))
+    return winds
+
+
+def field_from_dataset(ds: Any, var: str | None = None, *, standard_name: str | None = None,
+                       allow_no_time: bool = True) -> Field:
+    """A ``Field`` from an open ``xarray.Dataset`` (CF attributes as a NetCDF file has them;
+    lazy dask arrays, or lazily indexed ones, which are chunked one time step per chunk):
+    what :func:`open_field` makes of a NetCDF file once it has opened it, nothing read yet.
+    ``var`` / ``standard_name`` select as in :func:`open_field`; errors name ``<memory>``."""
+    import dataclasses
+
+    name = _select(ds, "<memory>", var, standard_name)
+    da = ds[name]
+    if da.chunks is None:  # numpy or a backend's lazy array: one time step per chunk
+        tdim = next((d for d in map(str, da.dims) if d in da.coords
+                     and _axis_of(d, da.coords[d]) == "T"), None)
+        tdim = tdim or next((d for d in map(str, da.dims) if d.lower() in _TIME_NAMES), None)
+        ds = ds.assign({name: da.chunk({tdim: 1} if tdim else {})})
+    field = _field_from_xarray(ds, name, ["<memory>"], allow_no_time)
+    return dataclasses.replace(field, paths=())
+
+
+def winds_from_dataset(ds: Any, names: Sequence[str] = ("u", "v", "w"), *,
+                       allow_no_time: bool = True) -> Winds:
+    """u, v (and w with a third name) of an open ``xarray.Dataset`` as ``Winds``: what
+    :func:`open_winds` makes of files (same grid checked; rotated-pole components flagged
+    for rotation to true east/north)."""
+    if len(names) not in (2, 3):
+        raise BadInputError(f"<memory>: expected 2 or 3 wind variable names, got {names}")
+    comps = [field_from_dataset(ds, n, allow_no_time=allow_no_time) for n in names]
     u, v = comps[0], comps[1]
     w = comps[2] if len(comps) > 2 else None
     winds = Winds(u=u, v=v, w=w)
