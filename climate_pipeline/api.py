@@ -85,7 +85,12 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
     "particles": [batch metadata]}``.
     """
     from climate_pipeline import frames as fr
-    from climate_pipeline.pipeline import _say_what_was_read, default_batches, memory_for
+    from climate_pipeline.pipeline import (
+        _say_what_was_read,
+        default_batches,
+        memory_for,
+        run_params,
+    )
     from climate_pipeline.readers import field_from_dataset, winds_from_dataset
     from core.cli import set_log_file
     from core.framecache import done, params_key
@@ -114,7 +119,7 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
         taus = _taus(frames, field.nt)
         s = s.replace(frames=len(taus))
         with memory_for(field, ["<memory>"], s, names):
-            params, pparams = _params(s, field)
+            params, pparams = run_params(s, field)
             token = _token(field.values)
             out_dir = str(run.root)
             metas = []
@@ -164,28 +169,3 @@ def _token(values: Any) -> str:
     return str(tokenize(values))
 
 
-def _params(s: ClimateSettings, field) -> tuple[dict, dict]:
-    """The frame and particle parameters of ``python -m climate_pipeline``
-    (``pipeline._convert``): colour range and default thresholds from the first, middle and
-    last steps (``pipeline.range_sample``)."""
-    from climate_pipeline.frames import SPEED_MAX
-    from climate_pipeline.pipeline import range_sample
-
-    sample = range_sample(field)
-    vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
-    thresholds = list(s.thresholds) or [float(x) for x in np.percentile(
-        sample, [90, 99], overwrite_input=True)]
-    del sample
-    formats = list(s.formats)
-    params: dict[str, Any] = {
-        "projection": {"mode": s.mode, "exaggeration": s.exaggeration},
-        "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
-        "volume": s.volume, "formats": formats}
-    pparams: dict[str, Any] = {
-        "projection": params["projection"], "formats": formats, "dt": 600.0,
-        "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if s.mode == "map" else 4.0,
-        "speed_max": SPEED_MAX, "streamlines": s.streamlines,
-        "streamline_height_m": float(s.streamline_height), "seed_by": s.seed_by}
-    if s.seed_by == "concentration":
-        pparams.update(field_var=s.var)
-    return params, pparams

@@ -103,29 +103,12 @@ def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: li
     n_frames = s.frames or nt
     taus = list(np.linspace(0, nt - 1, n_frames)) if n_frames > 1 else [0.0]
     # one colour range and threshold set for the movie, from a few frames (not all: big data)
-    sample = range_sample(field)
-    vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
-    thresholds = list(s.thresholds) or [float(x) for x in np.percentile(
-        sample, [90, 99], overwrite_input=True)]
-    del sample
-    formats = list(s.formats)
-    params = {"projection": {"mode": s.mode, "exaggeration": s.exaggeration},
-              "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
-              "volume": s.volume, "formats": formats}
+    params, pparams = run_params(s, field)
     if s.member is not None:
-        params["member"] = s.member
-    batches = s.batches or default_batches(s.particles, workers)
-    from climate_pipeline.frames import SPEED_MAX
-
-    pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
-               "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if s.mode == "map" else 4.0,
-               "speed_max": SPEED_MAX, "streamlines": s.streamlines,
-               "streamline_height_m": float(s.streamline_height),
-               "seed_by": s.seed_by}
-    if s.member is not None:
-        pparams["member"] = s.member
+        params["member"] = pparams["member"] = s.member
     if s.seed_by == "concentration":
-        pparams.update(field_paths=paths, field_var=s.var)
+        pparams["field_paths"] = paths
+    batches = s.batches or default_batches(s.particles, workers)
     with use_engine(engine or s.engine, workers=workers, label="climate"):
         from climate_pipeline.tasks import build_frame, particle_batch
 
@@ -209,6 +192,31 @@ def fitting_workers(workers: int) -> int:
         print(f"climate: memory: {workers} workers of {task_memory_mb()} MB each do not fit "
               f"the memory available now; running {fit}", file=sys.stderr, flush=True)
     return fit
+
+
+def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
+    """The frame tasks' and particle batches' parameters of a run (the command's and
+    ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
+    movie, the percentiles of a few time steps (not all: big data)."""
+    from climate_pipeline.frames import SPEED_MAX
+
+    sample = range_sample(field)
+    vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
+    thresholds = list(s.thresholds) or [float(x) for x in np.percentile(
+        sample, [90, 99], overwrite_input=True)]
+    del sample
+    formats = list(s.formats)
+    params = {"projection": {"mode": s.mode, "exaggeration": s.exaggeration},
+              "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
+              "volume": s.volume, "formats": formats}
+    pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
+               "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if s.mode == "map" else 4.0,
+               "speed_max": SPEED_MAX, "streamlines": s.streamlines,
+               "streamline_height_m": float(s.streamline_height),
+               "seed_by": s.seed_by}
+    if s.seed_by == "concentration":
+        pparams["field_var"] = s.var
+    return params, pparams
 
 
 def range_sample(field) -> np.ndarray:

@@ -98,18 +98,11 @@ def write_big(path: Path, nt: int, nz: int = NZ, ny: int = NY, nx: int = NX) -> 
             var = ds.createVariable(name, "f4", dims, chunksizes=(1, nz, ny, nx))
             var.units, var.standard_name = units, std
             out[name] = var
-        y = np.linspace(-1, 1, ny, dtype=np.float32)[None, :, None]
-        x = np.linspace(-1, 1, nx, dtype=np.float32)[None, None, :]
-        z = np.linspace(0, 1, nz, dtype=np.float32)[:, None, None]
+        from vizpipe_app.lazydata import step_values  # the fields, shared with the lazy set
+
         for k in range(nt):
-            ph = np.float32(2 * np.pi * k / max(nt, 2))
-            cx, cy = 0.5 * np.cos(ph), 0.4 * np.sin(ph)
-            out["pm2p5"][k] = 4 + 90 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 0.03
-                                              - z**2 / 0.15) \
-                + 30 * np.exp(-((x + cx) ** 2 + (y + 0.3) ** 2) / 0.01 - z**2 / 0.05)
-            out["u"][k] = 8 + 6 * y * np.cos(ph) + 10 * z + 0 * x
-            out["v"][k] = 4 * np.sin(np.pi * x + ph) * (1 - 0.5 * z) + 0 * y
-            out["w"][k] = 0.02 * np.cos(np.pi * x) * np.sin(np.pi * y) * z
+            for name, var in out.items():
+                var[k] = step_values(name, k, nt, nz, ny, nx)
             t[k] = k
     tmp.rename(path)
     return path
