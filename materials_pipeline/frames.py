@@ -18,6 +18,8 @@ Frame outputs, in ``RUN/assets/NNNN/``::
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -91,12 +93,12 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     if (cached := _done(fdir / FRAME_META, key)) is not None:
         return {**cached, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
-    warm = _prewarm(params)  # imports the writers need, while the parser runs in C
-
     from materials_pipeline import iso, stages
+    from materials_pipeline.readers._common import while_parsing
 
-    with warnings.catch_warnings():  # reported below, once, in the frame's metadata
-        warnings.simplefilter("ignore", ReaderWarning)
+    warm = _Prewarm(params)  # imports the writers need, while the parser runs in C
+    with warnings.catch_warnings(), while_parsing(warm.start):
+        warnings.simplefilter("ignore", ReaderWarning)  # reported below, in the metadata
         data, structure = read_source(src, frame_in_file, threads)
     warm.join()
     reps = tuple(params.get("supercell", (1, 1, 1)))
@@ -114,29 +116,37 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
         notes = list(data.meta.get("warnings", []))
+        # the grid's charge sums, taken once for the default, the level and the metadata
+        charge_sums = functools.cache(lambda: iso.charge_sums(grid.values))
         spec_text = params.get("iso")
         if not spec_text:  # a default that fits the data (signed "densities" get ±10 %)
-            spec_text, signed = iso.fit_default(grid.values, grid.units, grid.signed,
-                                                grid.voxel_volume)
+            spec_text, signed = iso.fit_default(
+                grid.values, grid.units, grid.signed, grid.voxel_volume,
+                sums=None if grid.signed else charge_sums())
             if signed and not grid.signed:
                 grid = dataclasses.replace(grid, signed=True)
-                neg, pos = iso.negative_charge(grid.values, grid.voxel_volume)
+                neg, pos = iso.negative_charge(grid.values, grid.voxel_volume,
+                                               sums=charge_sums())
                 notes.append(f"{src}: grid {grid.name!r} has both signs (negative part "
                              f"{neg:.3g}, positive part {pos:.3g}, integrated): drawn as a "
                              f"signed field at ±{spec_text} of max |value|")
         spec = iso.parse(spec_text)
         level = iso.resolve(spec, grid.values, signed=grid.signed,
                             voxel_volume=grid.voxel_volume, units=grid.units, source=src,
-                            field=grid.name)
+                            field=grid.name, extremes=(vmin, vmax),
+                            sums=charge_sums() if spec.kind == "enclosed" and not grid.signed
+                            else None)
         meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
                     grid=grid.name, signed=grid.signed, kind=data.kind, periodic=grid.periodic,
                     vmax=max(-vmin, vmax))  # max |value|
         if not grid.signed and grid.units.startswith("e/"):
-            meta["electrons_total"] = float(grid.values.sum(dtype=np.float64)
-                                            * grid.voxel_volume)
+            v = grid.values  # all positive: charge_sums summed the grid itself, same order
+            whole = v.dtype.kind == "f" and v.flags.c_contiguous and vmin > 0
+            total = charge_sums()[1] if whole else float(v.sum(dtype=np.float64))
+            meta["electrons_total"] = float(total * grid.voxel_volume)
             meta["electrons_enclosed"] = iso.enclosed_charge(grid.values, level,
                                                               grid.voxel_volume)
-            neg, pos = iso.negative_charge(grid.values, grid.voxel_volume)
+            neg, pos = iso.negative_charge(grid.values, grid.voxel_volume, sums=charge_sums())
             got = meta["electrons_enclosed"] / pos if pos > 0 else 0.0
             if spec.kind == "enclosed" and got > spec.value + 0.05:
                 notes.append(f"{src}: grid {grid.name!r} is too coarse for --iso {spec.text}: "
@@ -260,26 +270,39 @@ def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin:
     return {"index": index, "skipped": False, "seconds": time.perf_counter() - t0}
 
 
-def _prewarm(params: dict):
-    """Import the heavy writer modules in a thread: the readers' C parser and the
-    isosurface kernel release the GIL, so a one-file run overlaps its imports with them.
+class _Prewarm:
+    """Import the heavy writer modules while the reader's C parser runs (it releases the GIL),
+    so that a one-file run overlaps its imports with the parse.
 
-    USD (pxr) is imported first, here in the calling thread, before the thread starts and
-    before the reader runs: pxr's libraries release the GIL inside their dlopen, so a pxr
-    import that overlaps another thread's import of a compiled module deadlocks on the
-    loader lock (seen every time with a vaspout.h5 input, whose reader imports h5py; also
-    with scipy.spatial and jsonschema). The modules left to the thread do not do that.
+    ``start()`` runs beside the parse of the first large grid
+    (:func:`materials_pipeline.readers._common.while_parsing`: the parser thread runs C only,
+    imports nothing), or after a read that parsed none. It imports USD (pxr) first, in the
+    calling thread, then the other modules in a thread: pxr's libraries release the GIL
+    inside their dlopen, so a pxr import that overlaps another thread's import of a compiled
+    module deadlocks on the loader lock (seen every time with a vaspout.h5 input, whose
+    reader imports h5py; also with scipy.spatial and jsonschema). The modules left to the
+    thread do not do that, and the reader's own imports are over by then.
     """
-    import threading
 
-    if "usd" in params.get("formats", ()):
-        _import_quietly(("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"))
-    mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
-    if "glb" in params.get("formats", ()):
-        mods.append("core.io.gltf")
-    t = threading.Thread(target=_import_quietly, args=(mods,), name="prewarm", daemon=True)
-    t.start()
-    return t
+    def __init__(self, params: dict) -> None:
+        self.params = params
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if "usd" in self.params.get("formats", ()):
+            _import_quietly(("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"))
+        mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
+        if "glb" in self.params.get("formats", ()):
+            mods.append("core.io.gltf")
+        self.thread = threading.Thread(target=_import_quietly, args=(mods,), name="prewarm",
+                                       daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is None:  # start() did not run (the read raised first)
+            self.start()
+        assert self.thread is not None
+        self.thread.join()
 
 
 def _import_quietly(modules) -> None:

@@ -19,7 +19,8 @@ import lzma
 import mmap
 import os
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ except ImportError:  # not built: numpy fallback (correct, several times slower)
     _ff = None
 
 __all__ = ["ReaderWarning", "line_of", "compiled", "open_buffer", "read_head", "parse_floats",
-           "parse_grid", "skip_tokens",
+           "parse_grid", "skip_tokens", "while_parsing",
            "fortran_to_c", "default_threads", "Lines", "COMPRESSED_MAGIC"]
 
 class ReaderWarning(UserWarning):
@@ -247,6 +248,56 @@ def _nth_token_offset(chunk: bytes, i: int) -> int:
     return len(chunk)
 
 
+# work to run beside this thread's next large parse (materials_pipeline.frames: the USD import)
+_beside = threading.local()
+BESIDE_MIN_VALUES = 1 << 20  # smaller grids parse in a few ms: nothing to overlap
+
+
+@contextmanager
+def while_parsing(work: Callable[[], object]) -> Iterator[None]:
+    """Run ``work()`` in the calling thread while the first grid of at least
+    BESIDE_MIN_VALUES values read in the block is parsed by the compiled parser in a helper
+    thread (the parser is C with the GIL released: it imports nothing, so ``work`` may import
+    modules that must not load beside another import, as pxr). If no such grid is parsed,
+    ``work()`` runs when the block ends; not at all if the block raises."""
+    _beside.work = work
+    try:
+        yield
+    except BaseException:
+        _beside.work = None
+        raise
+    pending, _beside.work = getattr(_beside, "work", None), None
+    if pending is not None:
+        pending()
+
+
+def _compiled_call(count: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` (a compiled parser call, GIL released), with the pending
+    :func:`while_parsing` work running in this thread meanwhile when the grid is large."""
+    work = getattr(_beside, "work", None)
+    if work is None or count < BESIDE_MIN_VALUES:
+        return fn(*args)
+    _beside.work = None
+    result: list[Any] = []
+    error: list[BaseException] = []
+
+    def parse() -> None:
+        try:
+            result.append(fn(*args))
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    helper = threading.Thread(target=parse, name="parse", daemon=True)
+    helper.start()
+    try:
+        work()
+    finally:
+        helper.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
 def parse_floats(buf, offset: int, count: int, *, path, what: str,
                  out: np.ndarray | None = None, threads: int | None = None
                  ) -> tuple[np.ndarray, int]:
@@ -262,7 +313,7 @@ def parse_floats(buf, offset: int, count: int, *, path, what: str,
         return out, offset
     if _ff is not None:
         nth = default_threads() if threads is None else max(1, int(threads))
-        n, end, status = _ff.parse_into(buf, offset, out, nth)
+        n, end, status = _compiled_call(count, _ff.parse_into, buf, offset, out, nth)
     else:
         vals, n, end, status = _parse_numpy(buf, offset, count)
         out[:n] = vals[:n]
@@ -285,7 +336,8 @@ def parse_grid(buf, offset: int, shape: tuple[int, int, int], *, path, what: str
         return fortran_to_c(flat, (n0, n1, n2), divisor), end
     out = np.empty((n0, n1, n2), dtype=np.float64)
     nth = default_threads() if threads is None else max(1, int(threads))
-    n, end, status = _ff.parse_grid(buf, offset, out, n0, n1, n2, float(divisor), nth)
+    n, end, status = _compiled_call(count, _ff.parse_grid, buf, offset, out, n0, n1, n2,
+                                    float(divisor), nth)
     if status != 0:
         raise _fail(path, what, count, n, end, status, buf)
     return out, end

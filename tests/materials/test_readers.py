@@ -887,3 +887,61 @@ def test_parser_numpy_fallback(monkeypatch, chgcar_spin):
 def test_parser_is_compiled():
     # the build (pip install -e . / setup.py build_ext) must have made the extension
     assert _common.compiled()
+
+
+def test_while_parsing_runs_work_beside_the_compiled_parse(monkeypatch, chgcar_spin):
+    """``while_parsing(work)``: work runs in the caller's thread while the first large grid is
+    parsed in a helper thread (the frame task imports USD there), the values unchanged; after
+    the read when no grid is large enough; not at all when the read fails; a parse error
+    still raises in the caller."""
+    import threading
+
+    ref = read_density(chgcar_spin.path)
+    ff = _common._ff
+    me = threading.current_thread().name
+
+    class Gate:  # the compiled module; its grid parse waits until work() has begun
+        def __init__(self):
+            self.begun = threading.Event()
+            self.parsed_in: list[str] = []
+
+        def __getattr__(self, name):
+            return getattr(ff, name)
+
+        def parse_grid(self, *args):
+            self.parsed_in.append(threading.current_thread().name)
+            assert self.begun.wait(10), "the parse ran before work(), not beside it"
+            return ff.parse_grid(*args)
+
+    gate = Gate()
+    seen: list[str] = []
+
+    def work():
+        seen.append(threading.current_thread().name)
+        gate.begun.set()
+
+    monkeypatch.setattr(_common, "_ff", gate)
+    monkeypatch.setattr(_common, "BESIDE_MIN_VALUES", 1)  # every grid counts as large
+    with _common.while_parsing(work):
+        f = read_density(chgcar_spin.path)
+        assert seen == [me]  # once, beside the first grid's parse
+    assert seen == [me] and gate.parsed_in[0] == "parse" and set(gate.parsed_in[1:]) == {me}
+    for name in ref.grids:
+        assert np.array_equal(f.grids[name].values, ref.grids[name].values)
+
+    monkeypatch.setattr(_common, "_ff", ff)
+    monkeypatch.setattr(_common, "BESIDE_MIN_VALUES", 1 << 40)
+    seen.clear()
+    with _common.while_parsing(work):
+        read_density(chgcar_spin.path)
+        assert seen == []
+    assert seen == [me]  # when the block ended
+
+    seen.clear()
+    with pytest.raises(BadInputError), _common.while_parsing(work):
+        read_density(chgcar_spin.path.parent / "no such file")
+    assert seen == []
+    monkeypatch.setattr(_common, "BESIDE_MIN_VALUES", 1)
+    with pytest.raises(BadInputError, match="not a number"), _common.while_parsing(work):
+        _common.parse_grid(b"1.0 2.0 x1 3", 0, (2, 2, 1), path="f", what="grid 1")
+    assert seen == [me]
