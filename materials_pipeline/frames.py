@@ -100,7 +100,6 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     with warnings.catch_warnings(), while_parsing(warm.start):
         warnings.simplefilter("ignore", ReaderWarning)  # reported below, in the metadata
         data, structure = read_source(src, frame_in_file, threads)
-    warm.join()
     reps = tuple(params.get("supercell", (1, 1, 1)))
     formats = list(params.get("formats", ["ply", "glb", "usd"]))
     files: list[str] = []
@@ -161,6 +160,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                              "enclosed-electron level")
         if notes:
             meta["warnings"] = notes
+        warm.join()  # the writers' modules, OpenVDB's library: loaded while numpy worked
         colour_grid = None
         if color_src is not None:
             cdata = data if color_src == src else read_source(color_src, None, threads)[0]
@@ -204,6 +204,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         if grid.periodic:  # a cube file's box is padding around a molecule: frame the content
             bounds.append(grid.volume().bounds())
 
+    warm.join()
     structure = stages.tile_structure(structure, reps)
     meta.update(natoms=len(structure), cell=structure.cell.tolist(),
                 has_cell=structure.has_cell, symbols=sorted(set(structure.symbols)))
@@ -281,7 +282,10 @@ class _Prewarm:
     inside their dlopen, so a pxr import that overlaps another thread's import of a compiled
     module deadlocks on the loader lock (seen every time with a vaspout.h5 input, whose
     reader imports h5py; also with scipy.spatial and jsonschema). The modules left to the
-    thread do not do that, and the reader's own imports are over by then.
+    thread do not do that (OpenVDB's binding among them, 45 ms: it was loaded by the first
+    write_vdb; jsonschema), and the reader's own imports are over by then. ``join()`` comes
+    before the frame's first writer and any second read: the work in between (the level,
+    numpy on the grid) loads no library.
     """
 
     def __init__(self, params: dict) -> None:
@@ -294,6 +298,12 @@ class _Prewarm:
         mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
         if "glb" in self.params.get("formats", ()):
             mods.append("core.io.gltf")
+        if self.params.get("volume", True):
+            mods.append("openvdb")  # through core.deps (bpy's copy)
+        # the manifest's validator (core.manifest.validate, 50 ms): a one-file run converts
+        # its frame in the process that writes the manifest; a worker imports it for nothing,
+        # once, beside its first parse
+        mods.append("jsonschema")
         self.thread = threading.Thread(target=_import_quietly, args=(mods,), name="prewarm",
                                        daemon=True)
         self.thread.start()
@@ -309,8 +319,13 @@ def _import_quietly(modules) -> None:
     """Import ``modules``; a missing one is reported properly where it is really needed."""
     import importlib
 
+    from core.deps import require
+
     for m in modules:
         try:
-            importlib.import_module(m)
-        except ImportError:
+            if m == "openvdb":
+                require(m)
+            else:
+                importlib.import_module(m)
+        except ImportError:  # MissingDependencyError too
             pass

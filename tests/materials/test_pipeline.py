@@ -248,8 +248,9 @@ def test_xdatcar_trajectory_is_one_frame_per_step(tmp_path):
 def test_vaspout_h5_converts_without_deadlock(tmp_path):
     """A vaspout.h5 input: its reader imports h5py while the frame task pre-imports the
     writers. pxr's libraries release the GIL inside dlopen, so a pxr import overlapping
-    another thread's compiled import deadlocked here every time; pxr is now imported before
-    the prewarm thread and the reader start."""
+    another thread's compiled import deadlocked here every time; pxr is now imported after
+    the reader's own imports (beside the C parse of a large grid, or after the read) and
+    before the prewarm thread starts."""
     from tests.core.test_formats import _vaspout
 
     src = _vaspout(tmp_path)
