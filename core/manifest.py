@@ -117,7 +117,7 @@ def checksums_in_background(paths):
 
     from core.framecache import input_digest  # imported here, not in the thread: a
     # compiled module (hashlib's _hashlib) loading there while this thread loads pxr can
-    # deadlock on the loader lock (see materials_pipeline.frames._prewarm)
+    # deadlock on the loader lock (see materials_pipeline.frames._Prewarm)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
     fut = pool.submit(lambda: {str(Path(p).resolve()): input_digest(p) for p in paths})

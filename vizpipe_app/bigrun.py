@@ -165,6 +165,7 @@ def peak_tree_rss(argv: list[str], env: dict | None = None, log: Path | None = N
 
 def run_once(src: Path, out: Path, workers: int, log: Path) -> Result:
     shutil.rmtree(out, ignore_errors=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ}
     env.pop("VIZPIPE_ENGINE", None)
     argv = [sys.executable, "-m", "climate_pipeline", str(src), "--var", "pm2p5", "--wind",
