@@ -12,3 +12,14 @@
 * :mod:`core.cli` — ``--engine``/``--workers`` and the one-line error convention.
 * :mod:`core.errors` — ``PipelineError`` and its subclasses.
 """
+
+import os as _os
+
+# One BLAS thread unless the user says otherwise: the pipelines' linear algebra is 3x3 and
+# small products, and OpenBLAS's idle threads spin in sched_yield after each call (9% of a
+# climate frame task's CPU, half its kernel time; on two busy workers they take a core's
+# time from the other worker). Effective where numpy is not loaded yet: the pipelines'
+# packages import this first; worker processes inherit it.
+BLAS_THREADS_DEFAULTED = "OPENBLAS_NUM_THREADS" not in _os.environ  # (benchmarks give
+# the reference scripts the environment without this default)
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

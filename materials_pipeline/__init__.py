@@ -8,3 +8,5 @@
 * :mod:`materials_pipeline.frames`, :mod:`materials_pipeline.tasks` — per-frame work and tasks.
 * :mod:`materials_pipeline.pipeline` — the command line (``python -m materials_pipeline``).
 """
+
+import core as _core  # noqa: F401  (before numpy: one BLAS thread, see core/__init__.py)

@@ -17,6 +17,7 @@ alternately, best of three each.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -145,9 +146,20 @@ def series128() -> Path:
     return d
 
 
+def _user_env() -> dict[str, str]:
+    """The environment as the user has it: without the BLAS thread default that importing
+    ``core`` put there (our commands set it themselves; the reference gets none)."""
+    import core
+
+    env = dict(os.environ)
+    if core.BLAS_THREADS_DEFAULTED:
+        env.pop("OPENBLAS_NUM_THREADS", None)
+    return env
+
+
 def _run(cmd: list[str]) -> float:
     t = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=_user_env())
     dt = time.perf_counter() - t
     assert res.returncode == 0, res.stderr[-2000:]
     return dt
