@@ -37,8 +37,11 @@ def test_tuning_can_be_turned_off():
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
                     reason="mallopt is glibc's")
 def test_freed_large_blocks_are_reused_not_refaulted():
-    """With the tuning, allocating and freeing a 16 MB array 50 times costs (almost) no new
-    page faults; without it every round faults its pages in again."""
+    """With the tuning, allocating and freeing two 16 MiB arrays 50 times costs (almost) no
+    new page faults; without it every round faults its pages in again (measured: 50,331
+    faults against 519). Two arrays, not one: glibc's dynamic mmap threshold alone already
+    keeps one freed 16 MiB block (its trim threshold grows to twice the block), but trims
+    the 32 MiB that two leave at the top of the heap."""
     code = CHILD.replace("print(tune_malloc(), tune_malloc())", """
 import resource
 import numpy as np
@@ -48,7 +51,8 @@ np.ones(1 << 21)
 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(50):
     a = np.ones(1 << 21)  # 16 MiB, written: every page touched
-    del a
+    b = np.ones(1 << 21)
+    del a, b
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
 """)
     faults = {}
@@ -56,7 +60,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         out = subprocess.run([sys.executable, "-c", code, ROOT, on], capture_output=True,
                              text=True, check=True, env={**os.environ, "VIZPIPE_MALLOC": "1"})
         faults[on] = int(out.stdout.strip())
-    assert faults["1"] < 500 < faults["0"], faults
+    assert faults["1"] < 5000 < faults["0"], faults
 
 
 # --- the wind window plan (issue #15) ---------------------------------------------------------
