@@ -124,10 +124,12 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
             out_dir = str(run.root)
             metas = []
             for i, tau in enumerate(taus):
-                key = params_key(fr.ASSET_VERSION, "dataset", token, var, tau, params)
+                source = params_key(fr.ASSET_VERSION, "dataset", token, var, tau)
+                key = params_key(source, params)
                 cached = done(run.frame_dir(i) / "frame.json", key) if resume else None
                 metas.append({**cached, "skipped": True} if cached is not None else
-                             fr.frame_from_field(field, out_dir, i, tau, params, key))
+                             fr.frame_from_field(field, out_dir, i, tau, params, key,
+                                                 source=source if resume else None))
             pmetas = []
             if winds is not None:
                 nb = s.batches or default_batches(s.particles, 1)

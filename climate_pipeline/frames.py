@@ -4,26 +4,29 @@
 outputs); ``frame_from_field`` and ``particles_from_winds`` do the work on a Field / Winds
 already open, which is also how :mod:`climate_pipeline.api` converts an in-memory dataset.
 
-Frame outputs in ``RUN/assets/NNNN/``: ``iso_<k>.ply|glb|usd`` (one per threshold),
-``field.vdb|usd`` (3-D fields on a regular grid, map mode), ``layer.ply|glb|usd`` (2-D fields, or
-the lowest level of 3-D ones), ``particles_bBB.ply|usd`` and ``trails_bBB.ply`` (one per particle
+Frame outputs in ``RUN/assets/NNNN/``: ``iso_<k>.glb|usdc[|ply]`` (one per threshold,
+simplified to the frame's triangle budget: :mod:`core.lod`), ``field.vdb|usdc`` (3-D fields
+on a regular grid, map mode), ``layer.glb|usdc[|ply]`` (2-D fields, or the lowest level of
+3-D ones), ``particles_bBB.*`` and ``trails_bBB.*`` (one per particle
 batch), and ``frame.json`` last. Frames between data time steps interpolate linearly in time.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import BadInputError
-from core.framecache import done, file_stat, params_key, write_all, write_meta
+from core.framecache import done, file_stat, params_key, wait_all, write_all, write_meta
 from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
-ASSET_VERSION = 3  # 2: streamlines; 3: field.usd references the .vdb beside it
+ASSET_VERSION = 4  # 2: streamlines; 3: field.usd references the .vdb beside it; 4: .usdc,
+# Draco GLB, level of detail
 M_PER_KM = 1000.0
 
 
@@ -74,18 +77,25 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
     t_start = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
-    key = params_key(ASSET_VERSION, paths, var, tau, params, [file_stat(p) for p in paths])
+    source = params_key(ASSET_VERSION, paths, var, tau, [file_stat(p) for p in paths])
+    key = params_key(source, params)
     if (cached := done(fdir / "frame.json", key)) is not None:
         return {**cached, "skipped": True}
     field = open_field(paths, var, params.get("member"))
-    return frame_from_field(field, out_dir, index, tau, params, key, t_start=t_start)
+    return frame_from_field(field, out_dir, index, tau, params, key, t_start=t_start,
+                            source=source)
 
 
 def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, key: str, *,
-                     t_start: float | None = None) -> dict:
+                     t_start: float | None = None, source: str | None = None) -> dict:
     """The work of :func:`build_frame` on a field already open (a file's, or an in-memory
     dataset's: :mod:`climate_pipeline.api`): ``assets/NNNN/*`` and ``frame.json`` (with
-    ``key``, the identity of the inputs and parameters) written, its metadata returned."""
+    ``key``, the identity of the inputs and parameters) written, its metadata returned.
+
+    ``source``: the identity of the inputs alone (``key`` without the parameters); with it,
+    files an earlier run wrote for the same product key are kept (:class:`core.framecache.
+    Reuse`): another ``--formats`` writes only the new formats, another level of detail only
+    the isosurfaces."""
     tune_malloc()
     if t_start is None:
         t_start = time.perf_counter()
@@ -93,52 +103,131 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     fdir.mkdir(parents=True, exist_ok=True)
     from climate_pipeline import stages
     from core import colormaps
+    from core.framecache import Reuse, product_files
     from core.geometry import Mesh
+    from core.lod import lod_mesh
+
+    reuse = Reuse(fdir / "frame.json")
+    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+
+    def keep(stem: str, *parts: Any) -> list[str]:
+        """The files of product ``stem`` already written (product key: source, shared
+        parameters, ``parts``, format)."""
+        pf = product_files(stem, fmts)
+        keys = [params_key(source or key, shared, parts, f) for f, _ in pf]
+        return [n for (_, n), ok in zip(pf, reuse.kept([n for _, n in pf], keys),
+                                        strict=True) if ok]
 
     values = load_time(field, tau)  # (nz, ny, nx)
     lon, lat = field.lon, field.lat
     proj = projection(params["projection"], lon, lat)
     h = heights_m(field)
     fmts = params["formats"]
+    lod = params["lod"]
     mpu = M_PER_KM
     files: list[str] = []
     meta: dict[str, Any] = {"index": index, "tau": tau, "key": key, "surfaces": []}
     vmin, vmax = params["range"]
     cmap = params["colormap"]
-    if field.nz >= 2:
-        for k, level in enumerate(params["thresholds"]):
-            mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
-            rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
-            mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
-            write_all(mesh, fdir / f"iso_{k}", fmts, files, name=f"iso_{k}",
-                      meters_per_unit=mpu)
-            meta["surfaces"].append({"name": f"iso_{k}", "level": level,
-                                     "faces": mesh.n_faces})
-        if params["volume"] and np.ndim(lon) == 1:
-            from core.io.vdb import write_vdb
+    t_write = 0.0
+    # GLBs are Draco-encoded on a background thread (the encoder releases the GIL) while
+    # this one goes on: the layer first, the largest mesh, then the isosurfaces and volume
+    pending: list[Any] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="glb") as bg:  # exit waits
+        kept = keep("layer")
+        if len(kept) < len(product_files("layer", fmts)):
+            ground = values[0]
+            colors = colormaps.apply(ground, cmap, vmin, vmax)
+            layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
+                                               height_m=float(h[0]) if field.nz >= 2 else 0.0)
+            t = time.perf_counter()
+            pending += write_all(layer, fdir / "layer", fmts, files, name="layer",
+                                 meters_per_unit=mpu, skip=kept, background=bg)
+            t_write += time.perf_counter() - t
+            del layer
+        else:
+            files += kept
+        if field.nz >= 2:
+            for k, level in enumerate(params["thresholds"]):
+                stem = f"iso_{k}"
+                kept = keep(stem, k, lod)
+                if len(kept) == len(product_files(stem, fmts)):
+                    files += kept
+                    old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
+                    if old is not None:
+                        meta["surfaces"].append(old)
+                        continue
+                mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
+                mesh, before = lod_mesh(mesh, lod["view_area"], lod["resolution"],
+                                        full_res=lod["full_res"])
+                rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
+                mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
+                t = time.perf_counter()
+                pending += write_all(mesh, fdir / stem, fmts, files, name=stem,
+                                     meters_per_unit=mpu, skip=kept, background=bg)
+                t_write += time.perf_counter() - t
+                meta["surfaces"].append({"name": stem, "level": level, "faces": mesh.n_faces,
+                                         "faces_full": before})
+            if params["volume"] and np.ndim(lon) == 1:
+                from core.io.vdb import write_vdb
 
-            to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
-                         else stages.volume_map)
-            vol = to_volume(values, lon, lat, h, proj, "field", field.units)
-            write_vdb(vol, fdir / "field.vdb", tolerance=0.02 * (vmax - vmin))
-            files.append("field.vdb")
-            if "usd" in fmts:
-                from core.io.usd import write_usd_volume
+                names = ["field.vdb"] + (["field.usdc"] if "usd" in fmts else [])
+                kept_vol = [n for n, ok in zip(names, reuse.kept(
+                    names, [params_key(source or key, shared, n) for n in names]), strict=True)
+                    if ok]
+                if "field.vdb" not in kept_vol:
+                    to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
+                                 else stages.volume_map)
+                    vol = to_volume(values, lon, lat, h, proj, "field", field.units)
+                    t = time.perf_counter()
+                    write_vdb(vol, fdir / "field.vdb", tolerance=vdb_tolerance(params),
+                              half=True)
+                    t_write += time.perf_counter() - t
+                    del vol
+                    kept_vol = []  # the .usdc names the .vdb beside it: rewritten with it
+                files.append("field.vdb")
+                if "usd" in fmts:
+                    if "field.usdc" not in kept_vol:
+                        from core.io.usd import write_usd_volume
 
-                write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usd",
-                                 meters_per_unit=mpu)
-                files.append("field.usd")
-    ground = values[0]
-    colors = colormaps.apply(ground, cmap, vmin, vmax)
-    layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
-                                       height_m=float(h[0]) if field.nz >= 2 else 0.0)
-    write_all(layer, fdir / "layer", fmts, files, name="layer", meters_per_unit=mpu)
+                        write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usdc",
+                                         meters_per_unit=mpu)
+                    files.append("field.usdc")
+        t_write += wait_all(pending)
+    meta["write_seconds"] = t_write
     t0 = int(np.floor(tau))
     meta.update(files=files, label=time_label(field, tau), time_index=t0, units=field.units,
                 name=field.name, long_name=field.long_name, standard_name=field.standard_name,
                 vmax_frame=float(np.nanmax(values)), seconds=time.perf_counter() - t_start)
+    reuse.record(meta)
     write_meta(fdir / "frame.json", meta)
     return {**meta, "skipped": False}
+
+
+def reuse_surfaces(fdir: Path) -> list[dict]:
+    """The ``surfaces`` an earlier run of this frame recorded (for isosurfaces kept)."""
+    import json
+
+    try:
+        return list(json.loads((fdir / "frame.json").read_text()).get("surfaces", []))
+    except (OSError, ValueError):
+        return []
+
+
+VDB_BELOW_LOWEST = 0.5  # field.vdb keeps voxels from half the lowest isosurface level up
+
+
+def vdb_tolerance(params: dict) -> float:
+    """Voxels below this stay inactive in ``field.vdb`` (OpenVDB's ``copyFromArray``
+    tolerance about a background of 0): :data:`VDB_BELOW_LOWEST` times the lowest isosurface
+    level, so the volume holds the plume the surfaces show and a margin below it, not the
+    background haze of the whole domain (it is drawn at ``density_scale`` 0.008 per colour
+    range: the pruned haze is at most ~0.4 % extinction per km). At least 2 % of the colour
+    range, as before, when there is no level."""
+    vmin, vmax = params["range"]
+    levels = [abs(x) for x in params["thresholds"] if x]
+    floor = 0.02 * (vmax - vmin)
+    return float(max(floor, VDB_BELOW_LOWEST * min(levels))) if levels else float(floor)
 
 
 def time_label(field, tau: float) -> str:
@@ -171,25 +260,32 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
 
     t_start = time.perf_counter()
     odir = Path(out_dir)
-    key = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, params,
-                     [file_stat(p) for p in wind_paths])
+    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+    source = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, shared,
+                        [file_stat(p) for p in wind_paths])
+    key = params_key(source, params["formats"])  # the level of detail is the isosurfaces'
     marker = RunDir(odir).assets / f"particles_b{batch:02d}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
     winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
     return particles_from_winds(winds, names, out_dir, batch, n, seed, taus, params, key,
-                                where=wind_paths[0], t_start=t_start)
+                                where=wind_paths[0], t_start=t_start, source=source)
 
 
 def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: int, seed: int,
                          taus: list[float], params: dict, key: str, *, where: str,
-                         field=None, t_start: float | None = None) -> dict:
+                         field=None, t_start: float | None = None,
+                         source: str | None = None) -> dict:
     """The work of :func:`particle_batch` on winds already open (a file's, or an in-memory
     dataset's: :mod:`climate_pipeline.api`): every frame's ``particles_bBB``, ``trails_bBB``
     (and batch 0's ``streamlines``) written, then ``assets/particles_bBB.json`` with ``key``.
     ``where`` names the source in errors; ``field``: the field for ``seed_by=concentration``
-    (None: opened from ``params["field_paths"]``)."""
+    (None: opened from ``params["field_paths"]``). ``source``: the identity of the inputs
+    and the parameters other than the formats; with it, files an earlier run wrote with the
+    same product key are kept (another ``--formats`` advects again but writes only the new
+    formats' files)."""
     from climate_pipeline import particles as pt
+    from core.framecache import Reuse, product_files
     from core.geometry import Curves, Points
 
     tune_malloc()
@@ -245,6 +341,18 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
 
     files: list[str] = []
     frames_done = 0
+    fmts = params["formats"]
+    reuse = Reuse(marker) if source is not None else None
+
+    def kept(fdir: Path, stem: str) -> list[str]:
+        """The files of ``stem`` in ``fdir`` already written with their product key."""
+        if reuse is None:
+            return []
+        pf = product_files(stem, fmts)
+        rel = [f"{fdir.name}/{n}" for _, n in pf]
+        ok = reuse.kept(rel, [params_key(source, r) for r in rel])
+        return [n for (_, n), k in zip(pf, ok, strict=True) if k]
+
     for i, (fr, trails) in enumerate(batch_iter):
         frames_done += 1
         fdir = RunDir(out_dir).frame_dir(i)
@@ -256,20 +364,20 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
                       "radius": np.full(len(fr.lon), params["particle_radius"], np.float32)},
                      colormaps.apply(fr.speed, "lajolla", 0, params["speed_max"]))
         written: list[str] = []
-        write_all(pts, fdir / f"particles_b{batch:02d}", [x for x in params["formats"]
-                                                           if x != "glb"], written,
-                  name="particles", meters_per_unit=M_PER_KM)
+        stem = f"particles_b{batch:02d}"
+        write_all(pts, fdir / stem, fmts, written, name="particles",
+                  meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
         if trails is not None:
             p3, counts, _ids = trails
             tz = p3[:, 2] if z is not None else np.full(len(p3), 10.0)
             cur = Curves(proj.forward(p3[:, 0], p3[:, 1], tz) if len(p3) else p3, counts,
                          radius=params["particle_radius"] * 0.4)
-            write_all(cur, fdir / f"trails_b{batch:02d}", [x for x in params["formats"]
-                                                            if x != "glb"], written,
-                      name="trails", meters_per_unit=M_PER_KM)
+            stem = f"trails_b{batch:02d}"
+            write_all(cur, fdir / stem, fmts, written, name="trails",
+                      meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
         if batch == 0 and int(params.get("streamlines", 160)) > 0:
             _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
-                               written)
+                               written, skip=kept(fdir, "streamlines"))
         files += [f"{fdir.name}/{x}" for x in written]
     wf.close()
     meta = {"key": key, "batch": batch, "n": n, "frames": frames_done,
@@ -277,6 +385,8 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
             "wind_window": {"steps": wf.steps, "of": nt, "reads": wf.loads,
                             "steps_read": wf.steps_read, "prefetch": wf.prefetch,
                             "budget_mb": plan.budget // 2**20}}
+    if reuse is not None:
+        reuse.record(meta)
     write_meta(marker, meta)
     return {**meta, "skipped": False}
 
@@ -321,10 +431,11 @@ def stream_radius(mode: str) -> float:
 
 
 def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: dict,
-                       written: list[str]) -> None:
-    """``streamlines.ply|usd``: streamlines of the winds frozen at time ``t`` from a seed
-    lattice at ``streamline_height_m`` (clamped into the grid), each reaching about 6% of the
-    domain's width up- and downstream at the median wind speed; coloured by speed."""
+                       written: list[str], skip: list[str] | tuple[str, ...] = ()) -> None:
+    """``streamlines.glb|usdc[|ply]`` (those in ``skip`` kept as they are): streamlines of
+    the winds frozen at time ``t`` from a seed lattice at ``streamline_height_m`` (clamped
+    into the grid), each reaching about 6% of the domain's width up- and downstream at the
+    median wind speed; coloured by speed."""
     from climate_pipeline import particles as pt
     from core import colormaps
     from core.geometry import Curves
@@ -348,8 +459,8 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
                  attributes={"speed": spd.astype(np.float32)},
                  colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params["speed_max"])),
                  radius=stream_radius(params["projection"]["mode"]))
-    write_all(cur, fdir / "streamlines", [x for x in params["formats"] if x != "glb"], written,
-              name="streamlines", meters_per_unit=M_PER_KM)
+    write_all(cur, fdir / "streamlines", params["formats"], written,
+              name="streamlines", meters_per_unit=M_PER_KM, skip=skip)
 
 
 def _seconds(field) -> np.ndarray:

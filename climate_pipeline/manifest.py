@@ -8,6 +8,7 @@ import numpy as np
 
 from core import camera
 from core import manifest as mf
+from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir, frame_name
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     proj = projection(params["projection"], field.lon, field.lat)
     sdir = run.static
     sdir.mkdir(parents=True, exist_ok=True)
-    fmts = [f for f in params["formats"] if f != "glb"]
+    fmts = params["formats"]
     files: list[str] = []
     lines = coastlines(s.coastlines, bbox, borders=s.borders)
     radius = 1.2 if params["projection"]["mode"] == "map" else 3.0
@@ -39,18 +40,29 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
               meters_per_unit=1000.0, radius=radius)
     base = land_ocean_layer(proj, bbox, s.coastlines, height_m=-300.0)
-    write_all(base, sdir / "base", params["formats"], files, name="base",
-              meters_per_unit=1000.0)
-    alts = [f for f in params["formats"] if f != "ply"]
+    write_all(base, sdir / "base", fmts, files, name="base", meters_per_unit=1000.0)
+    base_path, base_alts = asset_paths(run.static_rel("base"), fmts)
+    coast_path, coast_alts = asset_paths(run.static_rel("coastlines"), fmts)
     static = [
-        mf.asset("base", "mesh", run.static_rel("base.ply"), units="", label="land and ocean",
-                 alternates=[run.static_rel(f"base.{f}") for f in alts] or None),
-        mf.asset("coastlines", "curves", run.static_rel("coastlines.ply"), units="", radius=radius,
+        mf.asset("base", "mesh", base_path, units="", label="land and ocean",
+                 alternates=base_alts),
+        mf.asset("coastlines", "curves", coast_path, units="", radius=radius,
                  color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {s.coastlines})",
-                 alternates=[run.static_rel(f"coastlines.{f}") for f in alts if f != "glb"]
-                 or None),
+                 alternates=coast_alts),
     ]
     return static, proj
+
+
+def scene_corners(field, proj) -> np.ndarray:
+    """The 8 corners (km) of the region's box, ground to the top level, in the scene's
+    projection: what the cameras frame."""
+    from climate_pipeline.frames import heights_m
+
+    lon2, lat2 = field.lonlat_2d()
+    h = heights_m(field)
+    return proj.forward(np.array([lon2.min(), lon2.max(), lon2.min(), lon2.max()] * 2),
+                        np.array([lat2.min(), lat2.min(), lat2.max(), lat2.max()] * 2),
+                        np.array([0.0] * 4 + [float(h[-1])] * 4))
 
 
 def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
@@ -69,12 +81,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     the static assets already (while the workers ran)."""
     static_assets, proj = static or build_static(run, field, params, s)
     lon2, lat2 = field.lonlat_2d()
-    from climate_pipeline.frames import heights_m
-
-    h = heights_m(field)
-    corners = proj.forward(np.array([lon2.min(), lon2.max(), lon2.min(), lon2.max()] * 2),
-                           np.array([lat2.min(), lat2.min(), lat2.max(), lat2.max()] * 2),
-                           np.array([0.0] * 4 + [float(h[-1])] * 4))
+    corners = scene_corners(field, proj)
     bounds = np.array([corners.min(0), corners.max(0)])
     aspect = s.resolution[0] / s.resolution[1]
     n = len(metas)
@@ -96,52 +103,52 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     from climate_pipeline.frames import SPEED_MAX, STREAM_CMAP, stream_radius, stream_range
 
     fmts = params["formats"]
-    alts = [f for f in fmts if f != "ply"]
     frames = []
     for k, m in enumerate(sorted(metas, key=lambda x: x["index"])):
         rel = run.frame_rel(m["index"])
-        assets = [mf.asset("layer", "mesh", f"{rel}/layer.ply", units=field.units,
+        path, alts = asset_paths(f"{rel}/layer", fmts)
+        assets = [mf.asset("layer", "mesh", path, units=field.units,
                            colormap={**cm, "attribute": "value"}, opacity=0.85,
-                           alternates=[f"{rel}/layer.{f}" for f in alts] or None,
-                           label="lowest level")]
+                           alternates=alts, label="lowest level")]
         for surf in m.get("surfaces", []):
             nm = surf["name"]
-            assets.append(mf.asset(nm, "mesh", f"{rel}/{nm}.ply", units=field.units,
+            path, alts = asset_paths(f"{rel}/{nm}", fmts)
+            extra = {"faces": surf["faces"]}
+            if "faces_full" in surf:
+                extra["faces_full"] = surf["faces_full"]
+            assets.append(mf.asset(nm, "mesh", path, units=field.units,
                                    level=surf["level"], opacity=0.8, emission=0.3,
-                                   alternates=[f"{rel}/{nm}.{f}" for f in alts] or None,
+                                   alternates=alts, **extra,
                                    label=f"{surf['level']:g} {_u(field.units)}"))
         if "field.vdb" in m.get("files", []):
             assets.append(mf.asset("field", "volume", f"{rel}/field.vdb", units=field.units,
                                    grid="field", colormap={**cm, "attribute": "field"},
                                    density_scale=0.008 / max(vmax - vmin, 1e-12),
                                    emission=0.15, hidden=not s.show_volume,
-                                   alternates=[f"{rel}/field.usd"] if "usd" in fmts else None))
-        stream = f"{frame_name(m['index'])}/streamlines.ply"
+                                   alternates=[f"{rel}/field.usdc"] if "usd" in fmts else None))
+        stream = f"{frame_name(m['index'])}/streamlines{SUFFIX[RENDER_FORMAT]}"
         if any(stream in b.get("files", []) for b in pmetas):
             lo, hi = stream_range(SPEED_MAX)
-            assets.append(mf.asset("streamlines", "curves", f"{rel}/streamlines.ply",
+            path, alts = asset_paths(f"{rel}/streamlines", fmts)
+            assets.append(mf.asset("streamlines", "curves", path,
                                    units="m/s", opacity=0.6, emission=0.3,
                                    radius=stream_radius(params["projection"]["mode"]),
                                    colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
                                              "attribute": "speed", "units": "m/s"},
-                                   hidden=s.hide_streamlines,
-                                   alternates=[f"{rel}/streamlines.usd"]
-                                   if "usd" in fmts else None))
+                                   hidden=s.hide_streamlines, alternates=alts))
         for b in pmetas:
             bb = b["batch"]
-            assets.append(mf.asset(f"particles_b{bb:02d}", "points",
-                                   f"{rel}/particles_b{bb:02d}.ply", units="m/s",
+            path, alts = asset_paths(f"{rel}/particles_b{bb:02d}", fmts)
+            assets.append(mf.asset(f"particles_b{bb:02d}", "points", path, units="m/s",
                                    radius_attribute="radius",
                                    colormap={"name": "lajolla", "vmin": 0.0,
                                              "vmax": SPEED_MAX, "attribute": "speed",
                                              "units": "m/s"},
-                                   alternates=[f"{rel}/particles_b{bb:02d}.usd"]
-                                   if "usd" in fmts else None))
-            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", f"{rel}/trails_b{bb:02d}.ply",
+                                   alternates=alts))
+            path, alts = asset_paths(f"{rel}/trails_b{bb:02d}", fmts)
+            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", path,
                                    units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
-                                   hidden=not s.show_trails,
-                                   alternates=[f"{rel}/trails_b{bb:02d}.usd"]
-                                   if "usd" in fmts else None))
+                                   hidden=not s.show_trails, alternates=alts))
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
                                camera=cams[k]))
     name = field.long_name or field.standard_name.replace("_", " ") or field.name

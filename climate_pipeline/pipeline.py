@@ -206,9 +206,17 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
         sample, [90, 99], overwrite_input=True)]
     del sample
     formats = list(s.formats)
-    params = {"projection": {"mode": s.mode, "exaggeration": s.exaggeration},
+    from climate_pipeline.frames import projection
+    from climate_pipeline.manifest import scene_corners
+    from core.lod import view_area
+
+    proj_spec = {"mode": s.mode, "exaggeration": s.exaggeration}
+    corners = scene_corners(field, projection(proj_spec, field.lon, field.lat))
+    lod = {"full_res": bool(s.full_res), "resolution": list(s.resolution),
+           "view_area": round(view_area(np.array([corners.min(0), corners.max(0)])), 3)}
+    params = {"projection": proj_spec,
               "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
-              "volume": s.volume, "formats": formats}
+              "volume": s.volume, "formats": formats, "lod": lod}
     pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
                "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if s.mode == "map" else 4.0,
                "speed_max": SPEED_MAX, "streamlines": s.streamlines,

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cli import (
+    add_asset_args,
     add_dry_run_arg,
     add_engine_args,
     positive_int,
     resolution,
 )
+from core.io import asset_formats
 from core.settings import RunSettings, from_namespace, split_list
 
 __all__ = ["ClimateSettings", "build_parser", "settings_from_args"]
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not render the streamlines (written and in scene.usda)")
     ap.add_argument("--show-trails", action="store_true",
                     help="render particle trails (written and in scene.usda either way)")
-    ap.add_argument("--formats", default="ply,glb,usd")
+    add_asset_args(ap)
     ap.add_argument("--title")
     ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
     ap.add_argument("--samples", type=positive_int, default=12)
@@ -122,7 +124,8 @@ class ClimateSettings(RunSettings):
 def settings_from_args(ns: argparse.Namespace) -> ClimateSettings:
     """The settings of one run, from ``build_parser().parse_args(argv)``."""
     return from_namespace(ClimateSettings, ns, mode=ns.mode or "map",
-                          wind=split_list(ns.wind), formats=split_list(ns.formats),
+                          wind=split_list(ns.wind),
+                          formats=asset_formats(split_list(ns.formats)),
                           thresholds=tuple(ns.thresholds or ()),
                           inputs=tuple(str(p) for p in ns.inputs),
                           wind_files=tuple(str(p) for p in ns.wind_files or ()),

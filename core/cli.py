@@ -101,6 +101,21 @@ def add_dry_run_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def add_asset_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--formats`` (which asset files, by consumer) and ``--full-res`` (no level of
+    detail); :func:`core.io.asset_formats` checks the first."""
+    parser.add_argument(
+        "--formats", default="usd,glb", metavar="LIST",
+        help="asset formats: usd (binary .usdc, for Blender/Maya/Houdini), glb (Draco glTF, "
+             "the renderer's and the browser's; always written), ply (ParaView, MeshLab) "
+             "[usd,glb]")
+    parser.add_argument(
+        "--full-res", action="store_true",
+        help="keep every isosurface triangle (default: simplified to about one triangle per "
+             "pixel it covers at --resolution)")
+    return parser
+
+
 def engine_from_args(args: argparse.Namespace, label: str | None = None
                      ) -> AbstractContextManager[Any]:
     """The ``use_engine(...)`` context manager for parsed ``--engine``/``--workers``."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,44 @@ def done(meta_path: Path, key: str) -> dict | None:
     return meta if ok else None
 
 
+class Reuse:
+    """A frame's files that an earlier run wrote with the same product key, kept as they are.
+
+    A frame's ``frame.json`` records, beside its files, each file's *product key*
+    (``file_keys``): the hash of what that one file depends on (the inputs, the parameters
+    that shape it, its format). When the frame's key changes (another ``--formats``,
+    ``--full-res``, ...), the task asks :meth:`kept` per product: files whose key is the
+    same and which are intact stay; only the others are written. So adding ``ply`` writes the
+    PLY files alone, and ``--full-res`` rewrites the isosurfaces, not the volume.
+    """
+
+    def __init__(self, meta_path: Path) -> None:
+        self.parent = Path(meta_path).parent
+        try:
+            old = json.loads(Path(meta_path).read_text())
+        except (OSError, ValueError):
+            old = {}
+        self.keys: dict[str, str] = old.get("file_keys") or {}
+        self.sums: dict[str, list] = old.get("checksums") or {}
+        self.new_keys: dict[str, str] = {}
+
+    def kept(self, names: list[str], keys: list[str]) -> list[bool]:
+        """Per file name, whether it is already written with that key (and intact); every
+        name's key is remembered for :meth:`record`."""
+        out = []
+        for name, key in zip(names, keys, strict=True):
+            self.new_keys[name] = key
+            out.append(self.keys.get(name) == key
+                       and intact(self.parent / name, self.sums.get(name)))
+        return out
+
+    def record(self, meta: dict) -> dict:
+        """``meta`` with the product keys of its files."""
+        meta["file_keys"] = {f: self.new_keys[f] for f in meta.get("files", [])
+                             if f in self.new_keys}
+        return meta
+
+
 def write_meta(path: Path, meta: dict) -> None:
     """Write ``meta`` atomically, with the checksums of its ``files`` added (in place, so the
     caller's returned metadata carries them too)."""
@@ -173,18 +212,61 @@ def recorded_checksums(run_dir: str | os.PathLike) -> dict[str, list]:
     return out
 
 
-def write_all(obj: Any, stem: Path, formats: list[str], files: list[str], *, name: str,
-              meters_per_unit: float = 1.0, radius: float | None = None, **usd_kw: Any) -> None:
-    """Write ``obj`` as stem.<fmt> for each format, appending the file names to ``files``."""
+def product_files(stem: str, formats: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """``[(format, file name)]`` that :func:`write_all` writes for ``stem``."""
+    from core.io import RENDER_FORMAT, SUFFIX
+
+    return [(f, stem + SUFFIX[f]) for f in dict.fromkeys([*formats, RENDER_FORMAT])]
+
+
+def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files: list[str], *,
+              name: str, meters_per_unit: float = 1.0, radius: float | None = None,
+              skip: tuple[str, ...] | list[str] = (), background: Any = None,
+              **usd_kw: Any) -> list[Any]:
+    """Write ``obj`` as ``stem`` + each format's suffix (:data:`core.io.SUFFIX`: ``.usdc``,
+    ``.glb``, ``.ply``), the renderer's format always, appending the file names to ``files``;
+    the file names in ``skip`` are listed but not written (kept from an earlier run).
+
+    ``background``: an executor (one thread) for the GLB: its Draco encoder releases the
+    GIL, so the frame's next stage runs meanwhile. Returns the futures; the caller waits on
+    them (:func:`wait_all`) before it records the files.
+    """
     from core.io import write
 
-    for fmt in formats:
-        path = stem.with_suffix("." + fmt)
+    futures: list[Any] = []
+    for fmt, fname in product_files(stem.name, formats):
+        files.append(fname)
+        if fname in skip:
+            continue
+        path = stem.with_name(fname)
         if fmt == "usd":
             write(obj, path, name=name, meters_per_unit=meters_per_unit, radius=radius,
                   **usd_kw)
+        elif fmt == "glb" and background is not None:
+            futures.append(background.submit(_timed, write, obj, path, name=name))
         elif fmt == "glb":
             write(obj, path, name=name)
         else:
             write(obj, path)
-        files.append(path.name)
+    return futures
+
+
+def _timed(fn: Any, *args: Any, **kw: Any) -> float:
+    t = time.perf_counter()
+    fn(*args, **kw)
+    return time.perf_counter() - t
+
+
+def wait_all(futures: list[Any]) -> float:
+    """Wait for every background write; returns the seconds they took (summed). The first
+    failure is raised, after all have finished (no writer is left running on a file)."""
+    first: BaseException | None = None
+    total = 0.0
+    for f in futures:
+        try:
+            total += f.result()
+        except BaseException as exc:  # noqa: BLE001  (re-raised below)
+            first = first or exc
+    if first is not None:
+        raise first
+    return total

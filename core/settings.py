@@ -28,7 +28,8 @@ class RunSettings:
     out: Path
     inputs: tuple[str, ...] = ()
     default: bool = False  # write and use the embedded default data first
-    formats: tuple[str, ...] = ("ply", "glb", "usd")
+    formats: tuple[str, ...] = ("usd", "glb")  # core.io.DEFAULT_FORMATS
+    full_res: bool = False  # keep every isosurface triangle (core.lod)
     title: str | None = None
     resolution: tuple[int, int] = (800, 450)
     samples: int = 12

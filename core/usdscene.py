@@ -27,7 +27,7 @@ smallest and largest frame index (time code = frame index).
 Which file an asset uses: the first of ``[path, *alternates]`` ending in .usd/.usdc/.usda
 (volumes: the first .vdb). An asset without one is skipped with a logged warning, unless
 ``convert_missing=True``: then its ``path`` is read with :func:`core.io.read` and written next
-to it as ``<stem>.usd`` (same metersPerUnit) — the manifest itself is not changed.
+to it as ``<stem>.usdc`` (same metersPerUnit) — the manifest itself is not changed.
 
 Conventions the pipelines must follow: write per-frame USD files with
 :func:`core.io.usd.write_usd` and the *same* ``meters_per_unit`` as the manifest (USD does not
@@ -110,7 +110,7 @@ def _usd_file(run_dir: Path, asset: Mapping[str, Any], mpu: float, convert: bool
     from core.io.usd import write_usd
 
     src = run_dir / asset["path"]
-    rel = Path(asset["path"]).with_suffix(".usd").as_posix()
+    rel = Path(asset["path"]).with_suffix(".usdc").as_posix()
     dst = run_dir / rel
     if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
         radius = asset.get("radius")

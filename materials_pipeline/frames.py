@@ -5,12 +5,16 @@ and small parameters and returns small JSON-able metadata; nothing here reads mo
 
 Frame outputs, in ``RUN/assets/NNNN/``::
 
-    iso.ply|glb|usd        isosurface (+ iso_neg.* for signed fields), vertex colours
-    density.vdb|usd        the field as an OpenVDB grid with the cell's (sheared) affine
-    atoms.ply|glb|usd      atoms as points (radius, element, index) / instanced spheres
-    bonds.ply|glb|usd      half-bonds in the two element colours
-    cell.ply|usd           the cell's edges (copied to static/ when all frames share a cell)
-    polyhedra.ply|glb|usd  coordination polyhedra (when asked)
+    iso.glb|usdc[|ply]     isosurface (+ iso_neg.* for signed fields), vertex colours,
+                           simplified to the frame's triangle budget (core.lod)
+    density.vdb|usdc       the field as an OpenVDB grid with the cell's (sheared) affine
+    atoms.glb|usdc[|ply]   atoms as points (radius, element, index) / instanced spheres
+    bonds.glb|usdc[|ply]   half-bonds in the two element colours
+    cell.glb|usdc[|ply]    the cell's edges (copied to static/ when all frames share a cell)
+    polyhedra.*            coordination polyhedra (when asked)
+
+    .glb is what the renderer reads (Draco meshes), .usdc what Blender and Maya open,
+    .ply only with --formats ...,ply.
     frame.json             metadata; written last: its presence with the same parameters
                            hash marks the frame complete, so a re-run skips it
 """
@@ -40,14 +44,20 @@ METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
 # Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
 # then rebuilds frames made by older code instead of skipping them.
-ASSET_VERSION = 4  # 4: density.usd references the .vdb beside it
+ASSET_VERSION = 5  # 4: density.usd references the .vdb beside it; 5: .usdc, Draco GLB, LOD
 COLOUR_META = "colour.json"
 
 
 def _write_all(obj, stem: Path, formats: list[str], files: list[str], *, name: str,
-               radius: float | None = None, **usd_kw: Any) -> None:
+               radius: float | None = None, skip: list[str] | tuple[str, ...] = (),
+               clock: list[float] | None = None, **usd_kw: Any) -> None:
+    """:func:`core.framecache.write_all` in Angstrom; the seconds it took are added to
+    ``clock[0]`` (the frame's ``write_seconds``)."""
+    t = time.perf_counter()
     write_all(obj, stem, formats, files, name=name, meters_per_unit=METERS_PER_ANGSTROM,
-              radius=radius, **usd_kw)
+              radius=radius, skip=skip, **usd_kw)
+    if clock is not None:
+        clock[0] += time.perf_counter() - t
 
 
 def _select_grid(data, field: str | None, src: str):
@@ -88,12 +98,27 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     t0 = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
-    key = params_key(ASSET_VERSION, src, frame_in_file, color_src, params, _stat(src),
-                     _stat(color_src))
+    source = params_key(ASSET_VERSION, src, frame_in_file, color_src, _stat(src),
+                        _stat(color_src))
+    key = params_key(source, params)
     if (cached := _done(fdir / FRAME_META, key)) is not None:
         return {**cached, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
+    from core.framecache import Reuse, product_files
+    from core.lod import lod_mesh, view_area
     from materials_pipeline import iso, stages
+
+    # files an earlier run wrote with the same product key stay (another --formats writes
+    # only the new formats; another level of detail only the surfaces)
+    reuse = Reuse(fdir / FRAME_META)
+    clock = [0.0]  # seconds spent writing assets
+    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+
+    def keep(stem: str, *parts: Any, names: list[str] | None = None) -> list[str]:
+        names = names or [n for _, n in product_files(stem, formats)]
+        keys = [params_key(source, shared, parts, n) for n in names]
+        return [n for n, ok in zip(names, reuse.kept(names, keys), strict=True) if ok]
+
     from materials_pipeline.readers._common import while_parsing
 
     warm = _Prewarm(params)  # imports the writers need, while the parser runs in C
@@ -101,7 +126,8 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         warnings.simplefilter("ignore", ReaderWarning)  # reported below, in the metadata
         data, structure = read_source(src, frame_in_file, threads)
     reps = tuple(params.get("supercell", (1, 1, 1)))
-    formats = list(params.get("formats", ["ply", "glb", "usd"]))
+    formats = list(params.get("formats", ["usd", "glb"]))
+    lod = params.get("lod") or {"full_res": True, "resolution": [800, 450]}
     files: list[str] = []
     meta: dict[str, Any] = {"index": index, "source": src, "frame_in_file": frame_in_file,
                             "format": getattr(data, "format", None), "key": key}
@@ -170,8 +196,12 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                 _select_grid(cdata, params.get("color_field"), color_src), reps))
             meta.update(color_units=colour_grid.units, color_grid=colour_grid.name)
         surf_stats = []
+        scene_area = view_area(grid.volume().bounds())
         for name, mesh in stages.surfaces(grid, level):
             bounds.append(mesh.bounds())
+            # the level of detail first: the colour field is then sampled at the kept vertices
+            mesh, before = lod_mesh(mesh, scene_area, lod["resolution"],
+                                    full_res=lod["full_res"])
             if colour_grid is not None:
                 mesh.attributes["color_value"] = stages.sample(colour_grid, mesh.vertices)
                 surf_stats.append(stages.value_stats(mesh.attributes["color_value"]))
@@ -182,25 +212,35 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                              values=mesh.attributes["color_value"])
                 files.append(raw.name)
             else:
-                _write_all(mesh, fdir / name, formats, files, name=name)
+                _write_all(mesh, fdir / name, formats, files, name=name,
+                           skip=keep(name, lod), clock=clock)
             meta.setdefault("surfaces", []).append({"name": name, "vertices": mesh.n_vertices,
-                                                    "faces": mesh.n_faces})
+                                                    "faces": mesh.n_faces,
+                                                    "faces_full": before})
         meta["color_stats"] = surf_stats
         if params.get("volume", True) and not grid.signed:
             from core.io.vdb import write_vdb
 
             vol = grid.volume()
-            # voxels within 1% of the isovalue of zero stay inactive: sparse, 3x faster to
-            # write, invisible in the render (their extinction is ~0.6% per Angstrom)
-            write_vdb(vol, fdir / "density.vdb", tolerance=float(params.get("vdb_tolerance",
-                                                                           0.01)) * level)
+            vnames = ["density.vdb"] + (["density.usdc"] if "usd" in formats else [])
+            kept = keep("density", names=vnames)
+            if "density.vdb" not in kept:
+                # voxels within 1% of the isovalue of zero stay inactive: sparse, 3x faster
+                # to write, invisible in the render (their extinction is ~0.6% per Angstrom);
+                # 16-bit floats (5e-4 relative), half the bytes
+                t = time.perf_counter()
+                write_vdb(vol, fdir / "density.vdb", half=True,
+                          tolerance=float(params.get("vdb_tolerance", 0.01)) * level)
+                clock[0] += time.perf_counter() - t
+                kept = []  # the .usdc names the .vdb beside it: rewritten with it
             files.append("density.vdb")
             if "usd" in formats:
-                from core.io.usd import write_usd_volume
+                if "density.usdc" not in kept:
+                    from core.io.usd import write_usd_volume
 
-                write_usd_volume(fdir / "density.vdb", [vol.name], fdir / "density.usd",
-                                 meters_per_unit=METERS_PER_ANGSTROM)
-                files.append("density.usd")
+                    write_usd_volume(fdir / "density.vdb", [vol.name], fdir / "density.usdc",
+                                     meters_per_unit=METERS_PER_ANGSTROM)
+                files.append("density.usdc")
         if grid.periodic:  # a cube file's box is padding around a molecule: frame the content
             bounds.append(grid.volume().bounds())
 
@@ -218,30 +258,34 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         atoms = st.atoms_points(shown, radius=params.get("radius", "covalent"),
                                 scale=float(params.get("atom_scale", 0.5)))
         _write_all(atoms, fdir / "atoms", formats, files, name="atoms",
-                   instanced_spheres=True)
+                   instanced_spheres=True, skip=keep("atoms"), clock=clock)
         bounds.append(atoms.bounds())
         bonds = st.find_bonds(structure, tolerance=float(params.get("bond_tolerance", 1.15)))
         meta["nbonds"] = int(len(bonds.i))
         curves = st.bond_curves(structure, bonds, radius=float(params.get("bond_radius", 0.12)))
         _write_all(curves, fdir / "bonds", formats, files, name="bonds",
-                   radius=float(params.get("bond_radius", 0.12)))
+                   radius=float(params.get("bond_radius", 0.12)), skip=keep("bonds"),
+                   clock=clock)
         if params.get("polyhedra"):
             poly = st.coordination_polyhedra(structure, bonds, list(params["polyhedra"]),
                                              ligands=params.get("ligands") or None)
-            _write_all(poly, fdir / "polyhedra", formats, files, name="polyhedra")
+            _write_all(poly, fdir / "polyhedra", formats, files, name="polyhedra",
+                       skip=keep("polyhedra"), clock=clock)
     if structure.has_cell:
         from materials_pipeline.structure import cell_edges
 
         edges = cell_edges(structure.cell)
-        _write_all(edges, fdir / "cell", [f for f in formats if f != "glb"], files, name="cell",
-                   radius=0.03)
+        _write_all(edges, fdir / "cell", formats, files, name="cell", radius=0.03,
+                   skip=keep("cell"), clock=clock)
         bounds.append(edges.bounds())
     if not bounds:
         raise BadInputError(f"{src}: nothing to show (no grid and no atoms)")
     b = np.array([[bb[0] for bb in bounds], [bb[1] for bb in bounds]])
     meta["bounds"] = [b[0].min(0).tolist(), b[1].max(0).tolist()]
     meta["files"] = files
+    meta["write_seconds"] = clock[0]
     meta["seconds"] = time.perf_counter() - t0
+    reuse.record(meta)
     _write_meta(fdir / FRAME_META, meta)
     return {**meta, "skipped": False}
 
@@ -295,9 +339,10 @@ class _Prewarm:
     def start(self) -> None:
         if "usd" in self.params.get("formats", ()):
             _import_quietly(("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"))
-        mods = ["core.io.vdb", "core.io.ply", "materials_pipeline.structure"]
-        if "glb" in self.params.get("formats", ()):
-            mods.append("core.io.gltf")
+        mods = ["core.io.vdb", "core.io.gltf", "DracoPy", "fast_simplification",
+                "materials_pipeline.structure"]
+        if "ply" in self.params.get("formats", ()):
+            mods.append("core.io.ply")
         if self.params.get("volume", True):
             mods.append("openvdb")  # through core.deps (bpy's copy)
         # the manifest's validator (core.manifest.validate, 50 ms): a one-file run converts

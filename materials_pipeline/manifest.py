@@ -11,6 +11,7 @@ import numpy as np
 from core import camera
 from core import manifest as mf
 from core.geometry import cell_corners
+from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -44,11 +45,9 @@ def _label(meta: dict, index: int, n: int, run: RunDir, s: MaterialsSettings) ->
 
 def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[dict]:
     rel = RunDir.frame_rel(meta["index"])
-    alts = [f for f in params["formats"] if f != "ply"]
+    fmts = params["formats"]
     files = set(meta.get("files", []))
-
-    def alt(stem: str) -> list[str] | None:
-        return [f"{rel}/{stem}.{f}" for f in alts] or None
+    ext = SUFFIX[RENDER_FORMAT]
 
     out = []
     if "density.vdb" in files:
@@ -58,7 +57,7 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
                             emission=0.15,
                             colormap={"name": "devon", "vmin": 0.0, "vmax": level,
                                       "attribute": meta["grid"], "units": meta["units"]},
-                            alternates=[f"{rel}/density.usd"] if "usd" in alts else None,
+                            alternates=[f"{rel}/density.usdc"] if "usd" in fmts else None,
                             label="the field below the isovalue",
                             # a molecule's glow costs 2.5x the render time for little:
                             # shown for periodic cells, kept for artists otherwise
@@ -74,19 +73,26 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
             a["color"] = list(SIGNED_COLOURS[k])
         else:
             a["color"] = list(SURFACE_COLOUR)
-        out.append(mf.asset(name, "mesh", f"{rel}/{name}.ply", units=meta["units"],
+        path, alts = asset_paths(f"{rel}/{name}", fmts)
+        for k2 in ("faces", "faces_full"):
+            if k2 in s:
+                a[k2] = int(s[k2])
+        out.append(mf.asset(name, "mesh", path, units=meta["units"],
                             opacity=0.4 if len(meta.get("symbols", [])) else 0.9,
-                            alternates=alt(name), **a))
-    if "atoms.ply" in files:
-        out.append(mf.asset("atoms", "points", f"{rel}/atoms.ply", units="Angstrom",
-                            radius_attribute="radius", alternates=alt("atoms"),
+                            alternates=alts, **a))
+    if "atoms" + ext in files:
+        path, alts = asset_paths(f"{rel}/atoms", fmts)
+        out.append(mf.asset("atoms", "points", path, units="Angstrom",
+                            radius_attribute="radius", alternates=alts,
                             label="atoms (Jmol colours)"))
-    if "bonds.ply" in files:
-        out.append(mf.asset("bonds", "curves", f"{rel}/bonds.ply", units="Angstrom",
-                            radius=0.12, alternates=alt("bonds"), label="bonds"))
-    if "polyhedra.ply" in files:
-        out.append(mf.asset("polyhedra", "mesh", f"{rel}/polyhedra.ply", units="", opacity=0.6,
-                            alternates=alt("polyhedra"), label="coordination polyhedra"))
+    if "bonds" + ext in files:
+        path, alts = asset_paths(f"{rel}/bonds", fmts)
+        out.append(mf.asset("bonds", "curves", path, units="Angstrom",
+                            radius=0.12, alternates=alts, label="bonds"))
+    if "polyhedra" + ext in files:
+        path, alts = asset_paths(f"{rel}/polyhedra", fmts)
+        out.append(mf.asset("polyhedra", "mesh", path, units="", opacity=0.6,
+                            alternates=alts, label="coordination polyhedra"))
     return out
 
 
@@ -107,15 +113,14 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
     static = []
     if same_cell:
         run.static.mkdir(exist_ok=True)
-        for suffix in ("ply", "usd"):
-            src = run.frame_dir(m0["index"]) / f"cell.{suffix}"
+        for suffix in SUFFIX.values():
+            src = run.frame_dir(m0["index"]) / f"cell{suffix}"
             if src.exists():
-                shutil.copyfile(src, run.static / f"cell.{suffix}")
-        static.append(mf.asset("cell", "curves", run.static_rel("cell.ply"), units="Angstrom",
+                shutil.copyfile(src, run.static / f"cell{suffix}")
+        path, alts = asset_paths(run.static_rel("cell"), params["formats"])
+        static.append(mf.asset("cell", "curves", path, units="Angstrom",
                                radius=0.03, color=[0.75, 0.75, 0.8],
-                               alternates=[run.static_rel("cell.usd")]
-                               if "usd" in params["formats"]
-                               else None, label="unit cell"))
+                               alternates=alts, label="unit cell"))
     points = (cell_corners(m0["cell"]) if same_cell
               else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
                              for z in bounds[:, 2]]))
@@ -128,10 +133,11 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
     for k in range(n_out):
         meta = metas[0 if single else k]
         assets = _frame_assets(meta, params, cmap, crange)
-        if not same_cell and "cell.ply" in meta.get("files", []):
+        if not same_cell and "cell" + SUFFIX[RENDER_FORMAT] in meta.get("files", []):
             rel = run.frame_rel(meta["index"])
-            assets.append(mf.asset("cell", "curves", f"{rel}/cell.ply", units="Angstrom",
-                                   radius=0.03, color=[0.75, 0.75, 0.8], label="cell"))
+            path, alts = asset_paths(f"{rel}/cell", params["formats"])
+            assets.append(mf.asset("cell", "curves", path, units="Angstrom", radius=0.03,
+                                   color=[0.75, 0.75, 0.8], label="cell", alternates=alts))
         label = _label(meta, meta["index"], n, run, s)
         frames.append(mf.frame(k, assets, time=float(k), label=label, camera=cams[k]))
 

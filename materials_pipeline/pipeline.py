@@ -78,6 +78,7 @@ def make_params(s: MaterialsSettings) -> dict[str, Any]:
         "repeat_boundary": s.repeat_boundary, "polyhedra": list(s.polyhedra),
         "ligands": list(s.ligands), "volume": s.volume, "formats": list(s.formats),
         "show_volume": s.show_volume,
+        "lod": {"full_res": bool(s.full_res), "resolution": list(s.resolution)},
     }
 
 

@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cli import (
+    add_asset_args,
     add_dry_run_arg,
     add_engine_args,
     positive_int,
     resolution,
 )
-from core.errors import BadInputError
+from core.io import asset_formats
 from core.settings import RunSettings, from_namespace, split_list
 
 __all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "parse_formats"]
-
-MESH_FORMATS = ("ply", "glb", "usd")
 
 
 def parse_supercell(text: str) -> tuple[int, int, int]:
@@ -70,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-volume", action="store_true", help="no .vdb volume")
     ap.add_argument("--show-volume", action="store_true",
                     help="render the volume also for non-periodic (molecular) grids")
-    ap.add_argument("--formats", default="ply,glb,usd", help="mesh formats [ply,glb,usd]")
+    add_asset_args(ap)
     ap.add_argument("--title", help="title of the stills [from the input]")
     ap.add_argument("--orbit-frames", type=positive_int, default=48,
                     help="frames of the camera orbit around a single frame [48]")
@@ -103,14 +102,8 @@ class MaterialsSettings(RunSettings):
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    """``--formats``: PLY always (the renderer loads it), then GLB and/or USD."""
-    formats = [f.lower() for f in split_list(text)]
-    if "ply" not in formats:
-        formats.insert(0, "ply")
-    bad = [f for f in formats if f not in MESH_FORMATS]
-    if bad:
-        raise BadInputError(f"--formats: unknown {bad}; choose from {', '.join(MESH_FORMATS)}")
-    return tuple(formats)
+    """``--formats``: :func:`core.io.asset_formats` (the renderer's GLB always)."""
+    return asset_formats(split_list(text))
 
 
 def settings_from_args(ns: argparse.Namespace) -> MaterialsSettings:

@@ -689,8 +689,6 @@ class SceneBuilder:
 
     def build(self, a: dict, obj_name: str) -> bpy.types.Object:
         """One asset as a linked object named ``obj_name``."""
-        from core.io.ply import read_ply
-
         path = self.run_dir / a["path"]
         kind = a["kind"]
         if kind == "volume":
@@ -702,11 +700,8 @@ class SceneBuilder:
                 rel = "//" + Path(os.path.relpath(path, self.run_dir)).as_posix()
             obj = volume_object(obj_name, path, a, mat, rel)
         else:
-            if path.suffix.lower() != ".ply":
-                raise BadInputError(f"{path}: the renderer loads {kind} assets from .ply "
-                                    f"(got {path.suffix or 'no suffix'})")
             try:
-                geom = read_ply(path)
+                geom = read_geometry(path)
             except (OSError, ValueError, KeyError) as exc:
                 raise BadInputError(f"{path}: cannot read asset {a['name']!r}: {exc}") from None
             attrs = set(getattr(geom, "attributes", {}))
@@ -742,6 +737,22 @@ class SceneBuilder:
     def build_frame(self, frame: dict) -> list[bpy.types.Object]:
         return [self.build(a, f"{a['name']}.{frame['index']:04d}") for a in frame["assets"]
                 if not a.get("hidden")]
+
+
+def read_geometry(path: Path) -> Any:
+    """A mesh, points or curves asset from its .glb (the manifest's path: Draco meshes, read
+    by :func:`core.io.gltf.read_glb`) or .ply (manifests of older runs)."""
+    suffix = path.suffix.lower()
+    if suffix == ".glb":
+        from core.io.gltf import read_glb
+
+        return read_glb(path)
+    if suffix == ".ply":
+        from core.io.ply import read_ply
+
+        return read_ply(path)
+    raise BadInputError(f"{path}: the renderer loads meshes, points and curves from .glb "
+                        f"(or .ply), got {suffix or 'no suffix'}")
 
 
 def _positions(geom: Any) -> np.ndarray:

@@ -29,7 +29,39 @@ from core.errors import BadInputError, UnknownFormatError
 from core.formats import Format, Registry
 
 __all__ = ["Format", "FORMATS", "guess_format", "get_format", "kind_of", "write", "read",
-           "srgb8_to_linear", "linear_to_srgb8"]
+           "srgb8_to_linear", "linear_to_srgb8", "ASSET_FORMATS", "DEFAULT_FORMATS",
+           "RENDER_FORMAT", "SUFFIX", "asset_formats", "asset_paths"]
+
+# The asset formats a run can write (``--formats``), by consumer:
+#   usd  Blender, Maya, Houdini, Omniverse: a binary crate per asset (.usdc), meshes inside,
+#        gathered by ``scene.usda``;
+#   glb  the renderer and the browser preview: glTF 2.0 binary, meshes Draco-compressed;
+#   ply  opt-in: binary PLY for ParaView, MeshLab, CloudCompare.
+ASSET_FORMATS = ("usd", "glb", "ply")
+DEFAULT_FORMATS = ("usd", "glb")
+RENDER_FORMAT = "glb"  # what render/ loads; always written, whatever --formats says
+SUFFIX = {"usd": ".usdc", "glb": ".glb", "ply": ".ply"}
+
+
+def asset_formats(names: tuple[str, ...] | list[str], *, option: str = "--formats"
+                  ) -> tuple[str, ...]:
+    """``--formats`` checked, in :data:`ASSET_FORMATS` order, with :data:`RENDER_FORMAT`
+    added when missing (the renderer reads it). BadInputError naming the unknown ones."""
+    low = [n.strip().lower() for n in names if n.strip()]
+    bad = [n for n in low if n not in ASSET_FORMATS]
+    if bad:
+        raise BadInputError(f"{option}: unknown format(s) {', '.join(bad)}; choose from "
+                            f"{', '.join(ASSET_FORMATS)} (the renderer's {RENDER_FORMAT} is "
+                            "always written)")
+    return tuple(f for f in ASSET_FORMATS if f in low or f == RENDER_FORMAT)
+
+
+def asset_paths(rel_stem: str, formats: tuple[str, ...] | list[str]
+                ) -> tuple[str, list[str] | None]:
+    """``(path the renderer reads, the other formats' paths or None)`` of one asset written
+    as ``rel_stem`` + each format's suffix: the manifest's ``path`` and ``alternates``."""
+    alts = [rel_stem + SUFFIX[f] for f in formats if f != RENDER_FORMAT and f in SUFFIX]
+    return rel_stem + SUFFIX[RENDER_FORMAT], alts or None
 
 
 _M, _P, _C, _V = "mesh", "points", "curves", "volume"

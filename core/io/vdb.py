@@ -53,6 +53,26 @@ def _grid(openvdb, vol: Volume, background: float, tolerance: float):
     return describe_grid(openvdb, grid, vol)
 
 
+HALF_MAX = 65504.0  # the largest finite float16
+HALF_MIN_NORMAL = 2.0**-14  # below it float16 is subnormal: less than 11 significant bits
+
+
+def fits_half(values: np.ndarray, background: float = 0.0, tolerance: float = 0.0) -> bool:
+    """Whether every value that stays active (further than ``tolerance`` from
+    ``background``) is a normal float16: ``2**-14 <= |v| < 65504``, so storing it as half
+    keeps 11 significant bits (relative error <= 2**-11). Zero is exact in float16 too.
+    Read slab by slab (no full-size temporaries)."""
+    src = np.asarray(values)
+    n = _slab_planes(src.shape)
+    for i in range(0, len(src), n):
+        a = np.abs(src[i:i + n], dtype=np.float64)
+        active = np.abs(src[i:i + n] - background) > tolerance
+        a = a[active & (a > 0)]
+        if a.size and (a.max() >= HALF_MAX or a.min() < HALF_MIN_NORMAL):
+            return False
+    return True
+
+
 def describe_grid(openvdb, grid, vol: Volume):
     """Name, index-to-world transform, class and units of ``grid`` from ``vol``."""
     grid.name = vol.name
@@ -64,10 +84,15 @@ def describe_grid(openvdb, grid, vol: Volume):
 
 
 def write_vdb(volumes: Volume | list[Volume], path: str | Path, *, background: float = 0.0,
-              tolerance: float = 0.0) -> Path:
+              tolerance: float = 0.0, half: bool = False) -> Path:
     """Write one or more volumes as named float grids in one .vdb, atomically.
 
-    Voxels within ``tolerance`` of ``background`` stay inactive (sparse storage).
+    Voxels within ``tolerance`` of ``background`` stay inactive (sparse storage: an inactive
+    leaf costs nothing in the file, an inactive 8^3 leaf is not even allocated). ``half``:
+    store the values as 16-bit floats (OpenVDB's ``saveFloatAsHalf``; relative precision
+    2**-11, half the bytes; Blender reads them as floats) when every active value fits
+    (:func:`fits_half`); a grid that does not (pressure in Pa, concentrations in kg m-3) is
+    stored as 32-bit floats.
     """
     (openvdb,) = require("openvdb")
     vols = [volumes] if isinstance(volumes, Volume) else list(volumes)
@@ -75,6 +100,8 @@ def write_vdb(volumes: Volume | list[Volume], path: str | Path, *, background: f
     if len(set(names)) != len(names):
         raise BadInputError(f"{path}: VDB grid names must be unique, got {names}")
     grids = [_grid(openvdb, v, background, tolerance) for v in vols]
+    for g, v in zip(grids, vols, strict=True):
+        g.saveFloatAsHalf = bool(half) and fits_half(v.values, background, tolerance)
     with atomic_path(path) as tmp:
         openvdb.write(str(tmp), grids=grids)
     return Path(path)

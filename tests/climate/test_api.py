@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NT, NZ, NY, NX = 4, 4, 30, 60
 #: OpenVDB writes a random UUID into each file's header (36 ASCII bytes at offset 21)
 VDB_UUID = slice(21, 57)
-#: per-run entries of frame.json / particles_bBB.json: the cache key (the inputs' identity:
-#: file stats vs dask token), the time taken, and the files' checksums (mtimes; VDB UUIDs)
-RUN_KEYS = ("key", "seconds", "checksums")
+#: per-run entries of frame.json / particles_bBB.json: the cache key and the per-file product
+#: keys (both hash the inputs' identity: file stats vs dask token), the time taken (in all and
+#: writing), and the files' checksums (mtimes; VDB UUIDs)
+RUN_KEYS = ("key", "file_keys", "seconds", "write_seconds", "checksums")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,11 @@ def _manifest(run: Path) -> dict:
     return {**m, "parameters": params}
 
 
-def assert_same_run(a: Path, b: Path, expect: tuple[str, ...] = ("field.vdb",
-                                                                  "particles_b00.ply")) -> None:
+def assert_same_run(a: Path, b: Path, expect: tuple[str, ...] = (
+        "field.vdb", "field.usdc", "iso_0.glb", "layer.glb", "layer.usdc", "particles_b00.glb",
+        "particles_b00.usdc")) -> None:
+    """Every file of ``a`` (assets in the default formats: Draco GLB and binary USD) is in
+    ``b``, byte for byte but for the VDB UUID and the per-run JSON entries."""
     fa, fb = _files(a), _files(b)
     assert sorted(fa) == sorted(fb)
     for name in expect:  # the comparison covers these kinds of asset
@@ -182,8 +186,9 @@ def test_a_100_gb_lazy_dataset_converts_a_frame_in_bounded_memory(tmp_path):
     assert window["of"] == 78125 and window["steps_read"] < 2 * window["steps"] < 100
     assert got["maxrss_mb"] < PEAK_MB, got
     fdir = RunDir(tmp_path / "run").frame_dir(0)
-    assert {"layer.ply", "field.vdb", "particles_b00.ply", "streamlines.ply"} <= {
-        p.name for p in fdir.iterdir()}
+    assert {"layer.glb", "layer.usdc", "field.vdb", "field.usdc", "particles_b00.glb",
+            "particles_b00.usdc", "streamlines.glb", "streamlines.usdc"} <= {
+        p.name for p in fdir.iterdir()}  # the default formats: GLB and binary USD
 
 
 REAL = ROOT / "tests" / "data" / "real" / "climate"  # origins and licences: README.md there
@@ -212,5 +217,5 @@ def test_real_files_opened_by_xarray_convert_to_the_commands_assets(tmp_path, fi
     finally:
         for d in dss:
             d.close()
-    assert_same_run(cli, tmp_path / "api", ("layer.ply",) + (("particles_b00.ply",) if wind
-                                                              else ()))
+    assert_same_run(cli, tmp_path / "api", ("layer.glb", "layer.usdc") + (
+        ("particles_b00.glb", "particles_b00.usdc") if wind else ()))

@@ -17,14 +17,25 @@ pytestmark = pytest.mark.benchmark
 DATA = Path("out/bench-data")
 
 
-def _frame_params() -> dict:
-    return {"projection": {"mode": "map", "exaggeration": 50.0}, "thresholds": [30.0, 60.0],
+def _frame_params(path: Path) -> dict:
+    """The command's frame parameters for ``path`` at default formats and level of detail
+    (the view area as ``climate_pipeline.pipeline.run_params`` computes it)."""
+    from climate_pipeline.frames import open_field, projection
+    from climate_pipeline.manifest import scene_corners
+    from core.lod import view_area
+
+    proj = {"mode": "map", "exaggeration": 50.0}
+    f = open_field([str(path)], None)
+    c = scene_corners(f, projection(proj, f.lon, f.lat))
+    return {"projection": proj, "thresholds": [30.0, 60.0],
             "range": [5.0, 105.0], "colormap": "lajolla", "volume": True,
-            "formats": ["ply", "glb", "usd"]}
+            "formats": ["usd", "glb"],
+            "lod": {"full_res": False, "resolution": [800, 450],
+                    "view_area": view_area(np.array([c.min(0), c.max(0)]))}}
 
 
 def test_per_frame_speedup_two_workers(benchmark, tmp_path, report_ratio):
-    """The per-frame stage (read one step, isosurfaces, VDB, layer, PLY+GLB+USD) through the
+    """The per-frame stage (read one step, isosurfaces, VDB, layer, GLB+USD) through the
     local engine, warm, 1 worker process against 2 (engine start-up excluded: reported by the
     runtime benchmarks)."""
     from climate_pipeline.tasks import build_frame
@@ -32,7 +43,7 @@ def test_per_frame_speedup_two_workers(benchmark, tmp_path, report_ratio):
 
     # a regional run of realistic frame size: 24 steps of 30 x 400 x 500 (24 MB each)
     data = _write_big(DATA / "medium.nc", nt=24, nz=30, ny=400, nx=500)
-    params = _frame_params()
+    params = _frame_params(data)
     taus = [float(t) for t in range(24)]
 
     import os

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,22 +34,31 @@ def test_netcdf_to_assets_manifest_and_particles(small_nc, tmp_path):
     assert {a["name"] for a in man["static"]} == {"base", "coastlines"}
     assert man["frames"][1]["label"].startswith("2026-07-01 00:36")  # 0.6 h after the start
     assert man["legend"]["colorbar"]["colormap"]["units"] == "ug m-3"
-    from core.io.ply import read_ply
+    from core.io import read
 
-    pts = read_ply(RunDir(out).frame_dir(5) / "particles_b00.ply")
-    assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes)
+    def files(k: int, name: str) -> list[Path]:
+        """Frame ``k``'s asset ``name``: the renderer's file, then the other formats'."""
+        (a,) = [a for a in man["frames"][k]["assets"] if a["name"] == name]
+        return [out / p for p in [a["path"], *(a.get("alternates") or [])]]
+
+    got = files(5, "particles_b00")  # default formats: the renderer's GLB and binary USD
+    assert [p.name for p in got] == ["particles_b00.glb", "particles_b00.usdc"]
+    for p in got:
+        pts = read(p)
+        assert len(pts) == 300 and {"speed", "age", "id"} <= set(pts.attributes), p
     from tests.materials.test_pipeline import usd_volume_file
 
     fdir = RunDir(out).frame_dir(3)  # the volume's USD points at the .vdb beside it
-    assert usd_volume_file(fdir / "field.usd") == (fdir / "field.vdb").resolve()
+    assert [p.name for p in files(3, "field")] == ["field.vdb", "field.usdc"]
+    assert usd_volume_file(fdir / "field.usdc") == (fdir / "field.vdb").resolve()
     st = man["provenance"]["settings"]  # the settings the command line became, recorded whole
     assert st["thresholds"] == [13.0, 20.0] and st["particles"] == 300 and st["mode"] == "map"
     assert st["render"] is False and st["coastlines"] == "110m" and st["wind"] == []
     assert RunDir(out).scene.exists()
-    from core.io.ply import read_ply as _rp
-
-    lines = _rp(RunDir(out).frame_dir(2) / "streamlines.ply")  # curves: vertices + polyline edges
-    assert len(lines.points) > 100 and len(lines.counts) > 10 and "speed" in lines.attributes
+    for p in files(2, "streamlines"):  # curves: vertices + polylines (GLB: LINES)
+        lines = read(p)
+        assert len(lines.points) > 100 and len(lines.counts) > 10, p
+        assert "speed" in lines.attributes, p
 
 
 def test_parallel_equals_serial(small_nc, tmp_path):
@@ -145,10 +155,12 @@ def test_grib2_input_end_to_end(tmp_path):
 def _particles_lonlat(run, field):
     """Particle positions of frame 0 back in lon/lat (the map projection is affine)."""
     from climate_pipeline.geo import MapProjection
-    from core.io.ply import read_ply
+    from core.io import read
 
     proj = MapProjection.for_region(field.lon, field.lat, exaggeration=50.0)
-    pts = read_ply(RunDir(run).frame_dir(0) / "particles_b00.ply").positions[:, :2].astype(float)
+    (a,) = [a for a in read_manifest(run)["frames"][0]["assets"] if a["name"] == "particles_b00"]
+    assert a["path"].endswith("particles_b00.glb")  # the renderer's file (default formats)
+    pts = read(run / a["path"]).positions[:, :2].astype(float)
     o = proj.forward([0.0], [0.0], [0.0])[0][:2]
     ex = proj.forward([1.0], [0.0], [0.0])[0][:2] - o
     ey = proj.forward([0.0], [1.0], [0.0])[0][:2] - o

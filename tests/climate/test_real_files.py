@@ -5,13 +5,15 @@ its README.md).
 
 * ``test_default_run_makes_assets``: ``python -m climate_pipeline FILE --no-render`` (small
   ``--frames``/``--particles``) on every corpus case; the manifest's assets are read back with
-  independent readers (trimesh for PLY/GLB, pxr for USD, the openvdb binding from bpy).
+  independent readers (trimesh for GLB/PLY, its Draco meshes through DracoPy; pxr for USD;
+  the openvdb binding from bpy).
 * ``test_physical_number``: the maximum of the field at the first output frame (the frame's
   ``vmax_frame``) against the raw values read with netCDF4, ecCodes or a plain PP parse.
 * Position-sensitive checks of the written assets against the same raw readings
   (``tests/climate/_raw.py``: the first time step, every level, true lon/lat per point, the
   ground level from the vertical coordinate's meaning); raw points are placed on the map by
-  the projection the manifest records, and the layer's vertices are matched by position:
+  the projection the manifest records, and the layer's vertices (read with pxr from its
+  exact ``layer.usdc``, not the quantized Draco ``layer.glb``) are matched by position:
 
   - ``test_layer_maximum_is_where_the_raw_maximum_is``: the layer's largest ``value`` and
     its place are the raw ground level's maximum and its place;
@@ -132,13 +134,16 @@ def test_default_run_makes_assets(runs, case):
                 p = out / rel
                 assert p.is_file() and p.stat().st_size > 0, rel
                 suffix = p.suffix
-                if suffix in (".ply", ".glb") and a["kind"] == "mesh":
+                if suffix in (".ply", ".glb") and a["kind"] == "mesh":  # GLB: Draco (DracoPy)
                     m = trimesh.load(p, force="mesh", process=False)
                     assert len(m.vertices) > 0 and np.isfinite(m.vertices).all(), rel
-                elif suffix == ".ply" and a["kind"] == "points":
+                elif suffix in (".ply", ".glb") and a["kind"] == "points":
                     pc = trimesh.load(p, process=False)
-                    assert len(pc.vertices) > 0, rel
-                elif suffix == ".usd":
+                    if isinstance(pc, trimesh.Scene):  # glTF: a scene of one PointCloud
+                        (pc,) = pc.geometry.values()
+                    assert isinstance(pc, trimesh.PointCloud) and len(pc.vertices) > 0, rel
+                    assert np.isfinite(pc.vertices).all(), rel
+                elif suffix in (".usd", ".usdc"):
                     stage = Usd.Stage.Open(str(p))
                     prims = [x for x in stage.Traverse() if x.IsA(UsdGeom.Gprim)
                              or x.GetTypeName() == "Volume"]
@@ -150,7 +155,9 @@ def test_default_run_makes_assets(runs, case):
                     grids, _ = openvdb.readAll(str(p))
                     assert grids[0].name == "field" and grids[0].activeVoxelCount() > 0
                 checked.add(suffix)
-    assert {".ply", ".glb", ".usd"} <= checked
+    assert {".glb", ".usdc"} <= checked  # the default formats (PLY is opt-in)
+    if case in VDB_CASES:
+        assert ".vdb" in checked
 
 
 # ------------------------------------------------------------------ raw values, other readers
@@ -188,6 +195,10 @@ VDB_CASES = ("era5_members_grib", "era5_member_3_grib", "ncl_hours_timedelta")
 LEVELS = {"hybrid_height_nc_snapshot": 15, "uk_hires_pp": 7, "era5_members_grib": 2,
           "era5_member_3_grib": 2, "ncl_hours_timedelta": 4}
 REL = 1e-6  # float32 rounding (the pipeline writes float32; a few ulps of slack)
+#: field.vdb stores its voxels as half floats (saveFloatAsHalf, climate_pipeline/frames.py):
+#: rounding to nearest with an 11-bit significand is within 2**-11 (4.9e-4) relative, and
+#: within 2**-25 absolute below half's smallest normal (2**-14); float32 reads them back exactly
+HALF_REL, HALF_ABS = 2.0 ** -11, 2.0 ** -25
 
 
 @functools.cache
@@ -206,21 +217,40 @@ def _asset_path(out: Path, name: str) -> Path:
     return out / a["path"]
 
 
+def _alternate(out: Path, name: str, suffix: str) -> Path:
+    """Frame 0's asset ``name`` in the format of ``suffix``, from the manifest's
+    ``alternates`` (the formats beside the renderer's ``path``)."""
+    (a,) = [a for a in read_manifest(out)["frames"][0]["assets"] if a["name"] == name]
+    (rel,) = [r for r in a.get("alternates") or [] if r.endswith(suffix)]
+    return out / rel
+
+
 @dataclass(frozen=True)
 class Layer:
-    """Frame 0's ``layer.ply`` read with trimesh (not core's PLY code): vertex positions in
-    scene km and the per-vertex ``value`` attribute."""
+    """Frame 0's layer read from its binary USD alternate (``layer.usdc``) with pxr directly
+    (not core's USD code): vertex positions in scene km and the per-vertex ``value``
+    primvar, both float32 as written. (The renderer's ``layer.glb`` is Draco-compressed:
+    positions quantized to 14 bits, vertices reordered; the USD keeps them exact.)"""
 
     xyz: np.ndarray
     value: np.ndarray
 
     @classmethod
     def read(cls, out: Path) -> Layer:
-        import trimesh
+        from pxr import Usd, UsdGeom
 
-        m = trimesh.load(_asset_path(out, "layer"), process=False)
-        value = np.asarray(m.metadata["_ply_raw"]["vertex"]["data"]["value"], np.float64)
-        return cls(np.asarray(m.vertices, np.float64), value)
+        stage = Usd.Stage.Open(str(_alternate(out, "layer", ".usdc")))
+        (mesh,) = [UsdGeom.Mesh(x) for x in Usd.PrimRange(stage.GetDefaultPrim())
+                   if x.IsA(UsdGeom.Mesh)]
+        xyz = np.asarray(mesh.GetPointsAttr().Get(), np.float64).reshape(-1, 3)
+        # to world (the asset's own transforms), then to km (the stage's metersPerUnit)
+        m = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), np.float64)
+        xyz = (xyz @ m[:3, :3] + m[3, :3]) * UsdGeom.GetStageMetersPerUnit(stage) / 1000.0
+        pv = UsdGeom.PrimvarsAPI(mesh).GetPrimvar("value")
+        assert pv and pv.GetInterpolation() == UsdGeom.Tokens.vertex
+        value = np.asarray(pv.Get(), np.float64)
+        assert value.shape == (len(xyz),)
+        return cls(xyz, value)
 
 
 def _scene_xy(out: Path, raw: _raw.Raw) -> np.ndarray:
@@ -254,6 +284,13 @@ def _same(got: np.ndarray, want: np.ndarray, what: str) -> None:
     """Equal in float32 tolerance (NaN where NaN)."""
     np.testing.assert_allclose(got, want, rtol=REL, atol=REL * np.nanmax(np.abs(want)),
                                equal_nan=True, err_msg=what)
+
+
+def _same_half(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Equal in float16 tolerance (:data:`HALF_REL`, :data:`HALF_ABS`), value by value; the
+    raw values are float32 (or float64 rounded to float32 by the pipeline): REL on top."""
+    np.testing.assert_allclose(got, want, rtol=HALF_REL + REL, atol=HALF_ABS, equal_nan=True,
+                               err_msg=what)
 
 
 @pytest.mark.parametrize("case", _params())
@@ -356,14 +393,25 @@ def test_volume_bottom_and_top_are_the_raw_end_levels(runs, case):
     """(c) The written field.vdb's lowest slice is the raw ground level and its highest the
     raw top level, voxel by voxel at the raw points' map positions. Only the ends are
     compared: volume_map resamples the levels onto uniform heights, which keeps both ends
-    (the top up to float32 rounding of its lerp) and interpolates in between."""
+    (the top up to float32 rounding of its lerp) and interpolates in between. The .vdb holds
+    half floats: compared in float16 tolerance (:data:`HALF_REL`)."""
     out = runs(case)
     raw = _raw_field(case)
+    # Voxels below vdb_tolerance (climate_pipeline/frames.py: half the lowest isosurface
+    # level, at least 2 % of the colour range) stay inactive, read back as the background 0.
+    # These cases' end levels lie wholly above it, so every voxel compared is active and
+    # must hold its raw value (a pruned one would read 0 and fail).
+    p = read_manifest(out)["provenance"]["parameters"]
+    levels = [abs(x) for x in p["thresholds"] if x]
+    pruned_below = max(0.02 * (p["range"][1] - p["range"][0]), 0.5 * min(levels, default=0))
+    ends = raw.values[[raw.ground, raw.top]]
+    assert np.nanmin(np.abs(ends)) > pruned_below, "case with pruned voxels: compare them to 0"
     (xy0, v0), (xy1, v1) = _vdb_ends(_asset_path(out, "field"))
     assert len(v0) == raw.values.shape[1], (len(v0), raw.values.shape)
     want = _scene_xy(out, raw)
-    _same(v0[_at(xy0, want)], raw.values[raw.ground], "VDB bottom slice vs raw ground level")
-    _same(v1[_at(xy1, want)], raw.values[raw.top], "VDB top slice vs raw top level")
+    _same_half(v0[_at(xy0, want)], raw.values[raw.ground],
+               "VDB bottom slice vs raw ground level")
+    _same_half(v1[_at(xy1, want)], raw.values[raw.top], "VDB top slice vs raw top level")
 
 
 @pytest.mark.parametrize("case, phrase", [

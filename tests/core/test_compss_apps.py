@@ -146,7 +146,13 @@ def test_climate_graph_under_compss(stage, tmp_path, launched):
     assert calls.count("build_frame paths=COLLECTION_FILE_IN") == 2
     assert calls.count("particle_batch wind_paths=COLLECTION_FILE_IN") == 2
     man = read_manifest(run)
-    assert len(man["frames"]) == 2 and (RunDir(run).frame_dir(1) / "particles_b01.ply").exists()
+    assert len(man["frames"]) == 2
+    fdir = RunDir(run).frame_dir(1)  # batch 1's particles, in the default formats (GLB, USD)
+    assert (fdir / "particles_b01.glb").exists() and (fdir / "particles_b01.usdc").exists()
+    (a,) = [a for a in man["frames"][1]["assets"] if a["name"] == "particles_b01"]
+    assert (run / a["path"]).resolve() == (fdir / "particles_b01.glb").resolve()
+    assert [(run / p).resolve() for p in a["alternates"]] == \
+        [(fdir / "particles_b01.usdc").resolve()]
 
 
 def test_launched_app_renders_through_container_and_binary(stage):

@@ -28,9 +28,13 @@ def test_climate_settings_from_the_command_line(tmp_path):
     assert s.inputs == ("a.nc", "b.nc") and s.out == tmp_path and s.mode == "globe"
     assert s.wind == ("u", "v") and s.thresholds == (1.0, 2.5) and s.particles == 0
     assert s.render is False and s.volume is False and s.resolution == (640, 360)
-    assert s.formats == ("ply", "glb", "usd") and s.wind_files == () and s.frames is None
+    assert s.formats == ("usd", "glb") and s.wind_files == () and s.frames is None
+    assert s.full_res is False  # isosurfaces simplified by default (core.lod)
     d = cs.settings_from_args(cs.build_parser().parse_args(["--out", str(tmp_path)]))
     assert d.mode == "map" and d.render and d.volume and d.particles == 20000
+    p = cs.settings_from_args(cs.build_parser().parse_args(
+        ["--out", str(tmp_path), "--formats", "PLY, usd", "--full-res"]))
+    assert p.formats == ("usd", "glb", "ply") and p.full_res  # PLY opt-in; GLB always
 
 
 def test_materials_settings_from_the_command_line(tmp_path):
@@ -38,10 +42,10 @@ def test_materials_settings_from_the_command_line(tmp_path):
                                        "--polyhedra", "Ti, Si", "--supercell", "2",
                                        "--color-by", "LOCPOT", "--dry-run"])
     s = ms.settings_from_args(ns)
-    assert s.formats == ("ply", "usd")  # the renderer loads PLY: always written
+    assert s.formats == ("usd", "glb")  # the renderer loads GLB: always written
     assert s.polyhedra == ("Ti", "Si") and s.ligands == () and s.supercell == (2, 2, 2)
     assert s.color_by == ("LOCPOT",) and s.dry_run and s.render and s.iso is None
-    with pytest.raises(BadInputError, match=r"--formats: unknown \['obj'\]"):
+    with pytest.raises(BadInputError, match=r"--formats: unknown format\(s\) obj;"):
         ms.settings_from_args(ms.build_parser().parse_args(["--out", "x", "--formats",
                                                             "ply,obj"]))
 

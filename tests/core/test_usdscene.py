@@ -184,9 +184,13 @@ def test_convert_missing_writes_usd_next_to_the_asset(tmp_path):
 
     m = _run(tmp_path, usd_for_points=False)
     path = write_scene_usda(tmp_path, m, convert_missing=True)
-    assert (RunDir(tmp_path).frame_dir(2) / "atoms.usd").exists()
+    fdir = RunDir(tmp_path).frame_dir(2)
+    assert (fdir / "atoms.usdc").exists() and not (fdir / "atoms.usd").exists()  # binary crate
+    assert (fdir / "atoms.usdc").read_bytes()[:8] == b"PXR-USDC"
     stage = Usd.Stage.Open(str(path))
     pts = UsdGeom.Points(stage.GetPrimAtPath("/World/Assets/atoms/f0002/geom/points"))
+    layers = {Path(s.layer.realPath).resolve() for s in pts.GetPrim().GetPrimStack()}
+    assert (fdir / "atoms.usdc").resolve() in layers  # the scene references the converted file
     np.testing.assert_allclose(np.asarray(pts.GetWidthsAttr().Get()), 0.4, rtol=1e-6)
     assert check_usd(path) == []
 

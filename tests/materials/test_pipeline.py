@@ -106,7 +106,8 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     kinds = {a["name"]: a["kind"] for a in f0["assets"]}
     assert kinds == {"density": "volume", "iso": "mesh", "atoms": "points", "bonds": "curves"}
     iso = next(a for a in f0["assets"] if a["name"] == "iso")
-    assert not next(a for a in f0["assets"] if a["name"] == "density")["hidden"]
+    density = next(a for a in f0["assets"] if a["name"] == "density")
+    assert not density["hidden"]
     meta = json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
     assert meta["electrons_total"] == pytest.approx(8.0, rel=1e-6)
     assert meta["electrons_enclosed"] == pytest.approx(4.0, rel=0.02)
@@ -118,11 +119,14 @@ def test_chgcar_to_assets_and_manifest(si_chgcar, tmp_path):
     prov = man["provenance"]
     assert prov["inputs"][0]["path"].endswith("CHGCAR")
     assert prov["parameters"]["iso"] == "50%e"
-    assert usd_volume_file(RunDir(out).frame_dir(0) / "density.usd") \
-        == (RunDir(out).frame_dir(0) / "density.vdb").resolve()
+    # the volume's USD alternate is a binary crate naming the .vdb beside it
+    assert density["path"] == "assets/0000/density.vdb"
+    assert density["alternates"] == ["assets/0000/density.usdc"]
+    assert (out / density["alternates"][0]).read_bytes()[:8] == b"PXR-USDC"
+    assert usd_volume_file(out / density["alternates"][0]) == (out / density["path"]).resolve()
     st = prov["settings"]  # the frozen settings the command line became, recorded whole
     assert st["iso"] == "50%e" and st["render"] is False and st["engine"] == "serial"
-    assert st["inputs"] == [str(si_chgcar)] and st["formats"] == ["ply", "glb", "usd"]
+    assert st["inputs"] == [str(si_chgcar)] and st["formats"] == ["usd", "glb"]  # no PLY
 
 
 def test_series_serial_equals_parallel(cube_series, tmp_path):
@@ -157,13 +161,14 @@ def test_bad_frame_keeps_good_ones_and_rerun_redoes_only_it(cube_series, tmp_pat
     run = RunDir(out)
     assert run.frame_meta(0).exists() and run.frame_meta(2).exists()
     assert not run.frame_meta(1).exists()
-    stamp0 = (RunDir(out).frame_dir(0) / "iso.ply").stat().st_mtime_ns
+    kept = [RunDir(out).frame_dir(0) / n for n in ("iso.glb", "iso.usdc", "density.vdb")]
+    stamp0 = [p.stat().st_mtime_ns for p in kept]
     bad.write_bytes(good_bytes)
     res = run_cli(str(src), "--out", str(out), "--no-render", "--iso", "0.3",
                   "--engine", "local", "--workers", "1")
     assert res.returncode == 0, res.stderr
     assert "1 converted, 2 already there" in res.stderr
-    assert (RunDir(out).frame_dir(0) / "iso.ply").stat().st_mtime_ns == stamp0
+    assert [p.stat().st_mtime_ns for p in kept] == stamp0
 
 
 @pytest.mark.parametrize("make_input, message", [
@@ -192,9 +197,11 @@ def test_colour_by_second_field_shares_one_range(cube_series, tmp_path):
            if a["name"] == "iso"}
     assert len(cms) == 1  # one colour range for the whole movie
     assert man["legend"]["colorbar"]["image"] == "static/colorbar.png"
-    from core.io.ply import read_ply
+    from core.io.gltf import read_glb
 
-    mesh = read_ply(RunDir(out).frame_dir(1) / "iso.ply")
+    iso = next(a for a in man["frames"][1]["assets"] if a["name"] == "iso")
+    assert iso["path"].endswith(".glb")  # what the renderer reads: Draco, colours exact
+    mesh = read_glb(out / iso["path"])
     assert mesh.colors is not None and "color_value" in mesh.attributes
     assert len(np.unique(mesh.colors, axis=0)) > 10
 
@@ -260,5 +267,5 @@ def test_vaspout_h5_converts_without_deadlock(tmp_path):
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     man = read_manifest(out)
-    assert man["frames"] and (RunDir(out).frame_dir(0) / "density.usd").exists()
+    assert man["frames"] and (RunDir(out).frame_dir(0) / "density.usdc").exists()
 

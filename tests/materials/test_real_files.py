@@ -2,15 +2,16 @@
 materials, origins in its README) run through the default command and come out as assets.
 
 * ``test_default_run_makes_assets``: ``python -m materials_pipeline FILE --no-render`` on every
-  corpus file; the manifest's assets are read back with independent readers (trimesh for
-  PLY/GLB, pxr for USD, the openvdb binding from bpy for VDB).
+  corpus file; the manifest's assets (GLB path, .usdc alternate) are read back with independent
+  readers (trimesh, decoding Draco with DracoPy, for GLB; pxr for USD; the openvdb binding
+  from bpy for VDB).
 * ``test_physical_number``: one number per file against an independent parse (pymatgen, ase,
   or a plain token count of the file), or the valence electrons of the header's atoms.
 * ``test_cube_whole_grid_matches_independent_readers``, ``test_xsf_whole_grid_...`` (#14): every
   value, the voxel vectors, origin and atoms against a plain token parse and ase.io.cube /
-  ase.io.xsf; ``test_vdb_holds_the_independent_grid``: density.vdb voxel by voxel (float32)
-  and its transform against the file parsed without our reader. Transposed, flipped or
-  mis-scaled grids fail (mutations in tests/README.md).
+  ase.io.xsf; ``test_vdb_holds_the_independent_grid``: density.vdb voxel by voxel (half
+  floats, 2**-11 relative) and its transform against the file parsed without our reader.
+  Transposed, flipped or mis-scaled grids fail (mutations in tests/README.md).
 * unit tests for the reader fixes: free-text augmentation, compression, signed defaults,
   the negative-charge report, the one-line error for ``--iso 50%e`` on an orbital.
 """
@@ -109,18 +110,44 @@ def test_default_run_makes_assets(case, runs):
     for name in surfaces:
         a = assets[name]
         assert a["level"] == pytest.approx(-level if name == "iso_neg" else level)
-        nfaces = next(s["faces"] for s in meta["surfaces"] if s["name"] == name)
-        ply = trimesh.load(out / a["path"], process=False, force="mesh")
-        assert len(ply.faces) == nfaces and np.isfinite(ply.vertices).all()
-        glb = trimesh.load(out / a["path"].replace(".ply", ".glb"), process=False)
-        glb_faces = sum(len(g.faces) for g in glb.geometry.values())
-        assert glb_faces == nfaces
-        stage = Usd.Stage.Open(str(out / a["path"].replace(".ply", ".usd")))
-        meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
-        counts = sum(len(m.GetFaceVertexCountsAttr().Get()) for m in meshes)
-        assert counts == nfaces
         if signed:  # two colours, one per sign
             assert a["color"] != assets["iso" if name == "iso_neg" else "iso_neg"]["color"]
+        surf = next(s for s in meta["surfaces"] if s["name"] == name)
+        nfaces = surf["faces"]  # after the level of detail (core.lod); faces_full: before
+        assert a["faces"] == nfaces and a["faces_full"] == surf["faces_full"] >= nfaces
+        # the renderer's GLB is the path, the USD crate its alternate (no PLY by default)
+        assert a["path"].endswith(".glb")
+        assert a["alternates"] == [a["path"][:-len(".glb")] + ".usdc"]
+        assert not (out / a["path"]).with_suffix(".ply").exists()
+        # USD (pxr): the mesh as written, every triangle
+        stage = Usd.Stage.Open(str(out / a["alternates"][0]))
+        meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+        assert len(meshes) == 1
+        counts = np.asarray(meshes[0].GetFaceVertexCountsAttr().Get())
+        assert len(counts) == nfaces and (counts == 3).all()
+        pts = np.asarray(meshes[0].GetPointsAttr().Get(), dtype=np.float64).reshape(-1, 3)
+        tri = pts[np.asarray(meshes[0].GetFaceVertexIndicesAttr().Get(), dtype=np.int64)
+                  .reshape(-1, 3)]
+        assert np.isfinite(pts).all()
+        # GLB (trimesh, which decodes Draco with DracoPy): Draco drops the triangles with two
+        # corners at one position (no area; marching cubes makes them where the level equals
+        # a grid value) and nothing else (core/io/gltf.py)
+        no_area = ((tri[:, 0] == tri[:, 1]).all(1) | (tri[:, 1] == tri[:, 2]).all(1)
+                   | (tri[:, 0] == tri[:, 2]).all(1))
+        glb = trimesh.load(out / a["path"], process=False)
+        gmeshes = list(glb.geometry.values())  # an empty surface: a GLB with an empty node
+        assert len(gmeshes) == (1 if nfaces else 0)
+        assert sum(len(g.faces) for g in gmeshes) == nfaces - int(no_area.sum())
+        if not gmeshes:
+            continue
+        gv = np.asarray(gmeshes[0].vertices, dtype=np.float64)
+        assert np.isfinite(gv).all()
+        # the same surface: glTF is Y-up, (x, y, z) -> (x, z, -y); Draco quantizes positions
+        # to 14 bits over the largest extent, an error < 5.3e-5 of the bounding-box diagonal
+        ref = tri[~no_area].reshape(-1, 3)[:, [0, 2, 1]] * [1.0, 1.0, -1.0]
+        diag = np.linalg.norm(ref.max(0) - ref.min(0))
+        np.testing.assert_allclose(gv.min(0), ref.min(0), rtol=0, atol=5.3e-5 * diag)
+        np.testing.assert_allclose(gv.max(0), ref.max(0), rtol=0, atol=5.3e-5 * diag)
     assert sum(s["faces"] for s in meta["surfaces"]) > 0
     assert ("density" in assets) == vdb
     if vdb:
@@ -129,8 +156,9 @@ def test_default_run_makes_assets(case, runs):
         (openvdb,) = require("openvdb")
         grids, _ = openvdb.readAll(str(out / assets["density"]["path"]))
         assert grids[0].activeVoxelCount() > 0
-    atoms = trimesh.load(out / assets["atoms"]["path"])
-    assert len(atoms.vertices) == meta["natoms"] > 0
+    atoms = trimesh.load(out / assets["atoms"]["path"])  # a GLB of POINTS: a point cloud
+    assert [type(g).__name__ for g in atoms.geometry.values()] == ["PointCloud"]
+    assert sum(len(g.vertices) for g in atoms.geometry.values()) == meta["natoms"] > 0
 
 
 def _tokens_after(text: str, marker_line: int, count: int) -> np.ndarray:
@@ -472,7 +500,8 @@ def _independent_grid(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("case", sorted(c for c in CASES if CASES[c][3]))
 def test_vdb_holds_the_independent_grid(case, runs):
     """density.vdb of the default run, voxel by voxel, against the file parsed independently
-    (float32 as written; voxels within the writer's tolerance of 0 inactive), and its
+    (half floats as written: 2**-11 relative; voxels within the writer's tolerance of 0
+    inactive, decided on the float32 values before the half conversion), and its
     index-to-world transform against the file's origin and voxel vectors: a transposed or
     flipped grid in the reader or in the VDB writer fails."""
     from core.deps import require
@@ -498,8 +527,11 @@ def test_vdb_holds_the_independent_grid(case, runs):
     active = np.abs(ref32) > tol
     edge = np.isclose(np.abs(ref32), tol, rtol=1e-6, atol=0)  # either side of the threshold
     assert (active & ~edge).sum() > 0
-    np.testing.assert_allclose(arr[active & ~edge], ref32[active & ~edge], rtol=2.0 ** -23,
-                               atol=0)
+    # the writer stores the voxels as half floats (saveFloatAsHalf, frames.py): rounding to
+    # nearest with an 11-bit significand is within 2**-11 relative (2**-25 absolute below
+    # half's smallest normal, 2**-14); float32 reads them back exactly
+    np.testing.assert_allclose(arr[active & ~edge], ref32[active & ~edge], rtol=2.0 ** -11,
+                               atol=2.0 ** -25)
     np.testing.assert_array_equal(arr[~active & ~edge], 0.0)
     assert vdb.activeVoxelCount() == int(np.count_nonzero(arr))
     corners = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), tuple(n - 1 for n in ref.shape)]
