@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import BadInputError
+from core.errors import BadInputError, PipelineError
 
 __all__ = ["Field", "Winds", "VERTICAL_KINDS"]
 
@@ -109,13 +109,28 @@ class Field:
         a = self.values[t]
         # synchronous: one step is one chunk, and HDF5 (netCDF4) is not thread-safe, so dask's
         # threaded scheduler inside a worker process gives sporadic "NetCDF: HDF error"
-        a = np.asarray(a.compute(scheduler="synchronous") if hasattr(a, "compute") else a)
-        if a.size and not np.isfinite(a).any():
+        try:
+            a = np.asarray(a.compute(scheduler="synchronous") if hasattr(a, "compute") else a)
+        except (MemoryError, PipelineError):
+            raise
+        except Exception as exc:  # the reader's lazy load: a file cut short, a bad record
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            raise BadInputError(f"{self._where()}: frame {t}: cannot read its values "
+                                f"({type(exc).__name__}: {msg}); expected a complete, "
+                                "readable file") from exc
+        finite = np.isfinite(a)
+        if a.size and not finite.any():
             label = self.time_labels()[t]
             raise BadInputError(
                 f"{self._where()}: frame {t} ({label or 'no time'}) is all NaN/missing; "
                 "expected at least one valid value"
             )
+        if not finite.all() and np.isinf(a).any():
+            label = self.time_labels()[t]
+            raise BadInputError(
+                f"{self._where()}: frame {t} ({label or 'no time'}) holds "
+                f"{int(np.isinf(a).sum())} infinite value(s); expected finite values "
+                "(missing ones as NaN or the _FillValue)")
         return a
 
     def steps(self, start: int = 0, stop: int | None = None) -> np.ndarray:

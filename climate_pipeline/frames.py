@@ -25,8 +25,9 @@ from core.framecache import done, file_stat, params_key, wait_all, write_all, wr
 from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
-ASSET_VERSION = 4  # 2: streamlines; 3: field.usd references the .vdb beside it; 4: .usdc,
-# Draco GLB, level of detail
+ASSET_VERSION = 5  # 2: streamlines; 3: field.usd references the .vdb beside it; 4: .usdc,
+# Draco GLB, level of detail; 5: the layer leaves missing cells out, a curvilinear grid's
+# seam cells cut on the map
 M_PER_KM = 1000.0
 
 
@@ -138,8 +139,10 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
         if len(kept) < len(product_files("layer", fmts)):
             ground = values[0]
             colors = colormaps.apply(ground, cmap, vmin, vmax)
+            # missing cells (land of an ocean field, masked points) are no part of the layer
             layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
-                                               height_m=float(h[0]) if field.nz >= 2 else 0.0)
+                                               height_m=float(h[0]) if field.nz >= 2 else 0.0,
+                                               drop_missing=True)
             t = time.perf_counter()
             pending += write_all(layer, fdir / "layer", fmts, files, name="layer",
                                  meters_per_unit=mpu, skip=kept, background=bg)
@@ -297,15 +300,24 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     secs = _seconds(f)
     lon0 = np.asarray(f.lon, np.float64)
     lat0 = np.asarray(f.lat, np.float64)
-    if lon0.ndim != 1:
-        raise BadInputError(f"{where}: wind particles need a regular lat-lon grid "
-                            "(1-D lon/lat); this grid is curvilinear")
+    regrid = None
+    if lon0.ndim != 1:  # curvilinear (WRF, CMAQ, rotated pole): resampled onto lat-lon
+        from climate_pipeline.regrid import CurvilinearRegrid
+
+        try:
+            regrid = CurvilinearRegrid(lon0, lat0)
+        except ValueError as e:
+            raise BadInputError(f"{where}: winds {','.join(names)}: {e}") from None
+        lon0, lat0 = regrid.lon, regrid.lat
     z = heights_m(f) if f.nz >= 2 else None
     grids: list[tuple[np.ndarray, np.ndarray]] = []
 
     def load(i0: int, i1: int) -> pt.WindField:
         """Steps i0..i1 of the winds, read at once and packed for the kernel."""
         u, v, w = winds.steps(i0, i1 + 1)
+        if regrid is not None:
+            u, v = regrid(u), regrid(v)
+            w = regrid(w) if w is not None else None
         lon, lat, comps = regular_wind_grid(lon0, lat0,
                                             [u, v] + ([w] if w is not None else []))
         grids[:] = [(lon, lat)]

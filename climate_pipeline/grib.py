@@ -108,7 +108,13 @@ def _index_file(p: str, size: int, mtime_ns: int) -> tuple[_Msg, ...]:
                     if pid not in names:
                         names[pid] = _get(ec, h, _NAME_KEYS)
                     k.update(names[pid])
-                    out.append(_Msg(p, int(k["offset"]), int(k["totalLength"]), k))
+                    m = _Msg(p, int(k["offset"]), int(k["totalLength"]), k)
+                    if m.offset + m.length > size:  # ecCodes reads a cut last message
+                        raise BadInputError(
+                            f"{p}: truncated: header promises {m.offset + m.length} bytes, "
+                            f"file has {size} (GRIB message {len(out) + 1} at byte "
+                            f"{m.offset} is cut short)")
+                    out.append(m)
                 finally:
                     ec.codes_release(h)
     except (BadInputError, MissingDependencyError):

@@ -11,12 +11,23 @@
   ``guess_format(path)``: which reader reads a file (magic bytes, content, then name)
 
 Axes are found from CF attributes (axis, standard_name, units, positive), not only names.
+A curvilinear grid's horizontal dimensions are those of the 2-D latitude/longitude its
+variable's CF ``coordinates`` attribute names (``j, i``, ``dim0, dim1``: any names); a
+leading dimension that is none of time, vertical, y, x (``month`` without units,
+``realization``, ``member``, a unitless ``step``) is the frame axis when there is no time
+(one log line says so). ``var`` may be ``NAME#N``: the N-th field of that name in file order
+(NAME III's two ``TRACER_AIR_CONCENTRATION`` fields); with no ``var``, a PP or NAME file's
+first data field is taken (one log line names it and the others). Log lines go to the
+``vizpipe.climate.readers`` logger and the ``Field.notes``.
 Every error is one line naming the file, the variable and what was expected.
 """
 
 from __future__ import annotations
 
+import datetime
+import logging
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +41,34 @@ from core.formats import Format, Registry
 
 __all__ = ["open_field", "open_winds", "field_from_dataset", "winds_from_dataset",
            "check_same_grid", "FORMATS", "guess_format", "WIND_NAMES", "WIND_STANDARD_NAMES"]
+
+#: what a reader chose for the user (the field of a multi-field file, a non-CF frame axis):
+#: one INFO line each; ``vizpipe.*`` reaches the run's ``run.log`` (core.cli.set_log_file)
+_log = logging.getLogger("vizpipe.climate.readers")
+_said: set[tuple] = set()
+
+
+def _say(line: str) -> None:
+    """Log ``line`` once per run, not once per frame task that reopens the file: once per
+    process and set of log files (a run in this process with a new ``run.log`` hears it
+    again)."""
+    key = (line, tuple(id(h) for h in logging.getLogger("vizpipe").handlers))
+    if key not in _said:
+        _said.add(key)
+        _log.info(line)
+
+
+#: ``--var NAME#N``: the N-th field called NAME in file order (1-based)
+_OCCURRENCE = re.compile(r"^(?P<name>.+)#(?P<k>[0-9]+)$")
+VAR_SYNTAX = "--var NAME, or NAME#N for the N-th field of that name in file order"
+
+
+def split_occurrence(var: str | None) -> tuple[str | None, int | None]:
+    """``"NAME#2"`` -> ``("NAME", 2)``; ``"NAME"`` -> ``("NAME", None)``."""
+    m = _OCCURRENCE.match(var) if var else None
+    if m is None:
+        return var, None
+    return m.group("name"), int(m.group("k"))
 
 
 def _sniff_name(head: bytes) -> bool:
@@ -128,8 +167,10 @@ def open_field(paths: Any, var: str | None = None, *, standard_name: str | None 
                allow_no_time: bool = False, member: int | None = None) -> Field:
     """A lazily-read ``Field`` from one or many files (concatenated along time).
 
-    ``var`` selects by variable name, ``standard_name`` by CF standard_name; with neither, the
-    only data variable with two or more dimensions is taken. Given several files of which
+    ``var`` selects by variable name (or CF standard_name; ``NAME#N``: the N-th field of that
+    name in file order), ``standard_name`` by CF standard_name; with neither, the only data
+    variable with two or more dimensions is taken (PP, NAME: the first in the file, logged).
+    Given several files of which
     only some hold ``var`` (``uwnd.nc`` + ``vwnd.nc``), the field is read from those.
     ``allow_no_time``: a field without a time axis is one time step (its scalar time
     coordinate, if any, labels it) instead of an error. ``member``: the ensemble member of a
@@ -151,6 +192,7 @@ def open_field(paths: Any, var: str | None = None, *, standard_name: str | None 
 def _holders(ps: list[str], var: str | None, standard_name: str | None) -> list[str]:
     """The files among ``ps`` that hold ``var`` (or ``standard_name``); all of them when none
     or every one does (the reader then names what is missing)."""
+    var = split_occurrence(var)[0]
     hold = []
     for p in ps:
         table = _variable_table(p)
@@ -177,6 +219,14 @@ def _variable_table(path: str) -> list[tuple[str, str]]:
 def _netcdf_variables(path: str) -> list[tuple[str, str]]:
     import xarray as xr
 
+    from core.integrity import check_file
+
+    check_file(path)  # truncated? (classic NetCDF reads missing bytes as data)
+    from climate_pipeline import models
+
+    table = models.variable_table(path)  # WRF, CMAQ/IOAPI: the variables of their CF form
+    if table is not None:
+        return table
     try:
         with xr.open_dataset(path, decode_times=False) as ds:
             return [(str(n), str(v.attrs.get("standard_name", "")))
@@ -189,6 +239,12 @@ def _netcdf_variables(path: str) -> list[tuple[str, str]]:
 def _iris_variables(path: str) -> list[tuple[str, str]]:
     import iris
 
+    from core.integrity import check_file
+
+    check_file(path)  # a PP file cut short (iris drops its last field without a word)
+
+    from climate_pipeline.ppunpack import install_mo_pack_shim
+    install_mo_pack_shim()  # WGDOS/RLE-packed PP without mo_pack
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return [(c.var_name or c.name(), str(c.standard_name or "")) for c in iris.load(path)]
@@ -261,9 +317,7 @@ def field_from_dataset(ds: Any, var: str | None = None, *, standard_name: str | 
     name = _select(ds, "<memory>", var, standard_name)
     da = ds[name]
     if da.chunks is None:  # numpy or a backend's lazy array: one time step per chunk
-        tdim = next((d for d in map(str, da.dims) if d in da.coords
-                     and _axis_of(d, da.coords[d]) == "T"), None)
-        tdim = tdim or next((d for d in map(str, da.dims) if d.lower() in _TIME_NAMES), None)
+        tdim = _frame_dim(ds, da)[0]
         ds = ds.assign({name: da.chunk({tdim: 1} if tdim else {})})
     field = _field_from_xarray(ds, name, ["<memory>"], allow_no_time)
     return dataclasses.replace(field, paths=())
@@ -393,6 +447,88 @@ def _axis_of(name: str, c: Any) -> str | None:
     return None
 
 
+#: names of 2-D latitude/longitude variables that carry neither a standard_name nor CF units
+_LAT2D_NAMES = ("lat", "latitude", "nav_lat", "xlat", "xlat_m", "lat_rho", "tlat", "geolat",
+                "lat2d")
+_LON2D_NAMES = ("lon", "longitude", "nav_lon", "xlong", "xlong_m", "lon_rho", "tlon", "tlong",
+                "geolon", "lon2d")
+
+
+def _lonlat_kind(name: str, c: Any) -> str | None:
+    """'lat' or 'lon' for a true latitude/longitude variable (by standard_name, then CF
+    units, then name), else None (``grid_latitude``, projection coordinates, ...)."""
+    a = _attrs(c)
+    sn = str(a.get("standard_name", "")).lower()
+    if sn in ("latitude", "longitude"):
+        return sn[:3]
+    if sn:
+        return None
+    units = _norm_units(a.get("units"))
+    if units in _LAT_UNITS:
+        return "lat"
+    if units in _LON_UNITS:
+        return "lon"
+    n = name.lower()
+    return "lat" if n in _LAT2D_NAMES else "lon" if n in _LON2D_NAMES else None
+
+
+def _lonlat_dims(ds: Any, da: Any) -> tuple[str, str] | None:
+    """(y, x): the dimensions of the 2-D latitude and longitude that the variable's CF
+    ``coordinates`` attribute names (or that are among its coordinates), whatever the
+    dimensions are called (``j, i`` in CMIP6 ocean files, ``dim0, dim1``, ``nj, ni``); y is
+    the one of the two that comes first in the variable's dimensions. None: no such pair."""
+    names = str(_attrs(da).get("coordinates", "")).split()
+    names += [str(n) for n in da.coords if str(n) not in names]
+    dims = [str(d) for d in da.dims]
+    found: dict[str, Any] = {}
+    for n in names:
+        c = da.coords[n] if n in da.coords else ds.variables[n] if n in ds.variables else None
+        if c is None or c.ndim != 2 or not {str(d) for d in c.dims} <= set(dims):
+            continue
+        kind = _lonlat_kind(n, c)
+        if kind is not None:
+            found.setdefault(kind, c)
+    if len(found) != 2 or set(found["lat"].dims) != set(found["lon"].dims):
+        return None
+    y, x = sorted((str(d) for d in found["lat"].dims), key=dims.index)
+    return y, x
+
+
+def _dim_axis(da: Any, d: Any, hd: tuple[str, str] | None) -> str | None:
+    """'T', 'Z', 'Y', 'X' or None for dimension ``d`` of ``da``: its coordinate variable's
+    CF attributes, else (no coordinate variable) its name, else the dimensions of the 2-D
+    latitude/longitude ``hd`` (:func:`_lonlat_dims`)."""
+    c = da.coords[d] if d in da.coords else None
+    ax = _axis_of(str(d), c) if c is not None else None
+    if ax is None and c is None:
+        n = str(d).lower()
+        ax = ("T" if n in _TIME_NAMES else "X" if n in ("x", "lon", "rlon", "ni", "nx", "i",
+                                                       "west_east", "west_east_stag")
+              else "Y" if n in ("y", "lat", "rlat", "nj", "ny", "j", "south_north",
+                                "south_north_stag")
+              else "Z" if n in ("z", "lev", "level", "nz", "k", "bottom_top",
+                                "bottom_top_stag") else None)
+    if ax is None and hd is not None and str(d) in hd:
+        ax = "Y" if str(d) == hd[0] else "X"
+    return ax
+
+
+def _frame_dim(ds: Any, da: Any) -> tuple[str | None, bool]:
+    """The dimension the frames step along: (the CF time dimension, False); else, with no
+    time, (a leading dimension that is none of vertical, y, x, True): ``month`` without
+    units (ERA-Interim monthly means), ``realization``, ``member``, a unitless ``step``;
+    else (None, False)."""
+    dims = [str(d) for d in da.dims]
+    t = next((d for d in dims if d in da.coords and _axis_of(d, da.coords[d]) == "T"), None)
+    t = t or next((d for d in dims if d.lower() in _TIME_NAMES), None)
+    if t is not None:
+        return t, False
+    big = [d for d in dims if da.sizes[d] > 1]
+    if len(big) >= 3 and _dim_axis(da, big[0], _lonlat_dims(ds, da)) is None:
+        return big[0], True
+    return None, False
+
+
 def _bounded_chunk_cache() -> None:
     """netCDF-C keeps a chunk cache per open variable, 64 MiB by default: a file chunked one
     time step per chunk that is read step by step fills it with up to 64 MiB of past steps
@@ -412,10 +548,20 @@ def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
                  allow_no_time: bool, member: int | None = None) -> Field:
     import xarray as xr
 
+    from core.integrity import check_file
+
+    for p in ps:  # truncated? (classic NetCDF reads missing bytes as data)
+        check_file(p)
     _no_member(ps, member)
     _bounded_chunk_cache()
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     where = ", ".join(ps)
+    from climate_pipeline import models
+
+    model = models.open_model_output(ps)  # WRF wrfout, CMAQ/IOAPI: their CF form; else None
+    if model is not None:
+        return _field_from_xarray(model, _select(model, where, var, standard_name), ps,
+                                  allow_no_time)
     # Probe the first file (lazy, no dask) to find the variable and its time dimension, so the
     # real open chunks one time step per chunk whatever the dimension is called.
     try:
@@ -427,11 +573,7 @@ def _open_netcdf(ps: list[str], var: str | None, standard_name: str | None,
                             ) from exc
     try:
         name = _select(probe, ps[0], var, standard_name)
-        dims = [str(d) for d in probe[name].dims]
-        tdim = next((d for d in dims if d in probe.coords
-                     and _axis_of(d, probe.coords[d]) == "T"), None)
-        if tdim is None:
-            tdim = next((d for d in dims if d.lower() in _TIME_NAMES), None)
+        tdim = _frame_dim(probe, probe[name])[0]  # time, or a leading month/member axis
     finally:
         probe.close()
     chunks: dict = {tdim: 1} if tdim else {}
@@ -477,7 +619,24 @@ def _select(ds: Any, path: str, var: str | None, standard_name: str | None) -> s
     if var is not None:
         if var in ds.data_vars:
             return var
-        raise BadInputError(f"{path}: variable {var!r} not found; variables there: {there}")
+        # a CF standard_name, or NAME#N: NetCDF names are unique, so N counts the variables
+        # of that name (one) or else of that standard_name, in file order
+        base, k = split_occurrence(var)
+        named = [str(base)] if base in ds.data_vars else [
+            n for n in _candidates(ds) if _attrs(ds[n]).get("standard_name") == base]
+        if k is not None and 1 <= k <= len(named):
+            return named[k - 1]
+        if k is None and named:
+            if len(named) > 1:
+                _say(f"{path}: {len(named)} variables have standard_name {base!r}: using the "
+                     f"first in the file, {named[0]!r} (also {', '.join(named[1:])}; choose "
+                     f"with {VAR_SYNTAX})")
+            return named[0]
+        raise BadInputError(f"{path}: variable {var!r} not found"
+                            + (f": {len(named)} variable(s) named {base!r} ("
+                               + ", ".join(f"{base}#{i + 1} = {n}" for i, n in
+                                           enumerate(named)) + ")" if k is not None else "")
+                            + f"; variables there: {there}; choose with {VAR_SYNTAX}")
     if standard_name is not None:
         hits = [n for n, v in ds.data_vars.items()
                 if _attrs(v).get("standard_name") == standard_name]
@@ -491,8 +650,17 @@ def _select(ds: Any, path: str, var: str | None, standard_name: str | None) -> s
     cands = _candidates(ds)
     if len(cands) == 1:
         return cands[0]
-    raise BadInputError(f"{path}: {'no' if not cands else 'several'} data variables to choose "
-                        f"from; pass a variable name; candidates: {cands or there}")
+    if not cands:
+        raise BadInputError(f"{path}: no data variables with two or more dimensions to draw; "
+                            f"pass a variable name ({VAR_SYNTAX}); variables there: {there}")
+    # several: the first in file order, the wind components last (they drive the particles)
+    winds = {n for trio in WIND_NAMES for n in trio if n} | {
+        n for n in cands if _attrs(ds[n]).get("standard_name") in
+        {sn for trio in WIND_STANDARD_NAMES for sn in trio}}
+    chosen = next((n for n in cands if n not in winds), cands[0])
+    _say(f"{path}: {len(cands)} data variables; drawing the first, {chosen!r} (also "
+         f"{', '.join(n for n in cands if n != chosen)}; choose with {VAR_SYNTAX})")
+    return chosen
 
 
 def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -> Field:
@@ -500,25 +668,39 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
     where = f"{', '.join(ps)}: variable {name!r}"
     a = _attrs(da)
     axes: dict[str, str] = {}
+    notes: list[str] = []
+    # horizontal dims of a curvilinear grid: those of the 2-D lat/lon (CF coordinates attribute)
+    hd = _lonlat_dims(ds, da)
+    unknown: list[str] = []
     for d in da.dims:
-        c = da.coords[d] if d in da.coords else None
-        ax = _axis_of(d, c) if c is not None else None
-        if ax is None and c is None:
-            # dimension without coordinate variable: guess from the name, else from aux coords
-            n = d.lower()
-            ax = ("T" if n in _TIME_NAMES else "X" if n in ("x", "lon", "rlon", "ni", "nx", "i",
-                                                           "west_east", "west_east_stag")
-                  else "Y" if n in ("y", "lat", "rlat", "nj", "ny", "j", "south_north",
-                                    "south_north_stag")
-                  else "Z" if n in ("z", "lev", "level", "nz", "k", "bottom_top",
-                                    "bottom_top_stag") else None)
+        ax = _dim_axis(da, d, hd)
         if ax is None or ax in axes:
             if da.sizes[d] == 1:
                 da = da.isel({d: 0}, drop=True)
                 continue
+            if ax is None:
+                unknown.append(str(d))
+                continue
             raise BadInputError(f"{where}: cannot identify dimension {d!r} as time, vertical, "
                                 "y or x (expected CF axis/standard_name/units attributes)")
         axes[ax] = d
+    frame_axis = None
+    if unknown:
+        d = unknown[0]
+        if "T" in axes or len(unknown) > 1 or d != str(da.dims[0]):
+            raise BadInputError(f"{where}: cannot identify dimension {d!r} as time, vertical, "
+                                "y or x (expected CF axis/standard_name/units attributes; a "
+                                "leading dimension of another kind is the frame axis only "
+                                "when there is no time axis)")
+        # a leading non-CF axis (month without units, realization, member, a unitless step):
+        # the frames step along it, as along time
+        axes["T"] = frame_axis = d
+        c = da.coords[d] if d in da.coords else None
+        units = _attrs(c).get("units") if c is not None else None
+        notes.append(f"frame axis {d!r} ({da.sizes[d]} steps; not a CF time)")
+        _say(f"{where}: dimension {d!r} ({da.sizes[d]} steps"
+             f"{', units ' + repr(str(units)) if units else ', no units'}) is not a CF time, "
+             f"vertical, y or x axis: it leads, so it is the frame axis (one frame per {d})")
     if "X" not in axes or "Y" not in axes:
         raise BadInputError(f"{where}: dims {da.dims}: expected horizontal x and y axes "
                             "(CF axis X/Y, longitude/latitude or projection coordinates)")
@@ -531,6 +713,9 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
         tc = da.coords[axes["T"]] if axes["T"] in da.coords else None
         times = (normalize_times(np.ravel(tc.values), _attrs(tc).get("units"))
                  if tc is not None else [None] * da.sizes[axes["T"]])
+        if frame_axis is not None and not all(
+                t is None or isinstance(t, datetime.timedelta) for t in times):
+            times = [None] * len(times)  # labels (member names), not times: steps
         tenc = _attrs(tc) if tc is not None else {}
         calendar = str(tenc.get("calendar") or
                        (getattr(times[0], "calendar", "") if times else "") or "standard")
@@ -649,7 +834,7 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
         standard_name=str(a.get("standard_name", "")), units=str(a.get("units", "")),
         long_name=str(a.get("long_name", "")), calendar=calendar,
         vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
-        crs=crs, x=x, y=y, rotated_pole=rotated, paths=tuple(ps),
+        crs=crs, x=x, y=y, rotated_pole=rotated, paths=tuple(ps), notes=tuple(notes),
     )
 
 
@@ -689,8 +874,148 @@ def _vertical(ds: Any, zc: Any, nz: int, axes: dict) -> tuple[np.ndarray, str, s
 
 
 # ================================================================================= iris
+def _cube_key(c: Any) -> str:
+    """What tells one field of an iris file from another (the fields that merge share it)."""
+    return repr((c.name(), str(c.units), [str(m) for m in c.cell_methods],
+                 sorted((str(k), str(v)) for k, v in c.attributes.items())))
+
+
+def _file_order(cubes: Any, raw_keys: list[tuple[str, str]], ps: list[str]) -> list:
+    """``iris.load``'s cubes (merged and sorted by standard_name: "no inherent order") in the
+    order of their first field in the files: ``raw_keys`` is (name, :func:`_cube_key`) of
+    each field as iris read it, in the order it read them, which is the files' order but for
+    the PP fields other fields refer to (orography, read last), so PP cubes go by the first
+    field of their STASH code in the files' headers."""
+    first: dict[str, int] = {}
+    first_name: dict[str, int] = {}
+    for i, (n, k) in enumerate(raw_keys):
+        first.setdefault(k, i)
+        first_name.setdefault(n, i)
+    stash: dict[str, int] = {}
+    if any("STASH" in c.attributes for c in cubes):
+        from iris.fileformats import pp
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for p in ps:
+                try:
+                    for f in pp.load(p):  # headers only
+                        stash.setdefault(str(f.stash), len(stash))
+                except Exception:  # not PP after all: the order iris read the fields in
+                    break
+
+    def pos(c: Any) -> tuple[int, int]:
+        seen = first.get(_cube_key(c), first_name.get(c.name(), len(raw_keys)))
+        return stash.get(str(c.attributes.get("STASH")), len(stash)), seen
+
+    return sorted(cubes, key=pos)
+
+
+#: attributes that tell apart fields of one name (NAME's averaging columns, UM STASH codes)
+_TELLING = ("Time Av or Int", "Vertical Av or Int", "Horizontal Av or Int", "Ensemble Av",
+            "STASH", "Sources", "Species Category")
+
+
+def _cube_labels(cubes: list) -> tuple[list[str], list[str]]:
+    """(labels, entries) per cube, in order: the label is the cube's name, ``NAME#k`` (the k-th
+    of that name, 1-based) where names repeat; the entry adds what tells same-named fields
+    apart (cell methods, units, grid shape, attributes that differ: at most three)."""
+    from collections import Counter
+
+    count = Counter(c.name() for c in cubes)
+    seen: Counter = Counter()
+    labels, entries = [], []
+    for c in cubes:
+        n = c.name()
+        seen[n] += 1
+        if count[n] == 1:
+            labels.append(n)
+            entries.append(n)
+            continue
+        labels.append(f"{n}#{seen[n]}")
+        group = [o for o in cubes if o.name() == n]
+        tell: list[str] = []
+
+        def differs(f: Any, group: list = group) -> bool:
+            return len({f(o) for o in group}) > 1
+
+        cm = "; ".join(str(m) for m in c.cell_methods)
+        if differs(lambda o: tuple(str(m) for m in o.cell_methods)):
+            tell.append(cm or "no cell method")
+        if differs(lambda o: str(o.units)):
+            tell.append(str(c.units))
+        if differs(lambda o: o.shape):
+            tell.append(" x ".join(str(k) for k in c.shape))
+        keys = sorted({str(k) for o in group for k in o.attributes},
+                      key=lambda k: (_TELLING.index(k) if k in _TELLING else len(_TELLING), k))
+        for k in keys:
+            if differs(lambda o, k=k: str(o.attributes.get(k, ""))):
+                tell.append(f"{k}: {c.attributes.get(k, '-')}")
+        entries.append(f"{labels[-1]} ({', '.join(tell[:3]) or 'same metadata'})")
+    return labels, entries
+
+
+def _pick_cube(cubes: list, var: str | None, standard_name: str | None,
+               where: str) -> tuple[Any, str, list[str]]:
+    """(cube, its name for the Field, notes): the cube ``var`` names (its var_name, name or
+    long_name; ``NAME#k``: the k-th of that name in file order) or of ``standard_name``;
+    with neither, the first data field (2 or more dimensions) in file order. Several matches
+    that are pieces of one variable are merged; otherwise the first is taken and one log line
+    names it and the others."""
+    import iris.cube
+
+    labels, entries = _cube_labels(cubes)
+    hint = f"variables there: {', '.join(entries)}; choose with {VAR_SYNTAX}"
+    k = None
+    if var is not None:
+        pool = [c for c in cubes if var in (c.var_name, c.name(), c.long_name)]
+        base, k = split_occurrence(var)
+        if pool:
+            k = None  # a name that itself ends in #N
+        elif k is not None:
+            pool = [c for c in cubes if base in (c.var_name, c.name(), c.long_name)]
+        what = f"variable {var!r}"
+    elif standard_name is not None:
+        pool = [c for c in cubes if c.standard_name == standard_name]
+        what = f"standard_name {standard_name!r}"
+    else:
+        pool = [c for c in cubes if c.ndim >= 2]
+        what = "a data field (2 or more dimensions)"
+    if not pool:
+        raise BadInputError(f"{where}: {what} not found; {hint}")
+    pos = {id(c): i for i, c in enumerate(cubes)}
+    if k is not None:
+        if not 1 <= k <= len(pool):
+            raise BadInputError(
+                f"{where}: {what} not found: {len(pool)} field(s) named {base!r} "
+                f"({', '.join(labels[pos[id(c)]] for c in pool)}); {hint}")
+        cube = pool[k - 1]
+    else:
+        if len(pool) > 1 and len({c.name() for c in pool}) == 1:
+            try:  # pieces of one variable iris did not merge (e.g. NAME columns)
+                pool = [iris.cube.CubeList(pool).merge_cube()]
+            except Exception:
+                pass
+        cube = pool[0]
+    notes: list[str] = []
+    label = labels[pos[id(cube)]] if id(cube) in pos else cube.name()
+    if k is None and len(pool) > 1:
+        others = [entries[pos[id(c)]] for c in pool[1:]]
+        how = (f"{len(pool)} data fields" if var is None and standard_name is None
+               else f"{len(pool)} fields match {what}")
+        _say(f"{where}: {how}: using the first in the file, "
+             f"{entries[pos[id(cube)]]}; the others: {', '.join(others)} (choose with "
+             f"{VAR_SYNTAX})")
+        notes.append(f"field {label}, the first of {len(pool)} (--var picks another)")
+    return cube, (label if "#" in label else cube.var_name or cube.name()), notes
+
+
 def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
                allow_no_time: bool, member: int | None = None) -> Field:
+    from core.integrity import check_file
+
+    for p in ps:  # a PP file cut short (iris drops its last field without a word)
+        check_file(p)
     _no_member(ps, member)
     try:
         import iris
@@ -698,32 +1023,24 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
     except Exception as exc:
         raise MissingDependencyError(f"{ps[0]}: reading PP/NAME/GRIB needs scitools-iris "
                                      f"({exc})") from exc
+    from climate_pipeline.ppunpack import install_mo_pack_shim
+    install_mo_pack_shim()  # WGDOS/RLE-packed PP without mo_pack
     where = ", ".join(ps)
+    raw_keys: list[tuple[str, str]] = []  # every raw field (PP field, NAME column), in order
+
+    def in_file_order(cube: Any, field: Any, filename: Any) -> None:
+        raw_keys.append((cube.name(), _cube_key(cube)))
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            cubes = iris.load(ps)
+            cubes = iris.load(ps, callback=in_file_order)
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BadInputError(f"{where}: corrupt or unreadable file ({msg}); expected "
                             "PP/NAME/GRIB data iris can load") from exc
-    names = [c.name() for c in cubes]
-    pick = [c for c in cubes
-            if (var is None and standard_name is None)
-            or (var is not None and var in (c.var_name, c.name(), c.long_name))
-            or (standard_name is not None and c.standard_name == standard_name)]
-    if len(pick) > 1 and len({c.name() for c in pick}) == 1:
-        try:  # pieces of one variable iris did not merge (e.g. NAME columns)
-            pick = [iris.cube.CubeList(pick).merge_cube()]
-        except Exception:
-            pass
-    if len(pick) != 1:
-        what = (f"variable {var!r}" if var else f"standard_name {standard_name!r}"
-                if standard_name else "a single variable")
-        raise BadInputError(f"{where}: {what} {'not found' if not pick else 'is ambiguous'}; "
-                            f"variables there: {names}")
-    cube = pick[0]
-    name = cube.var_name or cube.name()
+    cube, name, notes = _pick_cube(_file_order(cubes, raw_keys, ps), var, standard_name,
+                                   where)
     where = f"{where}: variable {name!r}"
     import dask.array as dsa
 
@@ -746,6 +1063,19 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
         order.append(cube.coord_dims(c)[0] if c is not None else None)
     present = [d for d in order if d is not None]
     extra = [d for d in range(cube.ndim) if d not in present]
+    frame_coord = frame_n = None
+    if tcoord is None and [d for d in extra if cube.shape[d] != 1] == [0]:
+        # a leading dimension that is not time (realization, member): the frame axis
+        order[0] = 0
+        frame_n = cube.shape[0]
+        fc = cube.coords(dimensions=(0,), dim_coords=True) or cube.coords(dimensions=(0,))
+        frame_coord = fc[0] if fc else None
+        dname = frame_coord.name() if frame_coord is not None else "dimension 0"
+        notes.append(f"frame axis {dname!r} ({frame_n} steps; not a CF time)")
+        _say(f"{where}: {dname!r} ({frame_n} steps) is not a time, vertical, y or x axis: "
+             f"it leads, so it is the frame axis (one frame per {dname})")
+        present = [d for d in order if d is not None]
+        extra = [d for d in range(cube.ndim) if d not in present]
     for d in extra:
         if cube.shape[d] != 1:
             raise BadInputError(f"{where}: cannot identify dimension {d} "
@@ -763,7 +1093,14 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
             warnings.simplefilter("ignore", FutureWarning)
             return list(c.units.num2date(c.points))
 
-    if tcoord is None:
+    if frame_n is not None:
+        times = [None] * frame_n
+        if frame_coord is not None and str(frame_coord.units) not in ("unknown", "1", "no_unit"):
+            got = normalize_times(np.asarray(frame_coord.points), str(frame_coord.units))
+            if all(isinstance(t, datetime.timedelta) for t in got):
+                times = got  # offsets: a forecast step in hours
+        calendar = "standard"
+    elif tcoord is None:
         scal = cube.coords("time")
         if not allow_no_time and not scal:
             raise BadInputError(f"{where}: no time axis; expected a time coordinate")
@@ -830,5 +1167,5 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
         standard_name=str(cube.standard_name or ""), units=str(cube.units),
         long_name=str(cube.long_name or ""), calendar=calendar,
         vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
-        crs=crs, x=xs, y=ys, rotated_pole=rotated, paths=tuple(ps),
+        crs=crs, x=xs, y=ys, rotated_pole=rotated, paths=tuple(ps), notes=tuple(notes),
     )

@@ -46,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, required=True, help="run directory")
     ap.add_argument("--default", action="store_true",
                     help="write and use the embedded PM10 episode over Iberia")
-    ap.add_argument("--var", help="variable name or CF standard_name [the only data variable]")
+    ap.add_argument("--var", metavar="NAME[#N]",
+                    help="variable name or CF standard_name; NAME#N takes the N-th field of "
+                         "that name in file order (1-based: a NAME III file's two "
+                         "TRACER_AIR_CONCENTRATION fields are NAME#1 and NAME#2; an unknown "
+                         "name lists the fields as NAME#N) [the only data variable; PP and "
+                         "NAME files: the first data field, named in the log]")
     ap.add_argument("--member", type=int, default=None, metavar="N",
                     help="ensemble member of a GRIB file [0]")
     ap.add_argument("--wind", default=None, help="wind variables U,V[,W] [u,v,w if present]")

@@ -122,9 +122,14 @@ def grid_orientation(shape: tuple[int, ...], lon: np.ndarray, lat: np.ndarray,
 
 
 def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projection,
-                  colors: np.ndarray, height_m: float = 0.0) -> Mesh:
+                  colors: np.ndarray, height_m: float = 0.0, *,
+                  drop_missing: bool = False) -> Mesh:
     """A coloured surface for a 2-D field ``values2d[y, x]`` (colours per grid point, uint8
-    sRGBA) at ``height_m``; NaN points are transparent (alpha 0). Attribute ``value``."""
+    sRGBA) at ``height_m``; NaN points are transparent (alpha 0), or with ``drop_missing``
+    left out with every triangle that touches them (land of an ocean field: no vertex, no
+    face). Attribute ``value``. On a flat map, the cells of a curvilinear (2-D lon/lat) grid
+    that straddle the map's edge (the antimeridian of its centre: a global ocean grid's
+    0/360 seam) are left out, not stretched across the map."""
     v = np.asarray(values2d, dtype=np.float32)
     ny, nx = v.shape
     lon2, lat2 = (np.meshgrid(lon, lat) if np.ndim(lon) == 1 else (np.asarray(lon),
@@ -134,17 +139,54 @@ def surface_layer(values2d: np.ndarray, lon: np.ndarray, lat: np.ndarray, projec
     a = (j * nx + i).ravel()
     b, c, d = a + 1, a + nx, a + nx + 1
     faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)])
+    keep = None
+    if np.ndim(lon) == 2 and getattr(projection, "name", "") == "map":
+        centre = float(getattr(projection, "center_lon", 0.0))
+        wl = _wrap_lon(lon2.ravel(), centre)[faces]
+        keep = (wl.max(1) - wl.min(1)) <= 180.0
+    ok = np.isfinite(xyz).all(1) & (np.isfinite(v.ravel()) if drop_missing else True)
+    if not np.all(ok):
+        good = ok[faces].all(1)
+        keep = good if keep is None else keep & good
+    sign_from = xyz if keep is None else None
+    if keep is not None:
+        faces = faces[keep]
     mesh = Mesh(xyz, faces, None, {"value": v.ravel()}, np.asarray(colors).reshape(-1, 4))
-    if _jacobian_sign_2d(xyz, nx) < 0:
+    if (_jacobian_sign_2d(xyz, nx) if sign_from is not None else _faces_up(xyz, faces)) < 0:
         mesh.faces = mesh.faces[:, ::-1].copy()
+    if not np.all(ok):  # the missing points go, the rest renumbered
+        new = np.cumsum(ok) - 1
+        mesh = Mesh(xyz[ok], new[mesh.faces], None, {"value": v.ravel()[ok]},
+                    np.asarray(colors).reshape(-1, 4)[ok])
     if getattr(projection, "name", "") == "globe":  # curved: smooth normals
         mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
     # on a map the layer is a plane: no normals (every reader derives the same from the faces;
     # they were 12 of the ~50 bytes per vertex written per format per frame)
-    if not np.isfinite(v).all() and mesh.colors is not None:
+    kept = mesh.attributes["value"]
+    if not np.isfinite(kept).all() and mesh.colors is not None:
         mesh.colors = mesh.colors.copy()
-        mesh.colors[~np.isfinite(v.ravel()), 3] = 0
+        mesh.colors[~np.isfinite(kept), 3] = 0
     return mesh
+
+
+def _wrap_lon(lon: np.ndarray, centre: float) -> np.ndarray:
+    """Longitudes wrapped into [centre - 180, centre + 180) (as the flat map wraps them)."""
+    from climate_pipeline.geo import normalize_longitudes
+
+    return normalize_longitudes(lon, centre)
+
+
+def _faces_up(xyz: np.ndarray, faces: np.ndarray) -> float:
+    """Do most of ``faces`` (by area) wind counter-clockwise seen from above (outside on a
+    globe)? The sign of a curvilinear grid's map is taken over all its cells, not at one
+    corner (which may lie on a seam or a fold)."""
+    if not len(faces):
+        return 1.0
+    p0, p1, p2 = xyz[faces[:, 0]], xyz[faces[:, 1]], xyz[faces[:, 2]]
+    n = np.cross(p1 - p0, p2 - p0)
+    r = np.linalg.norm(p0, axis=1, keepdims=True)
+    up = np.where(r > 1000, p0 / np.where(r > 0, r, 1), np.array([0.0, 0.0, 1.0]))
+    return float(np.sum(n * up))
 
 
 def _jacobian_sign_2d(xyz: np.ndarray, nx: int) -> float:

@@ -12,6 +12,7 @@ truncated is rebuilt on the next run (``VIZPIPE_VERIFY=sha256`` checks every byt
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, final)
+    except OSError as exc:  # a full disk: say which file (a write() error names none)
+        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            exc.filename = str(final)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -19,10 +19,13 @@
         main()
 
 A :class:`core.errors.PipelineError` (TaskError included) ends the command with one line on
-stderr, ``error: <message>``, and exit status 1; the full traceback (and a failed task's own
-traceback) goes to the log file when one is configured, and to stderr with
-``VIZPIPE_DEBUG=1``. Ctrl-C exits with status 130. Other exceptions are bugs: they keep
-Python's traceback.
+stderr, ``error: <message>``, and exit status 1: ``FILE: what is wrong, what was expected``
+(a failed task shows its original error, :attr:`core.errors.TaskError.message`, not its call);
+the full traceback (and a failed task's call, parameters and own traceback) goes to the log
+file when one is configured (a run's ``run.log``, and ``logs/errors.log`` beside it), and to
+stderr with ``VIZPIPE_DEBUG=1``. A full disk or file-size limit (ENOSPC, EFBIG, EDQUOT) is one
+such line too. Ctrl-C exits with status 130. Other exceptions are bugs: they keep Python's
+traceback. :func:`one_line_errors` makes an argparse parser's errors one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -36,12 +39,12 @@ import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from core.errors import PipelineError, TaskError
+from core.errors import PipelineError, TaskError, disk_message
 
 __all__ = ["add_engine_args", "add_dry_run_arg", "engine_from_args", "main_wrapper", "set_log_file",
-           "format_error", "debug_enabled"]
+           "format_error", "debug_enabled", "one_line_errors"]
 
 _LOGGER = "vizpipe"
 R = TypeVar("R")
@@ -124,6 +127,16 @@ def engine_from_args(args: argparse.Namespace, label: str | None = None
     return use_engine(args.engine, workers=args.workers, label=label)
 
 
+class _LogFile(logging.FileHandler):
+    """A log file that a full disk (or file size limit) silences instead of printing
+    logging's "--- Logging error ---" traceback on stderr: the run's error line says it."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if disk_message(exc) is None:
+            super().handleError(record)
+
+
 def set_log_file(path: str | os.PathLike) -> logging.Handler:
     """Log the ``vizpipe`` logger (INFO and up) to ``path``, e.g. a run's ``run.log``.
 
@@ -135,7 +148,7 @@ def set_log_file(path: str | os.PathLike) -> logging.Handler:
     for h in logger.handlers:
         if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve():
             return h
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _LogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
@@ -149,9 +162,25 @@ def debug_enabled() -> bool:
 
 
 def format_error(err: BaseException) -> str:
-    """``error: <message>`` on one line."""
-    msg = " ".join(str(err).split()) or type(err).__name__
+    """``error: <message>`` on one line (a TaskError's user message, not its call)."""
+    text = err.message if isinstance(err, TaskError) else str(err)
+    msg = " ".join(text.split()) or type(err).__name__
     return f"error: {msg}"
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make ``parser`` report a bad option as one line, ``error: --frames: expected ...; see
+    PROG --help`` (exit status 2, as argparse), instead of its usage block."""
+
+    def error(message: str) -> NoReturn:
+        msg = " ".join(message.split())
+        if msg.startswith("argument "):
+            msg = msg[len("argument "):]
+        print(f"error: {msg}; see {parser.prog} --help", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser
 
 
 def _file_handlers() -> list[logging.FileHandler]:
@@ -176,11 +205,42 @@ def _report(err: BaseException) -> None:
     if handlers:
         record = logging.LogRecord(_LOGGER, logging.ERROR, __file__, 0, "%s\n%s",
                                    (format_error(err), details.rstrip()), None)
-        for h in handlers:
-            h.handle(record)
+        saved, logging.raiseExceptions = logging.raiseExceptions, False
+        try:  # a full disk must not print logging's own traceback
+            for h in handlers:
+                h.handle(record)
+        finally:
+            logging.raiseExceptions = saved
+        _write_error_log(err, details)
     if debug_enabled():
         sys.stderr.write(details)
     print(format_error(err), file=sys.stderr, flush=True)
+
+
+def _run_dirs() -> list[Path]:
+    """The run directories whose ``run.log`` is logged to (:func:`set_log_file`)."""
+    from core.rundir import RunDir
+
+    logs = [Path(h.baseFilename) for h in _file_handlers()]
+    return [p.parent for p in logs if p == RunDir(p.parent).run_log]
+
+
+def _write_error_log(err: BaseException, details: str) -> None:
+    """Append the error's whole context (the task's call and parameters, tracebacks) to
+    ``logs/errors.log`` of each run whose ``run.log`` is logged to; never raises."""
+    import time
+
+    from core.rundir import RunDir
+
+    for root in _run_dirs():
+        run = RunDir(root)
+        try:
+            run.errors_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(run.errors_log, "a", encoding="utf-8") as fh:
+                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
+                         f"{format_error(err)}\n{err}\n{details.rstrip()}\n\n")
+        except Exception:  # a full disk: the one line on stderr still says what is wrong
+            pass
 
 
 def main_wrapper(fn: Callable[..., R]) -> Callable[..., R]:
@@ -196,6 +256,15 @@ def main_wrapper(fn: Callable[..., R]) -> Callable[..., R]:
             return fn(*args, **kwargs)
         except PipelineError as err:
             _report(err)
+            sys.exit(1)
+        except OSError as err:  # a full disk (or file size limit): one line, not a bug
+            runs = _run_dirs()
+            msg = disk_message(err, str(runs[0]) if runs else None)
+            if msg is None:
+                raise
+            full = PipelineError(msg)
+            full.__cause__ = err  # the log keeps where it happened
+            _report(full)
             sys.exit(1)
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr, flush=True)

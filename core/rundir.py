@@ -9,25 +9,33 @@
         static/...                assets built once (cell, coastlines, colour bar)
         frames/NNNN.png           rendered frames with overlays; frames/raw/NNNN.png plates
         logs/*.log                each Blender process's output
+        logs/errors.log           each failed run's error in full (task call, parameters,
+                                  tracebacks) behind its one ``error:`` line
         run.log                   progress and full tracebacks
+        .lock                     held (flock) while a run writes here: one run per folder
         scene.blend  movie.mp4    the animation for artists, the movie
 
 Paths inside the manifest are relative to the run directory (posix): :meth:`RunDir.rel`.
+:func:`run_lock` keeps a second run out of a folder a run is writing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunDir", "MANIFEST", "SCENE", "ASSETS", "STATIC", "FRAME_META"]
+__all__ = ["RunDir", "MANIFEST", "SCENE", "ASSETS", "STATIC", "FRAME_META", "LOCK", "run_lock"]
 
 MANIFEST = "manifest.json"
 SCENE = "scene.usda"
 ASSETS = "assets"
 STATIC = "static"
 FRAME_META = "frame.json"
+LOCK = ".lock"
 
 
 def frame_name(index: int) -> str:
@@ -103,8 +111,18 @@ class RunDir:
         return self.root / "logs"
 
     @property
+    def errors_log(self) -> Path:
+        """``logs/errors.log``: a failed run's error in full behind its one-line message."""
+        return self.logs / "errors.log"
+
+    @property
     def run_log(self) -> Path:
         return self.root / "run.log"
+
+    @property
+    def lock(self) -> Path:
+        """``.lock``: what :func:`run_lock` holds."""
+        return self.root / LOCK
 
     @property
     def blend(self) -> Path:
@@ -113,3 +131,56 @@ class RunDir:
     @property
     def movie(self) -> Path:
         return self.root / "movie.mp4"
+
+
+@contextlib.contextmanager
+def run_lock(root: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """Hold ``ROOT/.lock`` (an exclusive ``flock``, with this process's id in it) while a run
+    writes into ``root``, creating the folder. A second run into the same folder is refused
+    at once: ``ROOT: another run is writing here (pid N); expected one run per --out``;
+    ``root`` naming an existing file is refused too. The lock goes with the block's end (the
+    file is removed) or with the process (a SIGKILL leaves the file, not the lock). Where the
+    file system has no locks (some NFS mounts) the run goes on unlocked."""
+    from core.errors import BadInputError, PipelineError
+
+    run = RunDir(root)
+    if run.root.exists() and not run.root.is_dir():
+        raise BadInputError(f"{run.root}: {option} names an existing file; expected a run "
+                            "directory (an existing folder or a new name)")
+    import fcntl
+
+    while True:
+        try:
+            run.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(run.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BadInputError(f"{run.root}: cannot create the run directory or its lock "
+                                f"({exc.strerror or exc}); expected a writable folder for "
+                                f"{option}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                os.close(fd)  # no locks on this file system: unlocked
+                yield run.lock
+                return
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise PipelineError(f"{run.root}: another run is writing here (pid {pid}); "
+                                f"expected one run per {option}") from None
+        try:  # the file may have been removed by its last holder as we opened it: again
+            same = os.stat(run.lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        with contextlib.suppress(OSError):  # the id is for the message only
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield run.lock
+    finally:
+        with contextlib.suppress(OSError):  # removed while held: no one can take a stale one
+            os.unlink(run.lock)
+        os.close(fd)

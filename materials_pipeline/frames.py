@@ -44,7 +44,8 @@ METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
 # Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
 # then rebuilds frames made by older code instead of skipping them.
-ASSET_VERSION = 5  # 4: density.usd references the .vdb beside it; 5: .usdc, Draco GLB, LOD
+ASSET_VERSION = 6  # 4: density.usd references the .vdb beside it; 5: .usdc, Draco GLB, LOD;
+# 6: a vaspout.h5 without a charge density draws its potential (was: atoms only)
 COLOUR_META = "colour.json"
 
 
@@ -73,13 +74,15 @@ def read_source(src: str, frame_in_file: int | None, threads: int = 0):
     """(DensityFile or None, Structure) of one frame of a source file (``threads``: parser
     threads, 0 for the reader's default)."""
     from materials_pipeline.data import DensityFile, Trajectory
-    from materials_pipeline.formats import read
+    from materials_pipeline.formats import read, read_structure
 
     data = read(src, threads=threads) if threads else read(src)
     if isinstance(data, DensityFile):
         return data, data.structure
     if isinstance(data, Trajectory):
-        if frame_in_file is None or not 0 <= frame_in_file < len(data.frames):
+        if frame_in_file is None:  # planned as one frame (a vaspout.h5 with no grid): the
+            return None, read_structure(src)  # final structure (VASP's CONTCAR)
+        if not 0 <= frame_in_file < len(data.frames):
             raise BadInputError(f"{src}: trajectory frame {frame_in_file} does not exist "
                                 f"({len(data.frames)} frames)")
         return None, data.frames[frame_in_file]
@@ -122,15 +125,23 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     from materials_pipeline.readers._common import while_parsing
 
     warm = _Prewarm(params)  # imports the writers need, while the parser runs in C
-    with warnings.catch_warnings(), while_parsing(warm.start):
-        warnings.simplefilter("ignore", ReaderWarning)  # reported below, in the metadata
+    with warnings.catch_warnings(record=True) as caught, while_parsing(warm.start):
+        warnings.simplefilter("always", ReaderWarning)  # reported below, in the metadata
         data, structure = read_source(src, frame_in_file, threads)
+    for w in caught:  # the others as without the recording
+        if not issubclass(w.category, ReaderWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     reps = tuple(params.get("supercell", (1, 1, 1)))
     formats = list(params.get("formats", ["usd", "glb"]))
     lod = params.get("lod") or {"full_res": True, "resolution": [800, 450]}
     files: list[str] = []
     meta: dict[str, Any] = {"index": index, "source": src, "frame_in_file": frame_in_file,
                             "format": getattr(data, "format", None), "key": key}
+    if data is None and frame_in_file in (None, 0):  # atoms only: what the reader said about
+        # the file ("no grid" ...), once per file; a grid's reader puts them in data.meta
+        said = [str(w.message) for w in caught if issubclass(w.category, ReaderWarning)]
+        if said:
+            meta["warnings"] = list(dict.fromkeys(said))
     bounds = []
 
     if data is not None:

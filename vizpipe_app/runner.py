@@ -67,15 +67,21 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
     The command renders in a child process (bpy stays out of ours); the application renders
     in this process, so the render tasks are this COMPSs application's.
     """
-    from core.cli import main_wrapper
+    from core.cli import main_wrapper, one_line_errors
+    from core.rundir import run_lock
 
     @main_wrapper
     def run(argv: list[str] | None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
-        settings = pipeline.settings_from_args(pipeline.build_parser().parse_args(argv))
+        parser = one_line_errors(pipeline.build_parser())
+        settings = pipeline.settings_from_args(parser.parse_args(argv))
         if settings.dry_run:
             print("\n".join(dry_run_lines(name, argv, settings.out)))
             return 0
+        with run_lock(settings.out):  # one run per --out, until the render is done too
+            return _convert_and_render(settings)
+
+    def _convert_and_render(settings) -> int:
         if app:  # the Blender image must see the run directory and the inputs: bind them
             add_binds([settings.out, *settings.inputs])  # (read when render.tasks is imported)
         result = pipeline.convert(settings)

@@ -39,7 +39,7 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.deps import require
-from core.errors import BadInputError
+from core.errors import BadInputError, disk_error
 from core.geometry import Curves, Mesh, Points, Volume, column_extremes
 
 __all__ = ["write_usd", "write_usd_volume", "write_usd_sequence", "read_usd", "relative_asset"]
@@ -90,7 +90,13 @@ def open_new_stage(path: str | os.PathLike, *, meters_per_unit: float = 1.0,
         yield stage
         if not stage.GetDefaultPrim().GetTypeName():
             raise BadInputError(f"{final}: defaultPrim /{default_prim} was never given a type")
-        layer.Save()
+        try:
+            layer.Save()
+        except Exception as exc:  # USD says a full disk in words: make it the OSError
+            full = disk_error(str(exc), str(final))
+            if full is None:
+                raise
+            raise full from exc
         del stage, layer
 
 

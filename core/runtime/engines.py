@@ -497,7 +497,8 @@ def _error_of(fut: Any) -> TaskError:
             f"is memory: each task declares {task_memory_mb()} MB (VIZPIPE_MEMORY_BUDGET_MB "
             f"+ {_base_mb()} MB) and a worker is stopped at twice that; details in the run's "
             f"log"))
-    return TaskError(name, "", f"{type(exc).__name__}: {exc}")
+    return TaskError(name, "", f"{type(exc).__name__}: {exc}",
+                     message=str(exc) if isinstance(exc, PipelineError) else "")
 
 
 def _base_mb() -> int:
@@ -539,10 +540,7 @@ def _with_count(err: TaskError, n_failed: int, n_total: int) -> TaskError:
     """A copy of ``err`` whose message also says how many of the tasks waited on failed."""
     if n_total <= 1:
         return err
-    new = TaskError(err.name, err.inputs, err.original, err.traceback_text)
-    new.args = (f"{err.args[0] if err.args else err} [{n_failed} of {n_total} tasks failed; "
-                f"first failure shown]",)
-    return new
+    return err.counted(f"{n_failed} of {n_total} tasks failed; first failure shown")
 
 
 class LocalEngine(Engine):
@@ -789,8 +787,7 @@ class LocalEngine(Engine):
             total = len(fresh)
             err = fresh[0][1]
             if total > 1:
-                err = TaskError(err.name, err.inputs, err.original, err.traceback_text)
-                err.args = (f"{err.args[0]} [{total} tasks failed; first failure shown]",)
+                err = err.counted(f"{total} tasks failed; first failure shown")
             raise err from None
 
     @contextlib.contextmanager

@@ -18,6 +18,7 @@ import ctypes
 import functools
 import inspect
 import logging
+import os
 import reprlib
 import threading
 import traceback
@@ -399,7 +400,42 @@ def make_task_error(tdef: TaskDef, args: tuple[Any, ...], kwargs: dict[str, Any]
         return exc
     original = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return TaskError(tdef.name, summarize_inputs(tdef, args, kwargs), original, tb)
+    return TaskError(tdef.name, summarize_inputs(tdef, args, kwargs), original, tb,
+                     user_message(tdef, args, kwargs, exc, original))
+
+
+def user_message(tdef: TaskDef, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 exc: BaseException, original: str) -> str:
+    """What a user reads of a task's failure (the task's call and traceback go to the log):
+    a PipelineError's own message (it names its file and what was expected); a full disk or
+    file-size limit as such; else the task's first input file, the task and the exception."""
+    from core.errors import PipelineError, disk_message
+
+    if isinstance(exc, PipelineError):
+        return " ".join(str(exc).split()) or type(exc).__name__
+    if disk_message(exc) is not None:  # named by the file, else by the output folder
+        return disk_message(exc, _first_input_file(tdef, args, kwargs, os.path.isdir)) or ""
+    where = _first_input_file(tdef, args, kwargs)
+    text = " ".join(original.split())
+    return f"{where}: {tdef.name} failed: {text}" if where else f"{tdef.name} failed: {text}"
+
+
+def _first_input_file(tdef: TaskDef, args: tuple[Any, ...], kwargs: dict[str, Any],
+                      test: Callable[[Any], bool] = os.path.isfile) -> str | None:
+    """The first argument (or first item of a list argument) naming an existing file (or
+    passing ``test``: ``os.path.isdir`` finds the output folder)."""
+    try:
+        values = list(tdef.signature.bind_partial(*args, **kwargs).arguments.values())
+    except TypeError:
+        values = [*args, *kwargs.values()]
+    for v in values:
+        for item in (v[:8] if isinstance(v, (list, tuple)) else [v]):
+            try:
+                if isinstance(item, (str, os.PathLike)) and test(item):
+                    return os.fspath(item)
+            except (OSError, ValueError, TypeError):
+                continue
+    return None
 
 
 def run_task(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any],

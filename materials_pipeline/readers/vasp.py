@@ -8,6 +8,8 @@ second block (the magnetization density, "up minus down"), non-collinear ones fo
 magnetization x, y, z). Free text after a complete grid that is neither (some converters write
 "augment ..." lines) is skipped up to the next grid of the same dimensions, with a
 :class:`~materials_pipeline.readers._common.ReaderWarning` and a note in ``meta["warnings"]``.
+So are zeros padding a grid's last line (some writers fill it to the values per line; at most
+that many minus one, all zero: anything else after a grid stays an error).
 
 Units (what :func:`read_volumetric` returns):
 
@@ -316,6 +318,7 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
     while dims is not None:
         g = len(blocks) + 1
         count = dims[0] * dims[1] * dims[2]
+        gstart = ln.pos
         if parse:
             vals, end = parse_grid(buf, ln.pos, dims, path=label, what=f"grid {g}",
                                    divisor=divisor, threads=threads)
@@ -330,7 +333,15 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
         extra = 0
         rest = ln.next()
         if rest is not None and rest.strip():
-            extra += len(rest.split())
+            pad = _zero_padding(buf, gstart, end, rest)
+            if pad:  # the writer filled the grid's last line with zeros (pymatgen reads it)
+                msg = (f"{label}: line {line_of(buf, end)}: dropped {pad} zero value(s) "
+                       f"padding the last line of grid {g} "
+                       f"({'x'.join(map(str, blocks[-1][1]))} = {count} values)")
+                notes.append(msg)
+                warnings.warn(msg, ReaderWarning, stacklevel=3)
+            else:
+                extra += len(rest.split())
         while True:
             start = ln.pos
             line = ln.next()
@@ -383,6 +394,22 @@ def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: floa
         if next_pos is not None:
             break
     return blocks, n_aug, magmom_lines, next_pos, notes
+
+
+def _zero_padding(buf, start: int, end: int, rest: bytes) -> int:
+    """How many zeros pad the last line of the grid whose values run from byte ``start`` to
+    ``end`` (``rest``: the remainder of that line): 0 unless every value in ``rest`` is zero
+    and the line holds no more values than the grid's first line (a writer that fills its
+    last line: at most values-per-line - 1 zeros; VASP writes 5 per line, or 10)."""
+    toks = rest.split()
+    try:
+        if any(float(t.replace(b"D", b"E").replace(b"d", b"e")) != 0.0 for t in toks):
+            return 0
+    except ValueError:
+        return 0
+    per_line = len((Lines(buf, start).next_nonblank() or b"").split())
+    on_line = len(bytes(buf[buf.rfind(b"\n", 0, end) + 1:end]).split())
+    return len(toks) if 0 < on_line and on_line + len(toks) <= per_line else 0
 
 
 def _skip_free_text(ln: Lines, dims: tuple[int, int, int]

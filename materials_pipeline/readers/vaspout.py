@@ -12,7 +12,13 @@ Layout (as py4vasp reads it, ``py4vasp/_raw/definition.py``):
 * charge density: ``charge/charge`` (components x nz x ny x nx: 1 total; 2 total and
   magnetization; 4 total and magnetization x, y, z), in ``vaspwave.h5`` (or the file itself);
 * local potential (VASP >= 6.5, WRT_POTENTIAL): ``results/potential/{total,hartree,ionic,xc}``
-  (components x nz x ny x nx, eV; collinear: up = p0 + p1, down = p0 - p1).
+  (components x nz x ny x nx, eV; collinear: up = p0 + p1, down = p0 - p1); WRT_POTENTIAL may
+  write any of them alone.
+
+What is drawn by default: the charge density when stored; else a potential, the first stored
+of :data:`POTENTIALS` (total, hartree, ionic, xc), as a signed field, with a warning
+(``meta["warnings"]`` and a :class:`~materials_pipeline.readers._common.ReaderWarning`) naming
+it; else no grid: the structure (or the ionic steps) with a warning that says so.
 
 Units: the density arrays are taken to hold what CHGCAR holds (rho*V_cell, VASP's internal
 real-space convention) and are divided by the cell volume -> e/Angstrom^3; ``raw=True`` keeps
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +38,14 @@ import numpy as np
 from core.errors import BadInputError, MissingDependencyError
 from core.geometry import Volume
 from materials_pipeline.data import DensityFile, Grid, Structure, Trajectory
+from materials_pipeline.readers._common import ReaderWarning
 from materials_pipeline.readers.vasp import clean_species
 
-__all__ = ["read_vaspout"]
+__all__ = ["read_vaspout", "POTENTIALS"]
+
+# results/potential/<part>, in the order of preference for the grid drawn (the first stored
+# one is the DensityFile's main grid)
+POTENTIALS = ("total", "hartree", "ionic", "xc")
 
 
 def _h5py():
@@ -131,6 +143,9 @@ def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: b
         raise BadInputError(f"{p}: is a directory, not a file")
     if not p.exists():
         raise BadInputError(f"{p}: no such file")
+    from core.integrity import check_hdf5
+
+    check_hdf5(p)  # truncated? one line that says so, not HDF5's
     try:
         f = h5py.File(p, "r")
     except OSError as e:
@@ -143,14 +158,25 @@ def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: b
         sources = [(f, p)]
         wave = p.with_name("vaspwave.h5")
         if wave.is_file() and wave != p:
+            check_hdf5(wave)
             sources.append((h5py.File(wave, "r"), wave))
         try:
             charge_src = next(((g, q) for g, q in sources if "charge/charge" in g), None)
-            pot_src = "results/potential/total" in f
+            pot_src = next((part for part in POTENTIALS
+                            if f"results/potential/{part}" in f), None)
             want = quantity or ("charge" if charge_src else "potential" if pot_src else None)
             if want == "structure":
                 want = None
             meta = {"steps": len(frames), "file_layout": "py4vasp schema"}
+            notes: list[str] = []
+            if quantity is None and want != "charge":  # say what is drawn instead, or not
+                notes.append(
+                    f"{p}: no charge density; drawing the {pot_src} potential as a signed "
+                    "field" if pot_src else
+                    f"{p}: no grid (no charge density in it or in vaspwave.h5 beside it, no "
+                    "potential under results/potential): atoms and bonds only")
+                for note in notes:
+                    warnings.warn(note, ReaderWarning, stacklevel=2)
             if want == "charge":
                 if charge_src is None:
                     raise BadInputError(f"{p}: no charge density (charge/charge) in it or in "
@@ -169,10 +195,10 @@ def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: b
                 return DensityFile(str(p), "vaspout", structure, grids, "density", meta)
             if want == "potential":
                 if not pot_src:
-                    raise BadInputError(f"{p}: no results/potential/total (set LVTOT = T / "
-                                        "WRT_POTENTIAL)")
+                    raise BadInputError(f"{p}: no potential (results/potential/"
+                                        f"{'|'.join(POTENTIALS)}; set WRT_POTENTIAL)")
                 grids = {}
-                for part in ("total", "hartree", "ionic", "xc"):
+                for part in POTENTIALS:
                     key = f"results/potential/{part}"
                     if key not in f:
                         continue
@@ -190,6 +216,8 @@ def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: b
                         names += [f"{base}_x", f"{base}_y", f"{base}_z"]
                     grids.update(_grids_from(np.array(comps), names, cell, "eV", 1.0, p, key))
                 meta.update(source=str(p))
+                if notes:
+                    meta["warnings"] = notes
                 return DensityFile(str(p), "vaspout", structure, grids, "potential", meta)
             if want is not None:
                 raise BadInputError(f"{p}: unknown quantity {want!r} (charge, potential or "

@@ -192,7 +192,7 @@ def test_multiple_files_concatenated_along_time(tmp_path):
     assert len(f.paths) == 2
 
 
-def test_standard_name_selection_and_candidates(tmp_path):
+def test_standard_name_selection_and_candidates(tmp_path, caplog):
     ds = _latlon_ds(LON, np.linspace(-60, 60, NY))
     ds["no2"] = ds.pm25 * 2
     ds["no2"].attrs = {"standard_name": "mass_concentration_of_nitrogen_dioxide_in_air",
@@ -200,8 +200,13 @@ def test_standard_name_selection_and_candidates(tmp_path):
     p = _write(ds, tmp_path / "s.nc")
     f = open_field(p, standard_name="mass_concentration_of_nitrogen_dioxide_in_air")
     assert f.name == "no2"
-    with pytest.raises(BadInputError, match=r"s\.nc.*candidates.*pm25.*no2"):
-        open_field(p)
+    # several data variables: the first in file order, one log line naming the others
+    import logging
+
+    caplog.set_level(logging.INFO, logger="vizpipe")
+    assert open_field(p).name == "pm25"
+    assert any("drawing the first, 'pm25'" in m and "no2" in m and "--var" in m
+               for m in caplog.messages)
 
 
 def test_fill_values_become_nan(tmp_path):

@@ -457,15 +457,20 @@ def test_main_wrapper_traceback_to_log_or_debug(capsys, tmp_path, monkeypatch):
         logging.getLogger("vizpipe").removeHandler(handler)
         handler.close()
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("error: task bad_input(path='/data/x.nc')")
+    # the user reads the file and what is wrong; the task's call goes to the logs
+    assert err == ["error: /data/x.nc: variable 'pm25' has no time axis"]
     log = (tmp_path / "run.log").read_text()
     assert "Traceback" in log and "The task's own traceback (bad_input)" in log
+    assert "task bad_input(path='/data/x.nc') failed" in log
+    errors = (tmp_path / "logs" / "errors.log").read_text()
+    assert "task bad_input(path='/data/x.nc') failed" in errors and "Traceback" in errors
 
     monkeypatch.setenv("VIZPIPE_DEBUG", "1")
     with pytest.raises(SystemExit):
         main()
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.splitlines()[-1].startswith("error: task bad_input")
+    assert "Traceback" in err and "task bad_input(path='/data/x.nc')" in err
+    assert err.splitlines()[-1] == "error: /data/x.nc: variable 'pm25' has no time axis"
 
 
 # --------------------------------------------------------------------------- @container/@binary
