@@ -280,6 +280,10 @@ def _read_step(row: list[_Msg | None], g: _Grid) -> np.ndarray:
     return out
 
 
+#: wind components' shortNames: drawn only when asked for (they drive the particles)
+_WIND_SHORT = frozenset({"u", "v", "w", "10u", "10v", "100u", "100v", "wz"})
+
+
 def open_grib(ps: list[str], var: str | None, standard_name: str | None,
               allow_no_time: bool, member: int | None = None) -> Field:
     """One variable of one or more GRIB files as a lazy ``Field`` (see the module doc)."""
@@ -302,12 +306,19 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
     if not pick:
         raise BadInputError(f"{where}: {what} not found; variables there: {there}")
     names = sorted({str(m.keys["shortName"]) for m in pick})
-    if len(names) > 1:
+    notes: list[str] = []
+    if len(names) > 1 and (var is not None or standard_name is not None):
         raise BadInputError(f"{where}: {what} is ambiguous ({len(names)} variables: "
                             f"{names}); pass --var with one of: {there}")
+    if len(names) > 1:  # no --var: the first field in file order, winds last
+        order = list(dict.fromkeys(str(m.keys["shortName"]) for m in pick))
+        chosen = next((n for n in order if n not in _WIND_SHORT), order[0])
+        notes.append(f"{len(order)} variables; drawing the first, {chosen!r} (also "
+                     f"{', '.join(n for n in order if n != chosen)}; choose with --var)")
+        pick = [m for m in pick if str(m.keys["shortName"]) == chosen]
+        names = [chosen]
     name = names[0]
     where = f"{where}: variable {name!r}"
-    notes: list[str] = []
     # ensemble members
     numbers = sorted({int(m.keys["number"] or 0) for m in pick})
     if member is not None and member not in numbers:
