@@ -312,11 +312,11 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
                             f"{names}); pass --var with one of: {there}")
     if len(names) > 1:  # no --var: the first field in file order, winds last
         order = list(dict.fromkeys(str(m.keys["shortName"]) for m in pick))
-        chosen = next((n for n in order if n not in _WIND_SHORT), order[0])
-        notes.append(f"{len(order)} variables; drawing the first, {chosen!r} (also "
-                     f"{', '.join(n for n in order if n != chosen)}; choose with --var)")
-        pick = [m for m in pick if str(m.keys["shortName"]) == chosen]
-        names = [chosen]
+        drawn = next((n for n in order if n not in _WIND_SHORT), order[0])
+        notes.append(f"{len(order)} variables; drawing the first, {drawn!r} (also "
+                     f"{', '.join(n for n in order if n != drawn)}; choose with --var)")
+        pick = [m for m in pick if str(m.keys["shortName"]) == drawn]
+        names = [drawn]
     name = names[0]
     where = f"{where}: variable {name!r}"
     # ensemble members

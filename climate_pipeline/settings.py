@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--samples", type=positive_int, default=12)
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true")
+    ap.add_argument("--draft", action="store_true",
+                    help="render quick Workbench frames (frames/draft/) instead of final ones")
     add_engine_args(ap)
     add_dry_run_arg(ap)
     return ap

@@ -37,6 +37,7 @@ class RunSettings:
     volume: bool = True  # write a .vdb volume
     show_volume: bool = False
     render: bool = True  # False: assets and manifest only (--no-render)
+    draft: bool = False  # render Workbench draft frames (frames/draft/), not the final ones
     dry_run: bool = False
     engine: str | None = None
     workers: int | None = None

@@ -3,7 +3,7 @@
 bpy keeps global state, so the driver starts one process per chunk::
 
     python -m render.blender_chunk RUN_DIR --frames 0,1,2 [--resolution 1280x720]
-        [--samples 32] [--device CPU|GPU] [--threads N]
+        [--samples 32] [--device CPU|GPU] [--threads N] [--draft]
     python -m render.blender_chunk RUN_DIR --blend scene.blend [--resolution WxH]
     python -m render.blender_chunk --probe-device GPU
 
@@ -13,6 +13,8 @@ the final ``frames/NNNN.png`` (background, title, time label, colour bar, legend
 :mod:`render.overlay`). Both files are written under a temporary name and renamed, so a frame
 file exists only when complete, and a failure keeps the frames rendered before it. Each frame
 prints ``frame N done in Xs``; an error prints one ``error: ...`` line on stderr and exits 1.
+``--draft`` renders with Workbench (solid colours, see :func:`render.scene.setup_draft`) into
+``frames/draft/`` (:mod:`render.paths`), with the same camera and overlays.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def _quiet_render():
 
 
 def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, int] | None,
-                  samples: int | None, device: str, threads: int) -> list[float]:
-    """Render the given frame indices; returns the seconds each took."""
+                  samples: int | None, device: str, threads: int,
+                  draft: bool = False) -> list[float]:
+    """Render the given frame indices (``draft``: Workbench); returns the seconds each took."""
     import bpy
 
     from render import overlay, paths
@@ -71,11 +74,18 @@ def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, in
         raise PipelineError(f"{run_dir}: frames {missing} are not in the manifest")
     t0 = time.perf_counter()
     scene, builder, cam, chosen = sc.prepare(manifest, run_dir, resolution=res, samples=spp,
-                                             device=device, threads=threads)
+                                             device=device, threads=threads, draft=draft)
+    if draft:  # compile Workbench's shaders on a tiny image, outside the frames' times
+        scene.render.resolution_percentage = 10
+        with _quiet_render():
+            bpy.ops.render.render()
+        scene.render.resolution_percentage = 100
+    how = ("Workbench draft" if draft else
+           f"{chosen['device']}{' ' + chosen['backend'] if chosen['backend'] else ''}, "
+           f"{spp} samples")
     print(f"chunk {frames[0]:04d}-{frames[-1]:04d}: scene ready in "
-          f"{time.perf_counter() - t0:.1f}s ({chosen['device']}"
-          f"{' ' + chosen['backend'] if chosen['backend'] else ''}, {spp} samples, "
-          f"{res[0]}x{res[1]}, denoiser {chosen['denoiser'] or 'none'})", flush=True)
+          f"{time.perf_counter() - t0:.1f}s ({how}, {res[0]}x{res[1]}, "
+          f"denoiser {chosen['denoiser'] or 'none'})", flush=True)
     aspect = res[0] / res[1]
     timings = []
     for index in frames:
@@ -84,18 +94,19 @@ def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, in
         objs = builder.build_frame(f)
         sc.set_camera(cam, f.get("camera") or sc.default_camera(manifest, aspect))
         scene.frame_set(index)
-        raw = paths.raw_frame(run_dir, index)
+        raw = paths.raw_frame(run_dir, index, draft)
         with atomic_path(raw) as tmp:
             scene.render.filepath = str(tmp)
             with _quiet_render():
                 bpy.ops.render.render(write_still=True)
             if not tmp.exists():
                 raise PipelineError(f"frame {index}: Blender wrote no image to {tmp}")
-        overlay.compose_file(raw, paths.final_frame(run_dir, index), manifest, f, run_dir)
+        overlay.compose_file(raw, paths.final_frame(run_dir, index, draft), manifest, f,
+                             run_dir, draft=draft)
         sc.remove_objects(objs)
         dt = time.perf_counter() - t1
         timings.append(dt)
-        print(f"frame {index} done in {dt:.1f}s", flush=True)
+        print(f"frame {index} done in {dt:.{2 if draft else 1}f}s", flush=True)
     return timings
 
 
@@ -155,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int)
     ap.add_argument("--device", default="CPU", choices=["CPU", "GPU", "cpu", "gpu"])
     ap.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    ap.add_argument("--draft", action="store_true",
+                    help="Workbench draft frames in frames/draft/ (--samples is ignored)")
     ap.add_argument("--probe-device", choices=["CPU", "GPU", "cpu", "gpu"])
     args = ap.parse_args(argv)
     try:
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.frames:
             render_frames(run_dir, args.frames, resolution=args.resolution,
                           samples=args.samples, device=args.device.upper(),
-                          threads=args.threads)
+                          threads=args.threads, draft=args.draft)
         else:
             ap.error("give --frames or --blend")
     except PipelineError as exc:

@@ -4,7 +4,7 @@
 
     python -m render RUN_DIR [--frames A:B] [--resolution WxH] [--samples N]
                      [--device CPU|GPU] [--chunk N] [--engine local|serial|compss]
-                     [--workers N] [--no-movie] [--no-blend] [--force]
+                     [--workers N] [--no-movie] [--no-blend] [--force] [--draft]
 
 1. Reads and validates ``RUN_DIR/manifest.json`` (every asset file must exist; the legend's
    colour bar image too). A bad manifest, a missing asset or a folder without a manifest ends
@@ -22,6 +22,11 @@
    is rendered (``--no-movie`` skips it).
 
 Cycles' threads per chunk are the cores shared out between the workers.
+
+``--draft`` renders the same frames, camera and overlays with Blender's Workbench engine
+(solid colours: vertex colours, colour maps baked per vertex, flat asset colours) for checking
+camera, framing and timing: ``frames/draft/NNNN.png`` and ``movie_draft.mp4``, done or not on
+their own (a draft frame never counts for a final render, nor the reverse); no scene.blend.
 
 Under the COMPSs runtime each chunk is :func:`render.tasks.render_chunk_container` (Blender in
 its Singularity image, per ``@container`` over ``@binary``); elsewhere, PyCOMPSs's sequential
@@ -106,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-blend", action="store_true", help="do not write scene.blend")
     ap.add_argument("--force", action="store_true",
                     help="render the selected frames again even if they exist")
+    ap.add_argument("--draft", action="store_true",
+                    help="quick Workbench frames (solid colours, same camera and overlays) in "
+                         "frames/draft/ and movie_draft.mp4; final frames are left alone")
     add_engine_args(ap)
     add_dry_run_arg(ap)
     return ap
@@ -161,8 +169,8 @@ def probe_device(run_dir: Path, device: str) -> None:
                 f"--device {device}", echo=False)
 
 
-def movie_outdated(run_dir: Path, frames: list[Path]) -> bool:
-    movie = paths.movie_path(run_dir)
+def movie_outdated(run_dir: Path, frames: list[Path], draft: bool = False) -> bool:
+    movie = paths.movie_path(run_dir, draft)
     if not movie.exists():
         return True
     newest = max([p.stat().st_mtime for p in frames]
@@ -197,7 +205,7 @@ def _plan(args: argparse.Namespace, run_dir: Path, manifest: dict
     selected = select_frames(manifest, args.frames)
     todo = [i for i in selected
             if args.force or not paths.frame_done(run_dir, i, resolution,
-                                                  paths.frame_key(manifest, i))]
+                                                  paths.frame_key(manifest, i), args.draft)]
     return resolution, samples, selected, todo
 
 
@@ -209,9 +217,12 @@ def use_container_form() -> bool:
 
 
 def _submit_chunk(run_dir: Path, chunk: list[int], resolution: tuple[int, int], samples: int,
-                  device: str, threads: int) -> object:
+                  device: str, threads: int, draft: bool = False) -> object:
     """Submit one chunk task in the form this process uses (see :func:`use_container_form`)."""
     if use_container_form():
+        if draft:
+            raise PipelineError("--draft renders with the bpy wheel here, not in the Blender "
+                                "image under COMPSs: run python -m render RUN_DIR --draft")
         from core.containers import covered
         from core.runtime.taskdef import task_def
         from render.tasks import render_chunk_container
@@ -227,7 +238,7 @@ def _submit_chunk(run_dir: Path, chunk: list[int], resolution: tuple[int, int], 
                                       int(threads))
     from render.tasks import render_chunk
 
-    return render_chunk(str(run_dir), chunk, list(resolution), samples, device, threads)
+    return render_chunk(str(run_dir), chunk, list(resolution), samples, device, threads, draft)
 
 
 def _runtime_options() -> str:
@@ -268,7 +279,7 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
     lines.append(f"# here, {workers} worker(s), per chunk:")
     for c in chunks:
         cmd = blender_command(chunk_args(str(run_dir), c, list(resolution), samples,
-                                         args.device, threads))
+                                         args.device, threads, args.draft))
         lines.append(shlex.join(cmd))
     return lines
 
@@ -280,11 +291,12 @@ def run(args: argparse.Namespace) -> dict:
     set_log_file(RunDir(run_dir).run_log)
     resolution, samples, selected, todo = _plan(args, run_dir, manifest)
     skipped = len(selected) - len(todo)
-    need_blend = not args.no_blend and (args.force or blend_outdated(run_dir))
+    draft = bool(args.draft)
+    need_blend = not (args.no_blend or draft) and (args.force or blend_outdated(run_dir))
+    how = "Workbench draft" if draft else f"{samples} samples, {args.device}"
     say(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
-        f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, "
-        f"{samples} samples, {args.device}")
-    if todo and args.device == "GPU":
+        f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, {how}")
+    if todo and args.device == "GPU" and not draft:
         probe_device(run_dir, "GPU")
 
     from core.runtime import wait_on
@@ -297,8 +309,8 @@ def run(args: argparse.Namespace) -> dict:
             workers = int(getattr(engine, "workers", 1) or 1)
             chunks = make_chunks(todo, args.chunk, workers)
             threads = _threads(engine, len(chunks))  # (the .blend task is brief)
-            futures = [_submit_chunk(run_dir, c, resolution, samples, args.device, threads)
-                       for c in chunks]
+            futures = [_submit_chunk(run_dir, c, resolution, samples, args.device, threads,
+                                     draft) for c in chunks]
             if need_blend:
                 futures.append(write_blend(str(run_dir), str(paths.blend_path(run_dir)),
                                            list(resolution)))
@@ -308,22 +320,24 @@ def run(args: argparse.Namespace) -> dict:
     per_frame = [s for r in results for s in r.get("seconds", [])]
     rendered = sum(len(r.get("frames", [])) for r in results)
     if per_frame:
-        say(f"render: {rendered} frame(s) in {wall:.1f}s wall, "
-            f"{sum(per_frame) / len(per_frame):.1f}s per frame in Blender "
-            f"(min {min(per_frame):.1f}s, max {max(per_frame):.1f}s)")
+        d = 2 if draft else 1
+        say(f"render: {rendered} {'draft ' if draft else ''}frame(s) in {wall:.1f}s wall, "
+            f"{sum(per_frame) / len(per_frame):.{d}f}s per frame in Blender "
+            f"(min {min(per_frame):.{d}f}s, max {max(per_frame):.{d}f}s)")
 
     movie = None
     if not args.no_movie:
         all_frames = sorted(f["index"] for f in manifest["frames"])
         missing = [i for i in all_frames
-                   if not paths.frame_done(run_dir, i, resolution, paths.frame_key(manifest, i))]
+                   if not paths.frame_done(run_dir, i, resolution, paths.frame_key(manifest, i),
+                                           draft)]
         if missing:
             say(f"render: movie not made: {len(missing)} frame(s) of the manifest are not "
                 f"rendered at {resolution[0]}x{resolution[1]} (first: {missing[0]})")
         else:
-            files = [paths.final_frame(run_dir, i) for i in all_frames]
-            movie = paths.movie_path(run_dir)
-            if args.force or rendered or movie_outdated(run_dir, files):
+            files = [paths.final_frame(run_dir, i, draft) for i in all_frames]
+            movie = paths.movie_path(run_dir, draft)
+            if args.force or rendered or movie_outdated(run_dir, files, draft):
                 from render.movie import encode
 
                 t1 = time.perf_counter()

@@ -146,7 +146,8 @@ def _paste_colorbar(img: Image.Image, path: Path, margin: int) -> int:
     return target_w
 
 
-def compose_file(raw: Path, out: Path, manifest: dict, frame: dict, run_dir: Path) -> Path:
+def compose_file(raw: Path, out: Path, manifest: dict, frame: dict, run_dir: Path,
+                 draft: bool = False) -> Path:
     """Read the clean plate ``raw``, write the composed RGB frame to ``out`` atomically."""
     with Image.open(raw) as plate:
         plate.load()
@@ -157,7 +158,8 @@ def compose_file(raw: Path, out: Path, manifest: dict, frame: dict, run_dir: Pat
 
     info = PngInfo()
     info.add_text(KEY_FIELD, frame_key(manifest, frame["index"]))
-    info.add_text("Software", "vizpipe render (Blender Cycles)")
+    info.add_text("Software", "vizpipe render (Blender "
+                  + ("Workbench draft)" if draft else "Cycles)"))
     with atomic_path(out) as tmp:
         img.convert("RGB").save(tmp, format="PNG", optimize=False, compress_level=6,
                                 pnginfo=info)

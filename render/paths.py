@@ -7,6 +7,10 @@ Pure Python (no bpy): used by the driver and by the Blender chunk processes alik
 ``RUN_DIR/logs/*.log``           the full output of each Blender process
 ``RUN_DIR/scene.blend``          the whole animation for artists
 ``RUN_DIR/movie.mp4``            H.264 movie of the final frames
+``RUN_DIR/frames/draft/...``     ``--draft`` (Workbench) frames and plates, same names
+``RUN_DIR/movie_draft.mp4``      movie of the draft frames
+
+Draft outputs never replace final ones, and neither counts as done for the other.
 """
 
 from __future__ import annotations
@@ -27,11 +31,19 @@ def frames_dir(run_dir: Path) -> Path:
     return RunDir(run_dir).frames
 
 
-def final_frame(run_dir: Path, index: int) -> Path:
-    return RunDir(run_dir).frame_png(index)
+DRAFT = "draft"  # sub-folder of frames/ holding the --draft frames
 
 
-def raw_frame(run_dir: Path, index: int) -> Path:
+def final_frame(run_dir: Path, index: int, draft: bool = False) -> Path:
+    """``frames/NNNN.png``, or ``frames/draft/NNNN.png`` for a draft."""
+    path = RunDir(run_dir).frame_png(index)
+    return path.parent / DRAFT / path.name if draft else path
+
+
+def raw_frame(run_dir: Path, index: int, draft: bool = False) -> Path:
+    """``frames/raw/NNNN.png``, or ``frames/draft/raw/NNNN.png`` for a draft."""
+    if draft:
+        return frames_dir(run_dir) / DRAFT / "raw" / RunDir(run_dir).raw_png(index).name
     return RunDir(run_dir).raw_png(index)
 
 
@@ -43,8 +55,9 @@ def blend_path(run_dir: Path) -> Path:
     return RunDir(run_dir).blend
 
 
-def movie_path(run_dir: Path) -> Path:
-    return RunDir(run_dir).movie
+def movie_path(run_dir: Path, draft: bool = False) -> Path:
+    movie = RunDir(run_dir).movie
+    return movie.with_name(f"{movie.stem}_{DRAFT}{movie.suffix}") if draft else movie
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
@@ -89,10 +102,11 @@ def png_key(path: Path) -> str | None:
 
 
 def frame_done(run_dir: Path, index: int, resolution: tuple[int, int],
-               key: str | None = None) -> bool:
-    """A final frame exists, is a complete PNG of the requested size and, when ``key`` is
-    given, was rendered from the same manifest content (see :func:`frame_key`)."""
-    path = final_frame(run_dir, index)
+               key: str | None = None, draft: bool = False) -> bool:
+    """A final (``draft``: draft) frame exists, is a complete PNG of the requested size and,
+    when ``key`` is given, was rendered from the same manifest content (see
+    :func:`frame_key`)."""
+    path = final_frame(run_dir, index, draft)
     if png_size(path) != tuple(resolution):
         return False
     return key is None or png_key(path) == key

@@ -138,6 +138,78 @@ def enable_gpu() -> str:
                            + "); render with --device CPU")
 
 
+def setup_draft(scene: bpy.types.Scene) -> dict[str, Any]:
+    """Workbench settings for ``--draft`` (after :func:`setup_render`: size, threads, PNG):
+    solid studio-lit colours from each object's vertex colour attribute (see
+    :meth:`SceneBuilder.build`), FXAA, a transparent film (the overlay step draws the
+    background) and the Standard view transform, so the colours read as they are."""
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.film_transparent = True
+    scene.render.image_settings.color_mode = "RGBA"
+    scene.display.render_aa = "FXAA"
+    shading = scene.display.shading
+    shading.light = "STUDIO"
+    shading.color_type = "VERTEX"  # the active colour attribute ("Attribute" in the UI)
+    shading.show_shadows = False
+    shading.show_cavity = False
+    shading.show_object_outline = False
+    shading.show_specular_highlight = True
+    vs = scene.view_settings
+    vs.view_transform = "Standard"
+    vs.look = "None"
+    return {"device": "CPU", "backend": "Workbench", "denoiser": ""}
+
+
+def _draft_colors(a: dict, geom: Any, n: int) -> np.ndarray | None:
+    """(n, 4) linear RGBA per vertex for the Workbench draft: the asset's colour map baked on
+    the CPU, else None (keep the file's vertex colours), else its flat colour."""
+    attrs = getattr(geom, "attributes", {}) or {}
+    cmap = a.get("colormap")
+    if cmap and cmap.get("attribute") in attrs:
+        values = _scalar_attributes({"v": attrs[cmap["attribute"]]})["v"]
+        srgba = colormaps.apply(values, cmap["name"], float(cmap["vmin"]), float(cmap["vmax"]),
+                                log=bool(cmap.get("log"))) / 255.0
+    elif getattr(geom, "colors", None) is not None and "color" not in a:
+        return None
+    else:
+        srgba = np.ones((n, 4))
+        srgba[:, :3] = np.asarray(a.get("color", DEFAULT_COLOR), np.float64)[:3]
+    lin = np.empty((n, 4), np.float32)
+    lin[:, :3] = colormaps.srgb_to_linear(srgba[:, :3])
+    lin[:, 3] = 1.0
+    return lin
+
+
+def _set_draft_colors(me: bpy.types.Mesh, colors: np.ndarray | None) -> None:
+    """Write ``colors`` as the mesh's active colour attribute (Workbench's VERTEX colour)."""
+    cas = me.color_attributes
+    if colors is not None:
+        if COLOR_ATTR in cas:
+            cas.remove(cas[COLOR_ATTR])
+        cas.new(COLOR_ATTR, "FLOAT_COLOR", "POINT").data.foreach_set("color", colors.ravel())
+    if COLOR_ATTR in cas:
+        cas.active_color_name = COLOR_ATTR
+        cas.default_color_name = COLOR_ATTR
+
+
+def _bake_modifiers(obj: bpy.types.Object) -> None:
+    """Replace a geometry-nodes object's mesh by its evaluated mesh (the draft: Workbench
+    reads only an object's own active colour attribute, which generated meshes lack)."""
+    dg = bpy.context.evaluated_depsgraph_get()
+    me = bpy.data.meshes.new_from_object(obj.evaluated_get(dg), preserve_all_data_layers=True,
+                                         depsgraph=dg)
+    old = obj.data
+    groups = [m.node_group for m in obj.modifiers if m.type == "NODES" and m.node_group]
+    obj.modifiers.clear()
+    obj.data = me
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+    for g in groups:
+        if g.users == 0:
+            bpy.data.node_groups.remove(g)
+    _set_draft_colors(me, None)
+
+
 def _ocio_processor(scene: bpy.types.Scene) -> Any:
     """OpenColorIO CPU processor of the scene's view transform (scene linear -> display)."""
     import importlib
@@ -587,8 +659,9 @@ def _geometry_nodes(obj: bpy.types.Object, name: str) -> tuple[bpy.types.NodeTre
 
 
 def points_object(name: str, pts: Points, a: dict, mat: bpy.types.Material,
-                  default_radius: float) -> bpy.types.Object:
-    """A point cloud of spheres (Cycles renders them natively) via geometry nodes."""
+                  default_radius: float, draft: bool = False) -> bpy.types.Object:
+    """A point cloud of spheres (Cycles renders them natively) via geometry nodes; ``draft``:
+    low-poly sphere meshes instead (Workbench colours meshes by their colour attribute)."""
     me = vertex_data(name, pts.positions, pts.attributes, pts.colors)
     obj = bpy.data.objects.new(name, me)
     gn, nodes, gin, gout = _geometry_nodes(obj, f"{name}_points")
@@ -599,7 +672,20 @@ def points_object(name: str, pts: Points, a: dict, mat: bpy.types.Material,
         m2p.inputs["Radius"].default_value = radius
     else:
         nodes.link(radius, m2p.inputs["Radius"])
-    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)
+    points = m2p.outputs["Points"]
+    if draft:
+        ico = nodes.new("GeometryNodeMeshIcoSphere")
+        ico.inputs["Radius"].default_value = 1.0
+        ico.inputs["Subdivisions"].default_value = 1  # 20 faces: plenty for a draft
+        inst = nodes.new("GeometryNodeInstanceOnPoints")
+        nodes.link(points, inst.inputs["Points"])
+        nodes.link(ico.outputs["Mesh"], inst.inputs["Instance"])
+        rad = nodes.new("GeometryNodeInputRadius")
+        nodes.link(rad.outputs["Radius"], inst.inputs["Scale"])
+        real = nodes.new("GeometryNodeRealizeInstances")
+        nodes.link(inst.outputs["Instances"], real.inputs["Geometry"])
+        points = real.outputs["Geometry"]
+    _set_material_out(nodes, points, mat, gout)
     return obj
 
 
@@ -613,8 +699,9 @@ def _set_material_out(nodes, geometry, mat: bpy.types.Material, gout) -> None:
 
 
 def curves_object(name: str, cur: Curves, a: dict, mat: bpy.types.Material,
-                  default_radius: float) -> bpy.types.Object:
-    """Tubes around polylines: Mesh to Curve -> Curve to Mesh (circle profile)."""
+                  default_radius: float, draft: bool = False) -> bpy.types.Object:
+    """Tubes around polylines: Mesh to Curve -> Curve to Mesh (circle profile; ``draft``: 5
+    sides instead of 12)."""
     me = vertex_data(name, cur.points, cur.attributes, cur.colors, cur.edges())
     obj = bpy.data.objects.new(name, me)
     gn, nodes, gin, gout = _geometry_nodes(obj, f"{name}_tubes")
@@ -623,7 +710,7 @@ def curves_object(name: str, cur: Curves, a: dict, mat: bpy.types.Material,
     m2c = nodes.new("GeometryNodeMeshToCurve")
     nodes.link(gin.outputs[0], m2c.inputs["Mesh"])
     profile = nodes.new("GeometryNodeCurvePrimitiveCircle", mode="RADIUS")
-    profile.inputs["Resolution"].default_value = 12
+    profile.inputs["Resolution"].default_value = 5 if draft else 12
     profile.inputs["Radius"].default_value = 1.0
     c2m = nodes.new("GeometryNodeCurveToMesh")
     nodes.link(m2c.outputs["Curve"], c2m.inputs["Curve"])
@@ -663,8 +750,9 @@ class SceneBuilder:
     """Turns manifest assets into Blender objects (materials cached per display settings)."""
 
     def __init__(self, scene: bpy.types.Scene, run_dir: Path, manifest: dict,
-                 relative_volumes: bool = False):
+                 relative_volumes: bool = False, draft: bool = False):
         self.scene = scene
+        self.draft = draft
         self.run_dir = run_dir
         self.manifest = manifest
         self.relative_volumes = relative_volumes
@@ -715,19 +803,24 @@ class SceneBuilder:
                 obj.data.materials.append(mat)
             elif kind == "points":
                 pts = geom if isinstance(geom, Points) else Points(_positions(geom))
-                obj = points_object(obj_name, pts, a, mat, self.default_radius)
+                obj = points_object(obj_name, pts, a, mat, self.default_radius, self.draft)
             elif kind == "curves":
                 if not isinstance(geom, Curves):
                     raise BadInputError(f"{path}: asset {a['name']!r} is curves in the "
                                         f"manifest but the file holds {type(geom).__name__}")
-                obj = curves_object(obj_name, geom, a, mat, self.default_radius)
+                obj = curves_object(obj_name, geom, a, mat, self.default_radius, self.draft)
             else:  # the schema allows no other kind
                 raise BadInputError(f"asset {a['name']!r}: unknown kind {kind!r}")
+            if self.draft:
+                n = len(obj.data.vertices)
+                _set_draft_colors(obj.data, _draft_colors(a, geom, n))
         if "transform" in a:
             obj.matrix_world = Matrix(a["transform"])
         obj["vizpipe_asset"] = a["name"]
         obj["vizpipe_units"] = a.get("units", "")
         self.scene.collection.objects.link(obj)
+        if self.draft and obj.type == "MESH" and obj.modifiers:
+            _bake_modifiers(obj)
         return obj
 
     def build_static(self) -> list[bpy.types.Object]:
@@ -797,15 +890,19 @@ def keyframe_visibility(obj: bpy.types.Object, frame: int, first: int, last: int
 
 def prepare(manifest: dict, run_dir: Path, *, resolution: tuple[int, int], samples: int,
             device: str = "CPU", threads: int = 0, transparent: bool = False,
-            relative_volumes: bool = False) -> tuple[bpy.types.Scene, SceneBuilder,
-                                                     bpy.types.Object, dict]:
-    """Empty scene with render settings, world, camera, light rig and the static assets."""
+            relative_volumes: bool = False, draft: bool = False
+            ) -> tuple[bpy.types.Scene, SceneBuilder, bpy.types.Object, dict]:
+    """Empty scene with render settings, world, camera, light rig and the static assets;
+    ``draft``: Workbench (:func:`setup_draft`), no world (the overlay draws the background)."""
     scene = reset()
     r = manifest.get("render", {})
     chosen = setup_render(scene, resolution=resolution, samples=samples, device=device,
                           threads=threads, transparent=transparent,
                           exposure=float(r.get("exposure", 0.0)))
-    setup_world(scene, r.get("background"))
+    if draft:
+        chosen = setup_draft(scene)
+    else:
+        setup_world(scene, r.get("background"))
     frames = manifest["frames"]
     scene.frame_start = min(f["index"] for f in frames)
     scene.frame_end = max(f["index"] for f in frames)
@@ -815,7 +912,7 @@ def prepare(manifest: dict, run_dir: Path, *, resolution: tuple[int, int], sampl
     spec = frames[0].get("camera") or default_camera(manifest, aspect)
     dist = (Vector(spec["location"]) - Vector(spec["look_at"])).length
     add_light_rig(scene, cam, manifest["bounds"], dist)
-    builder = SceneBuilder(scene, run_dir, manifest, relative_volumes)
+    builder = SceneBuilder(scene, run_dir, manifest, relative_volumes, draft)
     builder.build_static()
     return scene, builder, cam, chosen
 

@@ -40,7 +40,8 @@ CHUNK_ARGS = ("{{run_dir}} --frames {{frames}} --resolution {{resolution}} "
 
 
 def chunk_args(run_dir: str, frames: list[int], resolution: list[int] | None,
-               samples: int | None, device: str, threads: int) -> list[str]:
+               samples: int | None, device: str, threads: int,
+               draft: bool = False) -> list[str]:
     """Command-line arguments of ``render.blender_chunk`` for a chunk."""
     args = [str(run_dir), "--frames", ",".join(str(i) for i in frames), "--device", device,
             "--threads", str(int(threads))]
@@ -48,17 +49,21 @@ def chunk_args(run_dir: str, frames: list[int], resolution: list[int] | None,
         args += ["--resolution", f"{int(resolution[0])}x{int(resolution[1])}"]
     if samples:
         args += ["--samples", str(int(samples))]
+    if draft:
+        args.append("--draft")
     return args
 
 
 @constraint(computing_units=env_units("VIZPIPE_CU_RENDER"))
 @task(returns=1, on_failure="RETRY", time_out=4 * 3600)
 def render_chunk(run_dir: str, frames: list[int], resolution: list[int] | None,
-                 samples: int | None, device: str, threads: int) -> dict:
-    """Render ``frames`` in one Blender process; ``{"frames", "seconds", "wall_s"}``."""
-    tag = f"frames {frames[0]:04d}-{frames[-1]:04d}"
-    log = logs_dir(Path(run_dir)) / f"render_{frames[0]:04d}_{frames[-1]:04d}.log"
-    return run_blender(chunk_args(run_dir, frames, resolution, samples, device, threads),
+                 samples: int | None, device: str, threads: int, draft: bool = False) -> dict:
+    """Render ``frames`` in one Blender process (``draft``: Workbench, frames/draft/);
+    ``{"frames", "seconds", "wall_s"}``."""
+    kind = "draft" if draft else "render"
+    tag = f"{'draft ' if draft else ''}frames {frames[0]:04d}-{frames[-1]:04d}"
+    log = logs_dir(Path(run_dir)) / f"{kind}_{frames[0]:04d}_{frames[-1]:04d}.log"
+    return run_blender(chunk_args(run_dir, frames, resolution, samples, device, threads, draft),
                        log, tag)
 
 

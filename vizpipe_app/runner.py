@@ -40,9 +40,10 @@ def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
     return lines
 
 
-def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) -> None:
+def render_subprocess(run_dir: Path, engine: str | None, workers: int | None,
+                      draft: bool = False) -> None:
     """Render ``run_dir`` with the render command in its own process (bpy stays out of the
-    caller's); a failure is one PipelineError naming the run's log."""
+    caller's; ``draft``: ``--draft``); a failure is one PipelineError naming the run's log."""
     import subprocess
 
     from core.errors import PipelineError
@@ -52,6 +53,8 @@ def render_subprocess(run_dir: Path, engine: str | None, workers: int | None) ->
     if engine:
         cmd += ["--engine", engine]
     cmd += ["--workers", str(resolve_workers(workers))]
+    if draft:
+        cmd.append("--draft")
     res = subprocess.run(cmd)
     if res.returncode != 0:
         raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
@@ -89,7 +92,7 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
             return 0
         run_dir = Path(result["manifest"]).parent
         if not app:
-            render_subprocess(run_dir, settings.engine, settings.workers)
+            render_subprocess(run_dir, settings.engine, settings.workers, settings.draft)
             return 0
         from core.runtime import resolve_workers
         from render.driver import build_parser
@@ -98,6 +101,8 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
         rargv = [str(run_dir), "--workers", str(resolve_workers(settings.workers))]
         if settings.engine:
             rargv += ["--engine", settings.engine]
+        if settings.draft:
+            rargv.append("--draft")
         render_run(build_parser().parse_args(rargv))
         return 0
 
