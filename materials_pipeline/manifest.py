@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
              "Hartree/e": "Hartree/e"}
-SIGNED_COLOURS = ((0.16, 0.42, 0.85), (0.90, 0.35, 0.15))  # + blue, - orange (sRGB)
+SIGNED_COLOURS = ((0.95, 0.85, 0.15), (0.15, 0.80, 0.90))  # + yellow, - cyan (sRGB, VESTA)
 SURFACE_COLOUR = (0.95, 0.80, 0.30)  # a density surface without colour-by field: amber
 
 

@@ -56,6 +56,103 @@ def _quiet_render():
     return quiet()
 
 
+_STAGES = ("sync", "bvh", "sampling", "denoise")
+
+
+def _stage_of(status: str, sampled: bool) -> str:
+    """The stage a Cycles status string belongs to (``render_stats`` messages)."""
+    low = status.lower()
+    if "denois" in low and not low.startswith("loading"):
+        return "denoise"
+    if "sample" in low or "path tracing" in low or "rendered" in low:
+        return "sampling"
+    if "bvh" in low:
+        return "bvh"
+    return "other" if sampled else "sync"
+
+
+class _StageClock:
+    """Splits one ``bpy.ops.render.render`` call by Cycles' status messages.
+
+    ``render_stats`` handlers get Blender's stats line (``... | Synchronizing object | x``,
+    ``... | Updating Scene BVH``, ``... | Sample 5/32``, ``... | Denoising``); each message's
+    stage (:func:`_stage_of`) is charged the time until the next message. ``render_pre`` and
+    ``render_post`` bound the engine's part; what follows ``render_post`` (image write) is
+    ``other``.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str]] = []
+
+    def on_stats(self, text, *_args) -> None:
+        parts = [p.strip() for p in str(text).split("|")]
+        status = parts[-1]  # the status is the last field, or the one before an object name
+        if len(parts) >= 2 and parts[-2].lower().startswith(("synchronizing", "updating",
+                                                              "loading")):
+            status = parts[-2]
+        self.events.append((time.perf_counter(), status))
+
+    def on_pre(self, *_args) -> None:
+        self.events.append((time.perf_counter(), "<pre>"))
+
+    def on_post(self, *_args) -> None:
+        self.events.append((time.perf_counter(), "<post>"))
+
+    def __enter__(self):
+        import bpy
+
+        self.events = []
+        h = bpy.app.handlers
+        h.render_stats.append(self.on_stats)
+        h.render_pre.append(self.on_pre)
+        h.render_post.append(self.on_post)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import bpy
+
+        self.t1 = time.perf_counter()
+        h = bpy.app.handlers
+        for lst, fn in ((h.render_stats, self.on_stats), (h.render_pre, self.on_pre),
+                        (h.render_post, self.on_post)):
+            if fn in lst:
+                lst.remove(fn)
+
+    def split(self) -> dict[str, float]:
+        """Seconds per stage (sync, bvh, sampling, denoise, other), summing to the call."""
+        out = dict.fromkeys((*_STAGES, "other"), 0.0)
+        prev_t, prev = self.t0, "sync"  # before the first message: scene export
+        sampled = False
+        for t, status in self.events:
+            out[prev] += t - prev_t
+            if status == "<post>":
+                prev = "other"
+            elif status != "<pre>":
+                prev = _stage_of(status, sampled)
+                sampled = sampled or prev == "sampling"
+            prev_t = t
+        out[prev] += self.t1 - prev_t
+        return out
+
+
+class _Timer:
+    """Accumulates the seconds spent in wrapped functions (asset loading)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        return timed
+
+
 def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, int] | None,
                   samples: int | None, device: str, threads: int,
                   draft: bool = False) -> list[float]:
@@ -88,24 +185,43 @@ def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, in
           f"denoiser {chosen['denoiser'] or 'none'})", flush=True)
     aspect = res[0] / res[1]
     timings = []
+    # asset import: the builder's GLB reads and VDB grid loads, timed where scene.py calls them
+    loading = _Timer()
+    sc.read_geometry = loading.wrap(sc.read_geometry)
+    sc.volume_object = loading.wrap(sc.volume_object)
+    clock = _StageClock()
     for index in frames:
         t1 = time.perf_counter()
+        loading.seconds = 0.0
         f = by_index[index]
         objs = builder.build_frame(f)
         sc.set_camera(cam, f.get("camera") or sc.default_camera(manifest, aspect))
         scene.frame_set(index)
+        t_build = time.perf_counter() - t1
+        t_import = loading.seconds
         raw = paths.raw_frame(run_dir, index, draft)
         with atomic_path(raw) as tmp:
             scene.render.filepath = str(tmp)
-            with _quiet_render():
+            with _quiet_render(), clock:
                 bpy.ops.render.render(write_still=True)
             if not tmp.exists():
                 raise PipelineError(f"frame {index}: Blender wrote no image to {tmp}")
+        t_render = clock.t1 - clock.t0
+        t2 = time.perf_counter()
         overlay.compose_file(raw, paths.final_frame(run_dir, index, draft), manifest, f,
                              run_dir, draft=draft)
+        t_overlay = time.perf_counter() - t2
         sc.remove_objects(objs)
         dt = time.perf_counter() - t1
         timings.append(dt)
+        st = clock.split()
+        print(f"frame {index}: build {t_build:.2f} s (import {t_import:.2f} s), render "
+              f"{t_render:.2f} s (sync {st['sync']:.2f}, BVH {st['bvh']:.2f}, sampling "
+              f"{st['sampling']:.2f}, denoise {st['denoise']:.2f}, other {st['other']:.2f} s), "
+              f"overlay {t_overlay:.2f} s", flush=True)
+        if os.environ.get("VIZPIPE_RENDER_STATS"):  # the raw Cycles messages, for checking
+            for t, status in clock.events:
+                print(f"  stats {t - clock.t0:7.3f} {status}", flush=True)
         print(f"frame {index} done in {dt:.{2 if draft else 1}f}s", flush=True)
     return timings
 

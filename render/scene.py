@@ -486,9 +486,13 @@ def _fill_ramp(ramp: Any, name: str) -> None:
         el.color = rgba
 
 
-def surface_material(name: str, a: dict, attributes: set[str], has_colors: bool
-                     ) -> bpy.types.Material:
-    """Principled BSDF for meshes, points and tubes, coloured as the asset asks."""
+def surface_material(name: str, a: dict, attributes: set[str], has_colors: bool,
+                     isosurface: bool = False) -> bpy.types.Material:
+    """Principled BSDF for meshes, points and tubes, coloured as the asset asks.
+
+    ``isosurface``: the materials look of a density/orbital surface (see
+    :func:`_isosurface_look`).
+    """
     mat = bpy.data.materials.new(name)
     tree = mat.node_tree
     tree.nodes.clear()
@@ -504,7 +508,9 @@ def surface_material(name: str, a: dict, attributes: set[str], has_colors: bool
     bsdf.inputs["Roughness"].default_value = 0.38
     bsdf.inputs["Specular IOR Level"].default_value = 0.5
     opacity = float(a.get("opacity", 1.0))
-    if opacity < 1.0:
+    if isosurface:
+        _isosurface_look(nodes, bsdf, out, mat, opacity)
+    elif opacity < 1.0:
         bsdf.inputs["Alpha"].default_value = opacity
         bsdf.inputs["Coat Weight"].default_value = 0.3  # a glassy sheen on see-through skins
     emission = float(a.get("emission", 0.0))
@@ -515,6 +521,32 @@ def surface_material(name: str, a: dict, attributes: set[str], has_colors: bool
             nodes.link(color, bsdf.inputs["Emission Color"])
         bsdf.inputs["Emission Strength"].default_value = emission
     return mat
+
+
+def _isosurface_look(nodes: _Nodes, bsdf, out, mat: bpy.types.Material,
+                     opacity: float) -> None:
+    """VESTA/batoms-style isosurface: opacity follows the facing ratio (``opacity`` where
+    the surface faces the camera, 1 at the silhouette), back faces hidden so the atoms and
+    bonds inside show through, low specular and no coat (no white highlight blobs)."""
+    bsdf.inputs["Roughness"].default_value = 0.5
+    bsdf.inputs["Specular IOR Level"].default_value = 0.15
+    bsdf.inputs["Coat Weight"].default_value = 0.0
+    facing = nodes.new("ShaderNodeLayerWeight")
+    facing.inputs["Blend"].default_value = 0.5
+    alpha = nodes.new("ShaderNodeMapRange", clamp=True)  # facing 0..1 -> opacity..1
+    alpha.inputs["To Min"].default_value = min(max(opacity, 0.0), 1.0)
+    alpha.inputs["To Max"].default_value = 1.0
+    nodes.link(facing.outputs["Facing"], alpha.inputs["Value"])
+    nodes.link(alpha.outputs["Result"], bsdf.inputs["Alpha"])
+    geometry = nodes.new("ShaderNodeNewGeometry")
+    clear = nodes.new("ShaderNodeBsdfTransparent")
+    mix = nodes.new("ShaderNodeMixShader")  # Cycles: back faces fully transparent
+    nodes.link(geometry.outputs["Backfacing"], mix.inputs["Fac"])
+    nodes.link(bsdf.outputs["BSDF"], mix.inputs[1])
+    nodes.link(clear.outputs["BSDF"], mix.inputs[2])
+    nodes.link(mix.outputs["Shader"], out.inputs["Surface"])
+    mat.use_backface_culling = True  # EEVEE and the viewport
+    mat.use_backface_culling_shadow = True
 
 
 def _asset_color(nodes: _Nodes, a: dict, attributes: set[str], has_colors: bool
@@ -763,15 +795,18 @@ class SceneBuilder:
     def _material(self, a: dict, kind: str, attributes: set[str], has_colors: bool
                   ) -> bpy.types.Material:
         keys = ("colormap", "color", "opacity", "emission", "density_scale", "grid")
+        # the materials scene's isosurfaces (meshes with a level) get the VESTA look
+        iso = (self.manifest.get("domain") == "materials" and kind == "mesh"
+               and "level" in a)
         key = json.dumps([a["name"], kind, {k: a.get(k) for k in keys}, sorted(attributes),
-                          has_colors], sort_keys=True)
+                          has_colors, iso], sort_keys=True)
         mat = self._materials.get(key)
         if mat is None:
             name = f"{a['name']}_material"
             if kind == "volume":
                 mat = volume_material(name, a)
             else:
-                mat = surface_material(name, a, attributes, has_colors)
+                mat = surface_material(name, a, attributes, has_colors, isosurface=iso)
             self._materials[key] = mat
         return mat
 
