@@ -20,7 +20,13 @@ from core.cli import (
     resolution,
 )
 from core.io import asset_formats
-from core.settings import RunSettings, from_namespace, split_list
+from core.settings import (
+    DEFAULT_RESOLUTION,
+    DEFAULT_SAMPLES,
+    RunSettings,
+    from_namespace,
+    split_list,
+)
 
 __all__ = ["ClimateSettings", "build_parser", "settings_from_args"]
 
@@ -93,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="render particle trails (written and in scene.usda either way)")
     add_asset_args(ap)
     ap.add_argument("--title")
-    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=12)
+    ap.add_argument("--resolution", type=resolution, default=DEFAULT_RESOLUTION,
+                    metavar="WxH")
+    ap.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES)
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true")
     ap.add_argument("--draft", action="store_true",

@@ -20,6 +20,11 @@ __all__ = ["RunSettings", "from_namespace", "split_list"]
 
 S = TypeVar("S", bound="RunSettings")
 
+#: the one default picture size and sample count: the pipelines' --resolution/--samples and
+#: the renderer's fallback for a manifest without them
+DEFAULT_RESOLUTION: tuple[int, int] = (800, 450)
+DEFAULT_SAMPLES = 12
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
@@ -31,8 +36,8 @@ class RunSettings:
     formats: tuple[str, ...] = ("usd", "glb")  # core.io.DEFAULT_FORMATS
     full_res: bool = False  # keep every isosurface triangle (core.lod)
     title: str | None = None
-    resolution: tuple[int, int] = (800, 450)
-    samples: int = 12
+    resolution: tuple[int, int] = DEFAULT_RESOLUTION
+    samples: int = DEFAULT_SAMPLES
     fps: int = 12
     volume: bool = True  # write a .vdb volume
     show_volume: bool = False

@@ -20,7 +20,13 @@ from core.cli import (
     resolution,
 )
 from core.io import asset_formats
-from core.settings import RunSettings, from_namespace, split_list
+from core.settings import (
+    DEFAULT_RESOLUTION,
+    DEFAULT_SAMPLES,
+    RunSettings,
+    from_namespace,
+    split_list,
+)
 
 __all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "parse_formats"]
 
@@ -73,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--title", help="title of the stills [from the input]")
     ap.add_argument("--orbit-frames", type=positive_int, default=48,
                     help="frames of the camera orbit around a single frame [48]")
-    ap.add_argument("--resolution", type=resolution, default=(800, 450), metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=12)
+    ap.add_argument("--resolution", type=resolution, default=DEFAULT_RESOLUTION,
+                    metavar="WxH")
+    ap.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES)
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true", help="assets and manifest only")
     ap.add_argument("--draft", action="store_true",

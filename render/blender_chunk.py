@@ -2,7 +2,7 @@
 
 bpy keeps global state, so the driver starts one process per chunk::
 
-    python -m render.blender_chunk RUN_DIR --frames 0,1,2 [--resolution 1280x720]
+    python -m render.blender_chunk RUN_DIR --frames 0,1,2 [--resolution 800x450]
         [--samples 32] [--device CPU|GPU] [--threads N] [--draft]
     python -m render.blender_chunk RUN_DIR --blend scene.blend [--resolution WxH]
     python -m render.blender_chunk --probe-device GPU

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=parse_frame_range, metavar="A:B",
                     help="frame indices to render: A:B (B excluded), A:, :B or A [all]")
     ap.add_argument("--resolution", type=parse_resolution, metavar="WxH",
-                    help="image size [manifest render.resolution, else 1280x720]")
+                    help=f"image size [manifest render.resolution, else "
+                         f"{paths.DEFAULT_RESOLUTION[0]}x{paths.DEFAULT_RESOLUTION[1]}]")
     ap.add_argument("--samples", type=positive_int, metavar="N",
                     help=f"Cycles samples per pixel [manifest render.samples, else "
                          f"{paths.DEFAULT_SAMPLES}]")

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from core.rundir import RunDir
 
-DEFAULT_RESOLUTION = (1280, 720)
-DEFAULT_SAMPLES = 32
+# one default picture size and sample count, defined in core.settings
+from core.settings import DEFAULT_RESOLUTION as DEFAULT_RESOLUTION
+from core.settings import DEFAULT_SAMPLES as DEFAULT_SAMPLES
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
 
