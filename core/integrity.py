@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 
 from core.errors import BadInputError
 
@@ -174,22 +175,27 @@ def netcdf_classic_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return promised, size
 
 
+def _check_size(path: str | os.PathLike,
+                sizer: Callable[[str | os.PathLike], tuple[int, int] | None], header: str,
+                kind: str) -> None:
+    """BadInputError when ``sizer(path)`` (``(promised, has)`` or None: not this format)
+    says the file is short, or raises :class:`_Truncated` (``header`` itself is cut)."""
+    try:
+        got = sizer(path)
+    except _Truncated:
+        raise BadInputError(f"{path}: truncated: the {header} itself is cut short at "
+                            f"{os.path.getsize(path)} bytes; expected a complete {kind} "
+                            "file") from None
+    if got is not None and got[1] < got[0]:
+        raise BadInputError(f"{path}: truncated: header promises {got[0]} bytes, file has "
+                            f"{got[1]}")
+
+
 def check_netcdf_classic(path: str | os.PathLike) -> None:
     """Raise BadInputError when a NetCDF classic / 64-bit offset / CDF-5 file is shorter
     than its header promises (or its header is cut short); None otherwise, and for files of
     another format."""
-    size = os.path.getsize(path)
-    try:
-        got = netcdf_classic_size(path)
-    except _Truncated:
-        raise BadInputError(f"{path}: truncated: the NetCDF header itself is cut short at "
-                            f"{size} bytes; expected a complete NetCDF file") from None
-    if got is None:
-        return
-    promised, size = got
-    if size < promised:
-        raise BadInputError(f"{path}: truncated: header promises {promised} bytes, file has "
-                            f"{size}")
+    _check_size(path, netcdf_classic_size, "NetCDF header", "NetCDF")
 
 
 def hdf5_size(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -242,18 +248,7 @@ def check_hdf5(path: str | os.PathLike) -> None:
     """Raise BadInputError when an HDF5 file (NetCDF4, vaspout.h5) is shorter than its
     superblock's end-of-file address (or its superblock is cut short); None otherwise, and
     for files that are not HDF5."""
-    size = os.path.getsize(path)
-    try:
-        got = hdf5_size(path)
-    except _Truncated:
-        raise BadInputError(f"{path}: truncated: the HDF5 superblock itself is cut short at "
-                            f"{size} bytes; expected a complete HDF5 file") from None
-    if got is None:
-        return
-    promised, size = got
-    if size < promised:
-        raise BadInputError(f"{path}: truncated: header promises {promised} bytes, file has "
-                            f"{size}")
+    _check_size(path, hdf5_size, "HDF5 superblock", "HDF5")
 
 
 def pp_size(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -286,10 +281,7 @@ def pp_size(path: str | os.PathLike) -> tuple[int, int] | None:
 def check_pp(path: str | os.PathLike) -> None:
     """Raise BadInputError when a PP file ends inside a record (its last field cut short);
     None otherwise, and for files that are not PP."""
-    got = pp_size(path)
-    if got is not None and got[1] < got[0]:
-        raise BadInputError(f"{path}: truncated: header promises {got[0]} bytes, file has "
-                            f"{got[1]}")
+    _check_size(path, pp_size, "PP record", "PP")
 
 
 def check_file(path: str | os.PathLike) -> None:

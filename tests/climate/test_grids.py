@@ -49,7 +49,7 @@ import pytest
 from core.manifest import read_manifest
 from core.rundir import RunDir
 from tests.climate import _raw
-from tests.climate.test_real_files import _at, _main, _same, _scene_xy
+from tests.climate.test_real_files import _at, _main, _same, _scene_xy, usd_layer
 
 D = Path(__file__).resolve().parent.parent / "data" / "real" / "climate"
 DEFAULT = ["--no-render", "--engine", "serial"]  # the command as a user runs it
@@ -179,20 +179,7 @@ class Layer:
 
     @classmethod
     def read(cls, out: Path, i: int) -> Layer:
-        from pxr import Usd, UsdGeom
-
-        fr = read_manifest(out)["frames"][i]
-        (a,) = [a for a in fr["assets"] if a["name"] == "layer"]
-        (rel,) = [r for r in a.get("alternates") or [] if r.endswith(".usdc")]
-        stage = Usd.Stage.Open(str(out / rel))
-        (mesh,) = [UsdGeom.Mesh(x) for x in Usd.PrimRange(stage.GetDefaultPrim())
-                   if x.IsA(UsdGeom.Mesh)]
-        xyz = np.asarray(mesh.GetPointsAttr().Get(), np.float64).reshape(-1, 3)
-        m = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), np.float64)
-        xyz = (xyz @ m[:3, :3] + m[3, :3]) * UsdGeom.GetStageMetersPerUnit(stage) / 1000.0
-        faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get(), np.int64).reshape(-1, 3)
-        value = np.asarray(UsdGeom.PrimvarsAPI(mesh).GetPrimvar("value").Get(), np.float64)
-        return cls(xyz, faces, value)
+        return cls(*usd_layer(out, i))
 
 
 def _fixed_finite_points(raw: _raw.Raw, n: int = 8) -> np.ndarray:

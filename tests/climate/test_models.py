@@ -523,24 +523,13 @@ def _main(argv: list[str]) -> int:
 
 
 def _layer(out: Path, frame: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Frame ``frame``'s layer from its exact ``layer.usdc`` (pxr): vertex (x, y) in km,
-    ``value`` per vertex, and the field the layer shows (the frame's ``variable`` or the
-    manifest's)."""
-    from pxr import Usd, UsdGeom
-
+    """Frame ``frame``'s layer from its exact ``layer.usdc`` (pxr, :func:`usd_layer`): vertex
+    (x, y) in km, ``value`` per vertex, and the frame's time label."""
     from core.manifest import read_manifest
+    from tests.climate.test_real_files import usd_layer
 
-    man = read_manifest(out)
-    fr = man["frames"][frame]
-    (a,) = [a for a in fr["assets"] if a["name"] == "layer"]
-    (rel,) = [r for r in [a["path"], *(a.get("alternates") or [])] if r.endswith(".usdc")]
-    stage = Usd.Stage.Open(str(out / rel))
-    (mesh,) = [UsdGeom.Mesh(x) for x in Usd.PrimRange(stage.GetDefaultPrim())
-               if x.IsA(UsdGeom.Mesh)]
-    xyz = np.asarray(mesh.GetPointsAttr().Get(), np.float64).reshape(-1, 3)
-    m = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), np.float64)
-    xyz = (xyz @ m[:3, :3] + m[3, :3]) * UsdGeom.GetStageMetersPerUnit(stage) / 1000.0
-    value = np.asarray(UsdGeom.PrimvarsAPI(mesh).GetPrimvar("value").Get(), np.float64)
+    xyz, _faces, value = usd_layer(out, frame)
+    fr = read_manifest(out)["frames"][frame]
     return xyz[:, :2], value, fr.get("label", "")
 
 

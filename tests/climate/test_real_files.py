@@ -217,39 +217,48 @@ def _asset_path(out: Path, name: str) -> Path:
     return out / a["path"]
 
 
-def _alternate(out: Path, name: str, suffix: str) -> Path:
-    """Frame 0's asset ``name`` in the format of ``suffix``, from the manifest's
+def _alternate(out: Path, name: str, suffix: str, frame: int = 0) -> Path:
+    """Frame ``frame``'s asset ``name`` in the format of ``suffix``, from the manifest's
     ``alternates`` (the formats beside the renderer's ``path``)."""
-    (a,) = [a for a in read_manifest(out)["frames"][0]["assets"] if a["name"] == name]
+    (a,) = [a for a in read_manifest(out)["frames"][frame]["assets"] if a["name"] == name]
     (rel,) = [r for r in a.get("alternates") or [] if r.endswith(suffix)]
     return out / rel
 
 
+def usd_layer(out: Path, frame: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame ``frame``'s layer read from its binary USD alternate (``layer.usdc``) with pxr
+    directly (not core's USD code): vertex positions in scene km, triangles, and the
+    per-vertex ``value`` primvar, float32 as written. (The renderer's ``layer.glb`` is
+    Draco-compressed: positions quantized to 14 bits, vertices reordered; the USD keeps
+    them exact.)"""
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.Open(str(_alternate(out, "layer", ".usdc", frame)))
+    (mesh,) = [UsdGeom.Mesh(x) for x in Usd.PrimRange(stage.GetDefaultPrim())
+               if x.IsA(UsdGeom.Mesh)]
+    xyz = np.asarray(mesh.GetPointsAttr().Get(), np.float64).reshape(-1, 3)
+    # to world (the asset's own transforms), then to km (the stage's metersPerUnit)
+    m = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), np.float64)
+    xyz = (xyz @ m[:3, :3] + m[3, :3]) * UsdGeom.GetStageMetersPerUnit(stage) / 1000.0
+    faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get(), np.int64).reshape(-1, 3)
+    pv = UsdGeom.PrimvarsAPI(mesh).GetPrimvar("value")
+    assert pv and pv.GetInterpolation() == UsdGeom.Tokens.vertex
+    value = np.asarray(pv.Get(), np.float64)
+    assert value.shape == (len(xyz),)
+    return xyz, faces, value
+
+
 @dataclass(frozen=True)
 class Layer:
-    """Frame 0's layer read from its binary USD alternate (``layer.usdc``) with pxr directly
-    (not core's USD code): vertex positions in scene km and the per-vertex ``value``
-    primvar, both float32 as written. (The renderer's ``layer.glb`` is Draco-compressed:
-    positions quantized to 14 bits, vertices reordered; the USD keeps them exact.)"""
+    """Frame 0's layer (:func:`usd_layer`): vertex positions in scene km and the per-vertex
+    ``value``."""
 
     xyz: np.ndarray
     value: np.ndarray
 
     @classmethod
     def read(cls, out: Path) -> Layer:
-        from pxr import Usd, UsdGeom
-
-        stage = Usd.Stage.Open(str(_alternate(out, "layer", ".usdc")))
-        (mesh,) = [UsdGeom.Mesh(x) for x in Usd.PrimRange(stage.GetDefaultPrim())
-                   if x.IsA(UsdGeom.Mesh)]
-        xyz = np.asarray(mesh.GetPointsAttr().Get(), np.float64).reshape(-1, 3)
-        # to world (the asset's own transforms), then to km (the stage's metersPerUnit)
-        m = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), np.float64)
-        xyz = (xyz @ m[:3, :3] + m[3, :3]) * UsdGeom.GetStageMetersPerUnit(stage) / 1000.0
-        pv = UsdGeom.PrimvarsAPI(mesh).GetPrimvar("value")
-        assert pv and pv.GetInterpolation() == UsdGeom.Tokens.vertex
-        value = np.asarray(pv.Get(), np.float64)
-        assert value.shape == (len(xyz),)
+        xyz, _faces, value = usd_layer(out)
         return cls(xyz, value)
 
 
