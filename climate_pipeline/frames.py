@@ -14,14 +14,13 @@ batch), and ``frame.json`` last. Frames between data time steps interpolate line
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import BadInputError
-from core.framecache import done, file_stat, params_key, wait_all, write_all, write_meta
+from core.framecache import done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
@@ -131,72 +130,67 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     vmin, vmax = params["range"]
     cmap = params["colormap"]
     t_write = 0.0
-    # GLBs are Draco-encoded on a background thread (the encoder releases the GIL) while
-    # this one goes on: the layer first, the largest mesh, then the isosurfaces and volume
-    pending: list[Any] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="glb") as bg:  # exit waits
-        kept = keep("layer")
-        if len(kept) < len(product_files("layer", fmts)):
-            ground = values[0]
-            colors = colormaps.apply(ground, cmap, vmin, vmax)
-            # missing cells (land of an ocean field, masked points) are no part of the layer
-            layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
-                                               height_m=float(h[0]) if field.nz >= 2 else 0.0,
-                                               drop_missing=True)
+    kept = keep("layer")
+    if len(kept) < len(product_files("layer", fmts)):
+        ground = values[0]
+        colors = colormaps.apply(ground, cmap, vmin, vmax)
+        # missing cells (land of an ocean field, masked points) are no part of the layer
+        layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
+                                           height_m=float(h[0]) if field.nz >= 2 else 0.0,
+                                           drop_missing=True)
+        t = time.perf_counter()
+        write_all(layer, fdir / "layer", fmts, files, name="layer", meters_per_unit=mpu,
+                  skip=kept)
+        t_write += time.perf_counter() - t
+        del layer
+    else:
+        files += kept
+    if field.nz >= 2:
+        for k, level in enumerate(params["thresholds"]):
+            stem = f"iso_{k}"
+            kept = keep(stem, k, lod)
+            if len(kept) == len(product_files(stem, fmts)):
+                files += kept
+                old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
+                if old is not None:
+                    meta["surfaces"].append(old)
+                    continue
+            mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
+            mesh, before = lod_mesh(mesh, lod["view_area"], lod["resolution"],
+                                    full_res=lod["full_res"])
+            rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
+            mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
             t = time.perf_counter()
-            pending += write_all(layer, fdir / "layer", fmts, files, name="layer",
-                                 meters_per_unit=mpu, skip=kept, background=bg)
+            write_all(mesh, fdir / stem, fmts, files, name=stem, meters_per_unit=mpu,
+                      skip=kept)
             t_write += time.perf_counter() - t
-            del layer
-        else:
-            files += kept
-        if field.nz >= 2:
-            for k, level in enumerate(params["thresholds"]):
-                stem = f"iso_{k}"
-                kept = keep(stem, k, lod)
-                if len(kept) == len(product_files(stem, fmts)):
-                    files += kept
-                    old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
-                    if old is not None:
-                        meta["surfaces"].append(old)
-                        continue
-                mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
-                mesh, before = lod_mesh(mesh, lod["view_area"], lod["resolution"],
-                                        full_res=lod["full_res"])
-                rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
-                mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
+            meta["surfaces"].append({"name": stem, "level": level, "faces": mesh.n_faces,
+                                     "faces_full": before})
+        if params["volume"] and np.ndim(lon) == 1:
+            from core.io.vdb import write_vdb
+
+            names = ["field.vdb"] + (["field.usdc"] if "usd" in fmts else [])
+            kept_vol = [n for n, ok in zip(names, reuse.kept(
+                names, [params_key(source or key, shared, n) for n in names]), strict=True)
+                if ok]
+            if "field.vdb" not in kept_vol:
+                to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
+                             else stages.volume_map)
+                vol = to_volume(values, lon, lat, h, proj, "field", field.units)
                 t = time.perf_counter()
-                pending += write_all(mesh, fdir / stem, fmts, files, name=stem,
-                                     meters_per_unit=mpu, skip=kept, background=bg)
+                write_vdb(vol, fdir / "field.vdb", tolerance=vdb_tolerance(params),
+                          half=True)
                 t_write += time.perf_counter() - t
-                meta["surfaces"].append({"name": stem, "level": level, "faces": mesh.n_faces,
-                                         "faces_full": before})
-            if params["volume"] and np.ndim(lon) == 1:
-                from core.io.vdb import write_vdb
+                del vol
+                kept_vol = []  # the .usdc names the .vdb beside it: rewritten with it
+            files.append("field.vdb")
+            if "usd" in fmts:
+                if "field.usdc" not in kept_vol:
+                    from core.io.usd import write_usd_volume
 
-                names = ["field.vdb"] + (["field.usdc"] if "usd" in fmts else [])
-                kept_vol = [n for n, ok in zip(names, reuse.kept(
-                    names, [params_key(source or key, shared, n) for n in names]), strict=True)
-                    if ok]
-                if "field.vdb" not in kept_vol:
-                    to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
-                                 else stages.volume_map)
-                    vol = to_volume(values, lon, lat, h, proj, "field", field.units)
-                    t = time.perf_counter()
-                    write_vdb(vol, fdir / "field.vdb", tolerance=vdb_tolerance(params),
-                              half=True)
-                    t_write += time.perf_counter() - t
-                    del vol
-                    kept_vol = []  # the .usdc names the .vdb beside it: rewritten with it
-                files.append("field.vdb")
-                if "usd" in fmts:
-                    if "field.usdc" not in kept_vol:
-                        from core.io.usd import write_usd_volume
-
-                        write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usdc",
-                                         meters_per_unit=mpu)
-                    files.append("field.usdc")
-        t_write += wait_all(pending)
+                    write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usdc",
+                                     meters_per_unit=mpu)
+                files.append("field.usdc")
     meta["write_seconds"] = t_write
     t0 = int(np.floor(tau))
     meta.update(files=files, label=time_label(field, tau), time_index=t0, units=field.units,

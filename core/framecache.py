@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -221,19 +220,13 @@ def product_files(stem: str, formats: list[str] | tuple[str, ...]) -> list[tuple
 
 def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files: list[str], *,
               name: str, meters_per_unit: float = 1.0, radius: float | None = None,
-              skip: tuple[str, ...] | list[str] = (), background: Any = None,
-              **usd_kw: Any) -> list[Any]:
+              skip: tuple[str, ...] | list[str] = (), **usd_kw: Any) -> None:
     """Write ``obj`` as ``stem`` + each format's suffix (:data:`core.io.SUFFIX`: ``.usdc``,
     ``.glb``, ``.ply``), the renderer's format always, appending the file names to ``files``;
     the file names in ``skip`` are listed but not written (kept from an earlier run).
-
-    ``background``: an executor (one thread) for the GLB: its Draco encoder releases the
-    GIL, so the frame's next stage runs meanwhile. Returns the futures; the caller waits on
-    them (:func:`wait_all`) before it records the files.
     """
     from core.io import write
 
-    futures: list[Any] = []
     for fmt, fname in product_files(stem.name, formats):
         files.append(fname)
         if fname in skip:
@@ -242,31 +235,7 @@ def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files:
         if fmt == "usd":
             write(obj, path, name=name, meters_per_unit=meters_per_unit, radius=radius,
                   **usd_kw)
-        elif fmt == "glb" and background is not None:
-            futures.append(background.submit(_timed, write, obj, path, name=name))
         elif fmt == "glb":
             write(obj, path, name=name)
         else:
             write(obj, path)
-    return futures
-
-
-def _timed(fn: Any, *args: Any, **kw: Any) -> float:
-    t = time.perf_counter()
-    fn(*args, **kw)
-    return time.perf_counter() - t
-
-
-def wait_all(futures: list[Any]) -> float:
-    """Wait for every background write; returns the seconds they took (summed). The first
-    failure is raised, after all have finished (no writer is left running on a file)."""
-    first: BaseException | None = None
-    total = 0.0
-    for f in futures:
-        try:
-            total += f.result()
-        except BaseException as exc:  # noqa: BLE001  (re-raised below)
-            first = first or exc
-    if first is not None:
-        raise first
-    return total
