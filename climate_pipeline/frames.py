@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline.settings import TRAIL_HOURS
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc, wind_window_plan
@@ -148,7 +149,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     if field.nz >= 2:
         for k, level in enumerate(params["thresholds"]):
             stem = f"iso_{k}"
-            kept = keep(stem, k, lod)
+            kept = keep(stem, k, lod, "capped")  # the walls-capped surface (isosurface_geo)
             if len(kept) == len(product_files(stem, fmts)):
                 files += kept
                 old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
@@ -248,6 +249,18 @@ def time_label(field, tau: float) -> str:
         return str(t)[:16].replace("T", " ")
 
 
+#: the particle parameters that shape only the ``trails_bBB`` files (another --trail-hours
+#: advects again, keeps the particles' files and rewrites the trails')
+TRAIL_PARAMS = ("trail_hours", "trail_points")
+TRAIL_POINTS = 12  # at most this many samples along a streak (head included)
+
+
+def trail_key(params: dict) -> dict:
+    """The streak parameters of ``params`` (defaults filled in), for the trails' file keys."""
+    return {"trail_hours": float(params.get("trail_hours", TRAIL_HOURS)),
+            "trail_points": int(params.get("trail_points", TRAIL_POINTS))}
+
+
 def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch: int, n: int,
                    seed: int, taus: list[float], params: dict) -> dict:
     """One batch of wind particles advected through every output frame (state carries over
@@ -257,10 +270,12 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
 
     t_start = time.perf_counter()
     odir = Path(out_dir)
-    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")
+              and k not in TRAIL_PARAMS}  # the streaks' parameters key the trails files only
     source = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, shared,
                         [file_stat(p) for p in wind_paths])
-    key = params_key(source, params["formats"])  # the level of detail is the isosurfaces'
+    # the level of detail is the isosurfaces'
+    key = params_key(source, params["formats"], trail_key(params))
     marker = RunDir(odir).assets / f"particles_b{batch:02d}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
@@ -341,7 +356,8 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     batch_iter = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
                                  dt=float(params.get("dt", 600.0)),
                                  max_age=float(params.get("max_age_h", 12)) * 3600,
-                                 trail_length=int(params.get("trail", 8)), lazy=True)
+                                 trail_duration=trail_key(params)["trail_hours"] * 3600.0,
+                                 trail_points=trail_key(params)["trail_points"], lazy=True)
     proj = projection(params["projection"], lon, lat)
     from core import colormaps
 
@@ -351,12 +367,14 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     reuse = Reuse(marker) if source is not None else None
 
     def kept(fdir: Path, stem: str) -> list[str]:
-        """The files of ``stem`` in ``fdir`` already written with their product key."""
+        """The files of ``stem`` in ``fdir`` already written with their product key (the
+        trails': the streak parameters too)."""
         if reuse is None:
             return []
         pf = product_files(stem, fmts)
         rel = [f"{fdir.name}/{n}" for _, n in pf]
-        ok = reuse.kept(rel, [params_key(source, r) for r in rel])
+        extra = (trail_key(params),) if stem.startswith("trails_") else ()
+        ok = reuse.kept(rel, [params_key(source, r, *extra) for r in rel])
         return [n for (_, n), k in zip(pf, ok, strict=True) if k]
 
     for i, (fr, trails) in enumerate(batch_iter):
@@ -373,11 +391,14 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
         stem = f"particles_b{batch:02d}"
         write_all(pts, fdir / stem, fmts, written, name="particles",
                   meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
-        if trails is not None:
-            p3, counts, _ids = trails
+        if trails is not None:  # streaks: sub-step samples over the last trail_hours
+            p3, counts, _ids, tspeed, fade = trails
             tz = p3[:, 2] if z is not None else np.full(len(p3), 10.0)
             cur = Curves(proj.forward(p3[:, 0], p3[:, 1], tz) if len(p3) else p3, counts,
-                         radius=params["particle_radius"] * 0.4)
+                         {"speed": tspeed.astype(np.float32), "fade": fade.astype(np.float32)},
+                         colormaps.apply(tspeed, "lajolla", 0, params["speed_max"]),
+                         radius=params["particle_radius"] * TRAIL_RADIUS)
+            del p3, tspeed, fade
             stem = f"trails_b{batch:02d}"
             write_all(cur, fdir / stem, fmts, written, name="trails",
                       meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
@@ -396,6 +417,13 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     write_meta(marker, meta)
     return {**meta, "skipped": False}
 
+
+TRAIL_RADIUS = 0.5  # streak tube radius, times the particle radius
+
+
+def particle_radius(mode: str) -> float:
+    """The particles' sphere radius (km) in a ``map`` or ``globe`` scene."""
+    return 2.0 if mode == "map" else 4.0
 
 STREAM_CMAP = "devon"
 SPEED_MAX = 15.0  # m/s, top of the particles' and streamlines' colour maps

@@ -39,18 +39,96 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     curves = to_curves(lines, proj, height_m=50.0, radius=radius)
     write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
               meters_per_unit=1000.0, radius=radius)
-    base = land_ocean_layer(proj, bbox, s.coastlines, height_m=-300.0)
+    globe = params["projection"]["mode"] == "globe"
+    ext = base_extent(bbox, GLOBE_MARGIN if globe else BASE_MARGIN)
+    if ext[1] - ext[0] >= 360.0 and ext[2] <= -89.5 and ext[3] >= 89.5:
+        ext = None  # the whole globe
+    # full detail over the region and a little around it, 4x coarser in the far margin
+    base = land_ocean_layer(proj, ext, s.coastlines, height_m=-300.0, relief=True,
+                            step_deg=0.8 * base_step(ext),
+                            fine=None if ext is None else base_extent(bbox, FINE_MARGIN),
+                            coarse=4.0)
     write_all(base, sdir / "base", fmts, files, name="base", meters_per_unit=1000.0)
+    del base
     base_path, base_alts = asset_paths(run.static_rel("base"), fmts)
     coast_path, coast_alts = asset_paths(run.static_rel("coastlines"), fmts)
     static = [
-        mf.asset("base", "mesh", base_path, units="", label="land and ocean",
-                 alternates=base_alts),
+        mf.asset("base", "mesh", base_path, units="", matte=True,
+                 label="Natural Earth shaded relief", alternates=base_alts),
         mf.asset("coastlines", "curves", coast_path, units="", radius=radius,
                  color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {s.coastlines})",
                  alternates=coast_alts),
     ]
     return static, proj
+
+
+BACKGROUND = (0.03, 0.04, 0.06)  # sRGB: the film's dark blue-black (colours are checked
+# against it: core.colormaps.readable)
+BASE_MARGIN = 1.0  # the map's base layer reaches this many region spans beyond each side
+FINE_MARGIN = 0.15  # the base layer keeps its full detail this far beyond the region
+GLOBE_MARGIN = 1.5  # the globe's base patch (the whole globe when that covers it)
+
+
+def base_extent(bbox: tuple[float, float, float, float], margin: float = BASE_MARGIN
+                ) -> tuple[float, float, float, float]:
+    """The base layer's lon/lat box on a map: the region's ``bbox`` (lon0, lon1, lat0, lat1)
+    grown by ``margin`` spans on every side (latitudes clamped at the poles, longitudes at
+    most a full turn), so the oblique cameras never see the layer's edge (tested against every
+    frame's camera in tests/climate/test_look.py)."""
+    lon0, lon1, lat0, lat1 = bbox
+    if lon1 < lon0:
+        lon1 += 360.0
+    dlon, dlat = (lon1 - lon0) * margin, (lat1 - lat0) * margin
+    c = 0.5 * (lon0 + lon1)
+    half = min(0.5 * (lon1 - lon0) + dlon, 180.0)
+    return (c - half, c + half, max(lat0 - dlat, -90.0), min(lat1 + dlat, 90.0))
+
+
+def base_step(bbox: tuple[float, float, float, float] | None) -> float:
+    """Grid step (degrees) of the base layer: about 600 columns over ``bbox`` (None: the
+    globe), never finer than the relief raster at half scale (15 pixels per degree: 1/15
+    degree); an 800-pixel frame shows about 500 of the columns."""
+    lon0, lon1, lat0, lat1 = bbox if bbox is not None else (-180.0, 180.0, -90.0, 90.0)
+    span = max((lon1 - lon0) % 360.0 or 360.0, lat1 - lat0)
+    return max(span / 600.0, 1.0 / 15.0)
+
+
+SUN_AZIMUTH, SUN_ELEVATION = 300.0, 45.0  # degrees: from the north-west, as the relief
+# raster's own hill shade is lit (cartographic convention), so plume and mountains agree
+
+
+def sun_light(mode: str, lon2: np.ndarray, lat2: np.ndarray) -> dict:
+    """The manifest's ``render.light``: one sun at :data:`SUN_AZIMUTH` (clockwise from
+    north) and :data:`SUN_ELEVATION` above the region's centre; on a globe the direction is
+    taken in the local east/north/up frame there."""
+    az, el = np.radians(SUN_AZIMUTH), np.radians(SUN_ELEVATION)
+    e, n, u = np.eye(3)
+    if mode == "globe":
+        from climate_pipeline.geo import _east_north, _unit_xyz
+
+        lon_c, lat_c = _centre_lonlat(lon2, lat2)
+        e, n = (v[0] for v in _east_north(np.array([lon_c]), np.array([lat_c])))
+        u = _unit_xyz(np.array([lon_c]), np.array([lat_c]))[0]
+    d = (np.sin(az) * e + np.cos(az) * n) * np.cos(el) + np.sin(el) * u
+    return {"kind": "sun", "direction": [round(float(x), 6) for x in d], "strength": 2.4,
+            "angle_deg": 3.0, "sky": [0.55, 0.68, 0.9], "sky_strength": 0.35}
+
+
+def iso_opacity(name: str, params: dict) -> float:
+    """Opacity facing the camera of isosurface ``iso_K`` (1 at its silhouette: the renderer's
+    isosurface look): the outer, lowest level a faint veil, the inner levels denser, so
+    every level reads through the ones around it."""
+    k, n = int(name.rsplit("_", 1)[1]), max(len(params["thresholds"]), 1)
+    return round(0.3 + 0.35 * k / max(n - 1, 1), 3)
+
+
+def layer_ramp(vmin: float, thresholds: list[float]) -> list[float]:
+    """The ground layer's opacity ramp: clear up to a tenth of the way from the field's
+    minimum to the lowest isosurface level, full ``opacity`` from that level up (clean air
+    shows the map; the plume's footprint reads as colour)."""
+    t0 = float(min(thresholds)) if thresholds else float(vmin)
+    lo = float(vmin) + 0.1 * (t0 - float(vmin))
+    return [lo, t0 if t0 > lo else lo + 1e-6]
 
 
 def scene_corners(field, proj) -> np.ndarray:
@@ -100,7 +178,14 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                             lens_mm=35, aspect=aspect, margin=1.02, points=corners)
     vmin, vmax = params["range"]
     cm = {"name": params["colormap"], "vmin": vmin, "vmax": vmax, "units": field.units}
-    from climate_pipeline.frames import SPEED_MAX, STREAM_CMAP, stream_radius, stream_range
+    from climate_pipeline.frames import (
+        SPEED_MAX,
+        STREAM_CMAP,
+        TRAIL_RADIUS,
+        particle_radius,
+        stream_radius,
+        stream_range,
+    )
 
     fmts = params["formats"]
     frames = []
@@ -109,6 +194,8 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
         path, alts = asset_paths(f"{rel}/layer", fmts)
         assets = [mf.asset("layer", "mesh", path, units=field.units,
                            colormap={**cm, "attribute": "value"}, opacity=0.85,
+                           opacity_ramp=layer_ramp(vmin, params["thresholds"]),
+                           shadow=False,
                            alternates=alts, label="lowest level")]
         for surf in m.get("surfaces", []):
             nm = surf["name"]
@@ -117,7 +204,8 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
             if "faces_full" in surf:
                 extra["faces_full"] = surf["faces_full"]
             assets.append(mf.asset(nm, "mesh", path, units=field.units,
-                                   level=surf["level"], opacity=0.8, emission=0.3,
+                                   level=surf["level"], opacity=iso_opacity(nm, params),
+                                   emission=0.3,
                                    alternates=alts, **extra,
                                    label=f"{surf['level']:g} {_u(field.units)}"))
         if "field.vdb" in m.get("files", []):
@@ -145,12 +233,21 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                                              "vmax": SPEED_MAX, "attribute": "speed",
                                              "units": "m/s"},
                                    alternates=alts))
+            if not _has_trails(b, m["index"]):
+                continue
             path, alts = asset_paths(f"{rel}/trails_b{bb:02d}", fmts)
-            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", path,
-                                   units="", radius=0.35, color=[0.9, 0.92, 1.0], opacity=0.45,
-                                   hidden=not s.show_trails, alternates=alts))
+            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", path, units="m/s",
+                                   radius=particle_radius(s.mode) * TRAIL_RADIUS,
+                                   colormap={"name": "lajolla", "vmin": 0.0,
+                                             "vmax": SPEED_MAX, "attribute": "speed",
+                                             "units": "m/s"},
+                                   opacity_attribute="fade", emission=0.6,
+                                   label="wind streaks (speed)",
+                                   hidden=s.hide_trails, alternates=alts))
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
                                camera=cams[k]))
+    streaks_shown = not s.hide_trails and any(_has_trails(b, m["index"]) for b in pmetas
+                                                  for m in metas)
     name = field.long_name or field.standard_name.replace("_", " ") or field.name
     levels = ", ".join(f"{t:g}" for t in params["thresholds"])
     legend: dict[str, Any]
@@ -161,7 +258,8 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                              else "")
                           + (f" seeded by {field.name}" if pmetas and s.seed_by == "concentration"
                              else ""),
-              "items": ([{"label": "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
+              "items": ([{"label": "wind streaks (speed)" if streaks_shown
+                          else "wind particles (speed)", "color": [0.98, 0.8, 0.5]}]
                         if pmetas else [])
               + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
                  if any("streamlines" in f for b in pmetas for f in b.get("files", []))
@@ -178,7 +276,9 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                           meters_per_unit=1000.0, fps=float(s.fps), legend=legend,
                           render={"resolution": list(s.resolution),
                                   "samples": int(s.samples),
-                                  "background": [0.03, 0.04, 0.06]})
+                                  "background": list(BACKGROUND), "denoise": "albedo",
+                                  "light": sun_light(params["projection"]["mode"],
+                                                     lon2, lat2)})
     man["frames"] = frames
     man["static"] = static_assets
     man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
@@ -187,3 +287,11 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                                       checksums=checksums, engine=str(s.engine or ""),
                                       settings=s.to_json())
     return man
+
+
+
+def _has_trails(batch_meta: dict, index: int) -> bool:
+    """Whether a particle batch wrote streaks (``trails_bBB``) for frame ``index``: none
+    with ``--trail-hours 0``."""
+    want = f"{frame_name(index)}/trails_b{batch_meta['batch']:02d}{SUFFIX[RENDER_FORMAT]}"
+    return want in batch_meta.get("files", [])

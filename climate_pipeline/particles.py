@@ -644,9 +644,27 @@ class WindWindows:
 
     def advect(self, lon, lat, z, t0, frames, dt, *, use_c: bool | None = None,
                sort: bool = True) -> Trajectory:
-        """As :meth:`WindField.advect` for one output time (``frames`` = [t1]), window by
-        window; a particle that dies in one window stays dead."""
-        (t1,) = np.atleast_1d(np.asarray(frames, dtype=np.float64))
+        """As :meth:`WindField.advect`, output time by output time and window by window; a
+        particle that dies (in one window, or before one output time) stays dead."""
+        frames = np.atleast_1d(np.asarray(frames, dtype=np.float64))
+        if frames.size == 1:
+            return self._advect_to(lon, lat, z, t0, float(frames[0]), dt, use_c=use_c,
+                                   sort=sort)
+        parts = []
+        alive = None
+        t = float(t0)
+        for tf in frames:
+            tr = self._advect_to(lon, lat, z, t, float(tf), dt, use_c=use_c, sort=sort)
+            alive = tr.alive[0] if alive is None else alive & tr.alive[0]
+            parts.append(Trajectory(tr.times, tr.lon, tr.lat, tr.z,
+                                    np.where(alive, tr.speed[0], 0.0)[None], alive[None]))
+            lon, lat, z, t = tr.lon[0], tr.lat[0], tr.z[0], float(tf)
+        return Trajectory(frames, *(np.concatenate([getattr(p, k) for p in parts])
+                                    for k in ("lon", "lat", "z", "speed", "alive")))
+
+    def _advect_to(self, lon, lat, z, t0, t1: float, dt, *, use_c: bool | None = None,
+                   sort: bool = True) -> Trajectory:
+        """One output time ``t1``, window by window."""
         t = float(t0)
         lon = np.asarray(lon, np.float64)
         lat = np.asarray(lat, np.float64)
@@ -692,13 +710,23 @@ class ParticleSystem:
     at the end of each ``step_to``; initial ages are spread uniformly over [0, max_age) so the
     respawns do not come all at once (``stagger_ages=False``: all start at 0).
     ``trail_length`` K: the last K frames are kept for :meth:`trails`.
+
+    ``trail_duration`` S (seconds, 0: none; instead of ``trail_length``): streaks. Between
+    output times the particles are also sampled at the advection sub-steps (every
+    ``ceil(S / dt / (trail_points - 1))``-th one, counted back from the output time, and only
+    over the last S seconds before it), and :meth:`streaks` gives each particle's path over
+    the last S seconds of flow, ending at its current position. Only the last
+    ``trail_points + 1`` samples of the N particles are held (never the whole history).
+    Sampling splits the kernel's run between output times into pieces at sub-step times, so
+    positions agree with an unsampled run to rounding (about 1e-13 degrees), not bit for bit.
     """
 
     def __init__(self, field: WindField | WindWindows, n: int, *, t0: float | None = None,
                  dt: float = 600.0, seed: int = 0, batch: int = 0, weights=None,
                  max_age: float = np.inf,
                  z_range: tuple[float, float] | None = None, trail_length: int = 0,
-                 stagger_ages: bool = True, use_c: bool | None = None):
+                 stagger_ages: bool = True, use_c: bool | None = None,
+                 trail_duration: float = 0.0, trail_points: int = 12):
         self.field = field
         self.n = int(n)
         self.dt = float(dt)
@@ -719,6 +747,24 @@ class ParticleSystem:
             self.age = np.zeros(self.n)
         self.speed = self._speed_now()
         self.trail_length = int(trail_length)
+        self.trail_duration = max(float(trail_duration), 0.0)
+        if self.trail_length and self.trail_duration:
+            raise ValueError("trail_length (per frame) and trail_duration (streaks) exclude "
+                             "each other")
+        self.trail_points = max(int(trail_points), 2)
+        # streaks: a sample every `_trail_every` sub-steps; (time, pos, id, speed) per sample
+        self._trail_every = max(1, int(np.ceil(self.trail_duration / self.dt
+                                               / (self.trail_points - 1) - 1e-9)))
+        self._streak: deque = deque(maxlen=self.trail_points + 1)
+        if self.trail_duration:  # the seeds' streaks from the start: traced back (below)
+            step = self._trail_every * self.dt
+            nb = min(int(np.ceil(self.trail_duration / step - 1e-9)), self.trail_points - 1)
+            for j in range(nb, 0, -1):
+                self._streak.append((self.t - j * step, np.zeros((self.n, 3)),
+                                     np.full(self.n, -1, np.int64),
+                                     np.zeros(self.n, np.float32)))
+            self._streak.append(self._sample())
+            self._backfill(np.ones(self.n, dtype=bool))
         self._trail: deque = deque(maxlen=max(self.trail_length, 1))
         if self.trail_length:
             self._trail.append(self._snapshot())
@@ -741,6 +787,52 @@ class ParticleSystem:
     def _snapshot(self):
         return (np.stack([self.lon, self.lat, self.z], axis=-1), self.id.copy())
 
+    def _sample(self, t=None, lon=None, lat=None, z=None, speed=None):
+        """A streak sample: (time, positions (N, 3), ids, speeds float32); default: now."""
+        if t is None:
+            t, lon, lat, z, speed = self.t, self.lon, self.lat, self.z, self.speed
+        return (float(t), np.stack([lon, lat, z], axis=-1), self.id.copy(),
+                np.asarray(speed, np.float32))
+
+    def _sample_times(self, t: float) -> np.ndarray:
+        """The sub-step times in (self.t, t) at which the streaks sample the particles: every
+        ``_trail_every``-th of the ceil((t - self.t) / dt) equal steps, counted back from t,
+        over the last trail_duration (and one sample interval more) before t."""
+        span = t - self.t
+        ns = max(int(np.ceil(span / self.dt * (1.0 - 1e-12))), 1)
+        h = span / ns
+        m = self._trail_every
+        back = (int(np.ceil(self.trail_duration / (m * h) - 1e-9)) + 1) * m
+        js = np.arange(ns - m, max(ns - back, 0) - 1, -m)[::-1]
+        js = js[js > 0]
+        return self.t + js * h
+
+    def _backfill(self, new: np.ndarray) -> None:
+        """The streak samples before now of the particles ``new`` (just seeded): their paths
+        traced back through the winds frozen at now (reversed flow), so a new particle shows
+        a full streak at once; a path leaving the domain stops there (a shorter tail)."""
+        idx = np.flatnonzero(new)
+        past = [s for s in self._streak if s[0] < self.t]
+        if not idx.size or not past:
+            return
+        back = np.array([self.t - s[0] for s in past[::-1]])  # ascending offsets
+        still = self._domain().frozen(self.t, sign=-1.0)
+        tr = still.advect(self.lon[idx], self.lat[idx], self.z[idx], 0.0, back, self.dt,
+                          use_c=self.use_c)
+        del still
+        ok = np.cumprod(tr.alive, axis=0).astype(bool)  # inside all the way back
+        for k, smp in enumerate(past[::-1]):
+            sel = idx[ok[k]]
+            smp[1][sel] = np.stack([tr.lon[k], tr.lat[k], tr.z[k]], axis=-1)[ok[k]]
+            smp[2][sel] = self.id[sel]
+            smp[3][sel] = tr.speed[k][ok[k]]
+
+    def _prune_streak(self) -> None:
+        """Drop samples older than needed: keep one at or before now - trail_duration."""
+        cut = self.t - self.trail_duration
+        while len(self._streak) >= 2 and self._streak[1][0] <= cut:
+            self._streak.popleft()
+
     def frame(self) -> ParticleFrame:
         """The current state as a frame."""
         return ParticleFrame(self.t, self.lon.copy(), self.lat.copy(), self.z.copy(),
@@ -752,11 +844,16 @@ class ParticleSystem:
         if t < self.t:
             raise ValueError(f"cannot step back from {self.t} to {t}")
         if t > self.t:
-            tr = self.field.advect(self.lon, self.lat, self.z, self.t, [t], self.dt,
-                                   use_c=self.use_c)
-            self.lon, self.lat, self.z = tr.lon[0], tr.lat[0], tr.z[0]
-            self.speed = tr.speed[0]
-            alive = tr.alive[0]
+            samples = self._sample_times(t) if self.trail_duration else np.zeros(0)
+            tr = self.field.advect(self.lon, self.lat, self.z, self.t,
+                                   np.append(samples, t), self.dt, use_c=self.use_c)
+            for k, ts in enumerate(samples):  # the sub-step samples, before any respawn
+                self._streak.append(self._sample(ts, tr.lon[k], tr.lat[k], tr.z[k],
+                                                 tr.speed[k]))
+            self.lon, self.lat, self.z = tr.lon[-1], tr.lat[-1], tr.z[-1]
+            self.speed = tr.speed[-1]
+            alive = tr.alive[-1]
+            del tr
             self.age = self.age + (t - self.t)
             self.t = t
         else:
@@ -773,7 +870,61 @@ class ParticleSystem:
             self.speed[respawn] = np.where(inside, np.sqrt((w3 * w3).sum(axis=0)), 0.0)
         if self.trail_length:
             self._trail.append(self._snapshot())
+        if self.trail_duration:
+            self._streak.append(self._sample())
+            self._prune_streak()
+            if k:
+                self._backfill(respawn)
         return self.frame()
+
+    def streaks(self, min_points: int = 2):
+        """Each particle's path over the last ``trail_duration`` seconds, ending at its current
+        position (the head): tails break where a particle respawned, and a tail not ending at
+        a current particle (one that respawned since) is left out.
+
+        Returns (points (M, 3) lon/lat/z, counts (P,), ids (P,), speed (M,) float32 m/s,
+        fade (M,) float32): polyline p is the next counts[p] points, oldest first; ``fade``
+        runs linearly in time from 0 at a tail's oldest point to 1 at its head. The oldest
+        point is interpolated (linearly, in lon/lat/z and speed) to exactly trail_duration
+        before now when the samples reach back that far.
+        """
+        none = (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                np.zeros(0, np.float32), np.zeros(0, np.float32))
+        if not self.trail_duration or len(self._streak) < 2:
+            return none
+        samples = list(self._streak)
+        times = np.array([s[0] for s in samples])
+        pos = np.stack([s[1] for s in samples], axis=1)  # (N, K, 3)
+        ids = np.stack([s[2] for s in samples], axis=1)  # (N, K)
+        spd = np.stack([s[3] for s in samples], axis=1)  # (N, K)
+        cut = self.t - self.trail_duration
+        if times[0] < cut < times[1]:  # the oldest sample to exactly `cut`
+            f = (cut - times[0]) / (times[1] - times[0])
+            d = pos[:, 1] - pos[:, 0]
+            if getattr(self._domain(), "periodic", False):
+                d[:, 0] -= 360.0 * np.round(d[:, 0] / 360.0)
+            same = ids[:, 0] == ids[:, 1]
+            pos[same, 0] += f * d[same]
+            spd[same, 0] += np.float32(f) * (spd[same, 1] - spd[same, 0])
+            times[0] = cut
+        k = len(times)
+        tt = np.broadcast_to(times, ids.shape)
+        flat_t = tt.reshape(-1)
+        # runs of equal id along each row; keep those ending at the head column
+        start = np.ones(ids.shape, dtype=bool)
+        start[:, 1:] = ids[:, 1:] != ids[:, :-1]
+        starts = np.flatnonzero(start.reshape(-1))
+        n_all = ids.size
+        counts = np.diff(np.append(starts, n_all))
+        ends = starts + counts - 1
+        keep = (counts >= min_points) & (ends % k == k - 1)
+        run_of = np.repeat(keep, counts)
+        t0 = np.repeat(flat_t[starts], counts)
+        t1 = np.repeat(flat_t[ends], counts)
+        fade = ((flat_t - t0) / np.maximum(t1 - t0, 1e-300))[run_of].astype(np.float32)
+        return (pos.reshape(-1, 3)[run_of], counts[keep].astype(np.int64),
+                ids.reshape(-1)[starts[keep]], spd.reshape(-1)[run_of].astype(np.float32),
+                fade)
 
     def trails(self, min_points: int = 2):
         """Polylines of the last K positions per particle, broken where a particle respawned.
@@ -864,26 +1015,30 @@ def seed_lattice(field: WindField, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def advect_batch(field: WindField | WindWindows, n: int, *, seed: int, batch: int, times,
                  dt: float, weights=None, max_age: float = np.inf, trail_length: int = 0,
-                 z_range=None, use_c: bool | None = None, lazy: bool = False):
+                 z_range=None, use_c: bool | None = None, lazy: bool = False,
+                 trail_duration: float = 0.0, trail_points: int = 12):
     """One batch through all output ``times`` (the first is the seeding time).
 
-    Returns a list of (ParticleFrame, trails or None) per output time; ``lazy``: an iterator
+    Returns a list of (ParticleFrame, trails or None) per output time: trails are
+    :meth:`ParticleSystem.trails` (``trail_length`` > 0) or :meth:`ParticleSystem.streaks`
+    (``trail_duration`` > 0, seconds: points, counts, ids, speed, fade); ``lazy``: an iterator
     of them, each computed when asked for (a pipeline writes frame i before advancing to
     i + 1, so the frames' trails are never all in memory). Independent per batch: a task per
     batch gives the same particles as running the batches in one process.
     """
     it = _advect_frames(field, n, seed=seed, batch=batch, times=times, dt=dt, weights=weights,
                         max_age=max_age, trail_length=trail_length, z_range=z_range,
-                        use_c=use_c)
+                        use_c=use_c, trail_duration=trail_duration, trail_points=trail_points)
     return it if lazy else list(it)
 
 
 def _advect_frames(field, n, *, seed, batch, times, dt, weights, max_age, trail_length,
-                   z_range, use_c):
+                   z_range, use_c, trail_duration=0.0, trail_points=12):
     times = np.asarray(times, dtype=np.float64)
     ps = ParticleSystem(field, n, t0=float(times[0]), dt=dt, seed=seed, batch=batch,
                         weights=weights, max_age=max_age, z_range=z_range,
-                        trail_length=trail_length, use_c=use_c)
+                        trail_length=trail_length, use_c=use_c,
+                        trail_duration=trail_duration, trail_points=trail_points)
     for i, t in enumerate(times):
         fr = ps.frame() if i == 0 else ps.step_to(float(t))
-        yield fr, (ps.trails() if trail_length else None)
+        yield fr, (ps.streaks() if trail_duration else ps.trails() if trail_length else None)

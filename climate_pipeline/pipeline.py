@@ -198,7 +198,7 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
     """The frame tasks' and particle batches' parameters of a run (the command's and
     ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
     movie, the percentiles of a few time steps (not all: big data)."""
-    from climate_pipeline.frames import SPEED_MAX
+    from climate_pipeline.frames import SPEED_MAX, particle_radius
 
     sample = range_sample(field)
     vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
@@ -207,7 +207,8 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
     del sample
     formats = list(s.formats)
     from climate_pipeline.frames import projection
-    from climate_pipeline.manifest import scene_corners
+    from climate_pipeline.manifest import BACKGROUND, scene_corners
+    from core import colormaps
     from core.lod import view_area
 
     proj_spec = {"mode": s.mode, "exaggeration": s.exaggeration}
@@ -215,10 +216,13 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
     lod = {"full_res": bool(s.full_res), "resolution": list(s.resolution),
            "view_area": round(view_area(np.array([corners.min(0), corners.max(0)])), 3)}
     params = {"projection": proj_spec,
-              "thresholds": thresholds, "range": [vmin, vmax], "colormap": s.colormap,
+              "thresholds": thresholds, "range": [vmin, vmax],
+              # the part of the map that stands out from the film's dark background
+              "colormap": colormaps.readable(s.colormap, BACKGROUND),
               "volume": s.volume, "formats": formats, "lod": lod}
     pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
-               "max_age_h": 12, "trail": 8, "particle_radius": 2.0 if s.mode == "map" else 4.0,
+               "max_age_h": 12, "trail_hours": float(s.trail_hours),
+               "particle_radius": particle_radius(s.mode),
                "speed_max": SPEED_MAX, "streamlines": s.streamlines,
                "streamline_height_m": float(s.streamline_height),
                "seed_by": s.seed_by}

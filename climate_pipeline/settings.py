@@ -22,11 +22,26 @@ from core.cli import (
 from core.io import asset_formats
 from core.settings import (
     DEFAULT_RESOLUTION,
-    DEFAULT_SAMPLES,
+    SCENE_SAMPLES,
     RunSettings,
     from_namespace,
     split_list,
 )
+
+#: default wind streak length (hours of flow): at the default Iberia episode's 5-10 m/s a
+#: streak is 27-54 km, 2-4% of the ~1300 km wide domain
+TRAIL_HOURS = 1.5
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a float >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v >= 0.0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return v
 
 __all__ = ["ClimateSettings", "build_parser", "settings_from_args"]
 
@@ -95,13 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed height of the streamlines in metres [1000]")
     ap.add_argument("--hide-streamlines", action="store_true",
                     help="do not render the streamlines (written and in scene.usda)")
+    ap.add_argument("--trail-hours", type=non_negative_float, default=TRAIL_HOURS,
+                    metavar="H",
+                    help="length of the wind streaks in hours of flow: each particle's path "
+                         "over the last H hours, sampled at the advection sub-steps, fading "
+                         "towards its tail and coloured by speed (0: no trails) "
+                         f"[{TRAIL_HOURS:g}]")
+    ap.add_argument("--hide-trails", action="store_true",
+                    help="do not render the wind streaks (written and in scene.usda)")
     ap.add_argument("--show-trails", action="store_true",
-                    help="render particle trails (written and in scene.usda either way)")
+                    help=argparse.SUPPRESS)  # deprecated no-op: the streaks show by default
     add_asset_args(ap)
     ap.add_argument("--title")
     ap.add_argument("--resolution", type=resolution, default=DEFAULT_RESOLUTION,
                     metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES)
+    ap.add_argument("--samples", type=positive_int, default=SCENE_SAMPLES["climate"],
+                    help="Cycles samples per pixel, denoised [%(default)s]")
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true")
     ap.add_argument("--draft", action="store_true",
@@ -114,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 @dataclass(frozen=True, kw_only=True)
 class ClimateSettings(RunSettings):
     """A climate run (the fields are the options of ``python -m climate_pipeline``)."""
+
+    samples: int = SCENE_SAMPLES["climate"]
 
     var: str | None = None
     member: int | None = None  # GRIB ensemble member
@@ -132,7 +158,8 @@ class ClimateSettings(RunSettings):
     streamlines: int = 160
     streamline_height: float = 1000.0
     hide_streamlines: bool = False
-    show_trails: bool = False
+    trail_hours: float = TRAIL_HOURS  # wind streak length, hours of flow (0: none)
+    hide_trails: bool = False
 
 
 def settings_from_args(ns: argparse.Namespace) -> ClimateSettings:

@@ -66,11 +66,15 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def isosurface_geo(values: np.ndarray, level: float, lon: np.ndarray, lat: np.ndarray,
-                   height: np.ndarray, projection) -> Mesh:
+                   height: np.ndarray, projection, *, closed: bool = True) -> Mesh:
     """Isosurface of ``values[z, y, x] == level`` in scene coordinates (km).
 
     Missing values (NaN) count as below the level. Vertices carry ``lon``, ``lat`` and
     ``height_m`` attributes; normals point out of the region ``values > level``.
+    ``closed``: a plume that leaves the domain through a side wall is capped on that wall (a
+    closed surface, as ParaView's clip-and-cap would draw it) instead of showing an open
+    cut: the field is padded with one column of below-level values beyond each side wall and
+    the cap's vertices are moved onto the wall. The ground and the top stay open.
     """
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 3:
@@ -83,7 +87,16 @@ def isosurface_geo(values: np.ndarray, level: float, lon: np.ndarray, lat: np.nd
         raise BadInputError("isosurface_geo: every value is missing (NaN)")
     if not finite.all():
         v = np.where(finite, v, np.float32(min(float(np.nanmin(v)), level) - 1.0))
+    capped = closed and min(v.shape[1:]) >= 2
+    if capped:
+        low = np.float32(min(float(np.nanmin(v)), level) - abs(level) * 1e-3 - 1e-6)
+        v = np.pad(v, ((0, 0), (1, 1), (1, 1)), constant_values=low)
     mesh = isosurface(Volume(v), level, normals=False)  # index space: (k, j, i)
+    if capped:  # back to the unpadded grid; the caps lie between the wall and the padding
+        v = v[:, 1:-1, 1:-1]
+        ijk = mesh.vertices
+        ijk[:, 1] = np.clip(ijk[:, 1] - 1.0, 0.0, v.shape[1] - 1.0)
+        ijk[:, 2] = np.clip(ijk[:, 2] - 1.0, 0.0, v.shape[2] - 1.0)
     if not mesh.n_vertices:
         return Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), np.zeros((0, 3)),
                     {"lon": np.zeros(0, np.float32), "lat": np.zeros(0, np.float32),

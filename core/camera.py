@@ -115,3 +115,27 @@ def orbit_about(target, up, front, n_frames: int, points, *, turns: float = 0.0,
 
 def static(bounds, n_frames: int, **kw) -> list[dict]:
     return orbit(bounds, n_frames, turns=0.0, **kw)
+
+
+def orthographic(cams: list[dict], points, *, aspect: float = 16 / 9, margin: float = 1.06
+                 ) -> list[dict]:
+    """The same cameras made orthographic (VESTA's default projection): one ``ortho_scale``
+    for all of them, the smallest view width (scene units, along the image's wider side, as
+    Blender's sensor fit AUTO reads it) that keeps every one of ``points`` in every frame,
+    times ``margin``."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    need = 0.0
+    for c in cams:
+        loc, target = np.asarray(c["location"], float), np.asarray(c["look_at"], float)
+        up = np.asarray(c.get("up", (0.0, 0.0, 1.0)), float)
+        back = (loc - target) / np.linalg.norm(loc - target)
+        x = np.cross(up, back)
+        x /= np.linalg.norm(x)
+        y = np.cross(back, x)
+        rel = p - target
+        w = 2.0 * float(np.abs(rel @ x).max())
+        h = 2.0 * float(np.abs(rel @ y).max())
+        need = max(need, max(w, h * aspect) if aspect >= 1.0 else max(h, w / aspect))
+    scale = round(need * margin, 6)
+    return [{**c, "ortho_scale": scale} for c in cams]
+

@@ -66,7 +66,7 @@ def resolution(text: str) -> tuple[int, int]:
     try:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 800x450, got {text!r}") from None
     if w < 16 or h < 16:
         raise argparse.ArgumentTypeError(f"resolution must be at least 16x16, got {text!r}")
     return w, h

@@ -29,11 +29,27 @@ def is_diverging(name: str) -> bool:
     return name in DIVERGING or name.removesuffix("_r") in DIVERGING
 
 
+def _split(name: str) -> tuple[str, float, float]:
+    """``NAME[a:b]`` -> (NAME, a, b): the part a..b (0 <= a < b <= 1) of map NAME."""
+    if not name.endswith("]") or "[" not in name:
+        return name, 0.0, 1.0
+    base, _, part = name[:-1].partition("[")
+    try:
+        lo, hi = (float(x) for x in part.split(":"))
+    except ValueError:
+        lo, hi = -1.0, -1.0
+    if not 0.0 <= lo < hi <= 1.0:
+        raise BadInputError(f"colour map {name!r}: expected NAME[a:b] with 0 <= a < b <= 1")
+    return base, lo, hi
+
+
 @lru_cache(maxsize=64)
 def _lut(name: str, n: int) -> np.ndarray:
+    name, lo, hi = _split(name)
     base = name.removesuffix("_r") if name not in NAMES else name
     if base not in NAMES:
-        raise BadInputError(f"unknown colour map {name!r}; known: {', '.join(NAMES)} (+ '_r')")
+        raise BadInputError(f"unknown colour map {name!r}; known: {', '.join(NAMES)} (+ '_r', "
+                            "+ '[a:b]' for a part)")
     import matplotlib
 
     if base in _CRAMERI:
@@ -44,7 +60,7 @@ def _lut(name: str, n: int) -> np.ndarray:
         cmap = matplotlib.colormaps[base]
     if name != base:
         cmap = cmap.reversed()
-    lut = cmap(np.linspace(0.0, 1.0, n))
+    lut = cmap(np.linspace(lo, hi, n))
     lut.setflags(write=False)
     return lut
 
@@ -73,6 +89,41 @@ def apply(values, name: str, vmin: float, vmax: float, *, log: bool = False,
     out = table[idx].copy()
     out[..., 3] = int(round(alpha * 255))
     return out
+
+
+def luminance(srgb) -> np.ndarray:
+    """Relative luminance (WCAG 2: linear Rec. 709 weights) of sRGB colours in [0, 1]."""
+    lin = srgb_to_linear(np.asarray(srgb, dtype=np.float64)[..., :3])
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def contrast(a, b) -> np.ndarray:
+    """WCAG 2 contrast ratio (1..21) between sRGB colours ``a`` and ``b``."""
+    la, lb = luminance(a), luminance(b)
+    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
+
+
+def readable(name: str, background, min_contrast: float = 3.0) -> str:
+    """The largest part ``NAME[a:b]`` of a sequential map whose colours all stand out from
+    ``background`` (sRGB) by at least ``min_contrast`` (WCAG 2 ratio; 3 is its minimum for
+    graphics): on a dark background a map's near-black end is cut off, on a light one its
+    near-white end. Maps that pass as they are, diverging maps (their centre carries the
+    meaning) and explicit parts are returned unchanged."""
+    base, lo, hi = _split(name)
+    if (lo, hi) != (0.0, 1.0) or is_diverging(base):
+        return name
+    t = np.linspace(0.0, 1.0, 257)
+    ok = contrast(lut(name, 257)[:, :3], np.asarray(background, float)[:3]) >= min_contrast
+    if ok.all() or not ok.any():
+        return name
+    # the passing run that touches an end of the map (sequential maps: one end is the problem)
+    if ok[-1] and not ok[0]:  # rounded inwards, so the part passes too
+        a = np.ceil(float(t[np.flatnonzero(~ok)[-1] + 1]) * 100) / 100
+        return f"{name}[{a:.2f}:1]"
+    if ok[0] and not ok[-1]:
+        b = np.floor(float(t[np.flatnonzero(~ok)[0] - 1]) * 100) / 100
+        return f"{name}[0:{b:.2f}]"
+    return name
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:

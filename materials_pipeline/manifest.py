@@ -129,6 +129,8 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
     n_out = s.orbit_frames if single else n
     cams = camera.orbit(bounds, n_out, turns=1.0 if single else 0.15, azimuth_deg=-60,
                         elevation_deg=20, lens_mm=50, aspect=aspect, margin=1.06, points=points)
+    if s.ortho:
+        cams = camera.orthographic(cams, points, aspect=aspect, margin=1.06)
     frames = []
     for k in range(n_out):
         meta = metas[0 if single else k]

@@ -22,7 +22,7 @@ from core.cli import (
 from core.io import asset_formats
 from core.settings import (
     DEFAULT_RESOLUTION,
-    DEFAULT_SAMPLES,
+    SCENE_SAMPLES,
     RunSettings,
     from_namespace,
     split_list,
@@ -77,11 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="render the volume also for non-periodic (molecular) grids")
     add_asset_args(ap)
     ap.add_argument("--title", help="title of the stills [from the input]")
+    ap.add_argument("--ortho", action="store_true",
+                    help="orthographic camera (VESTA's projection: no perspective, parallel "
+                         "lattice planes stay parallel)")
     ap.add_argument("--orbit-frames", type=positive_int, default=48,
                     help="frames of the camera orbit around a single frame [48]")
     ap.add_argument("--resolution", type=resolution, default=DEFAULT_RESOLUTION,
                     metavar="WxH")
-    ap.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES)
+    ap.add_argument("--samples", type=positive_int, default=SCENE_SAMPLES["materials"],
+                    help="Cycles samples per pixel, denoised [%(default)s]")
     ap.add_argument("--fps", type=positive_int, default=12)
     ap.add_argument("--no-render", action="store_true", help="assets and manifest only")
     ap.add_argument("--draft", action="store_true",
@@ -94,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 @dataclass(frozen=True, kw_only=True)
 class MaterialsSettings(RunSettings):
     """A materials run (the fields are the options of ``python -m materials_pipeline``)."""
+
+    samples: int = SCENE_SAMPLES["materials"]
 
     frames: int = 16  # frames of the default input
     iso: str | None = None  # None: 50%e for densities, 10% for other fields
@@ -108,6 +114,7 @@ class MaterialsSettings(RunSettings):
     polyhedra: tuple[str, ...] = ()
     ligands: tuple[str, ...] = ()
     orbit_frames: int = 48
+    ortho: bool = False  # orthographic camera
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

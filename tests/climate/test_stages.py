@@ -55,7 +55,7 @@ def test_flat_isosurface_normals_face_the_high_side(flip, globe, rising):
     v = np.ascontiguousarray(v if rising else v[::-1] * 1)
     proj = (GlobeProjection(exaggeration=50) if globe
             else MapProjection.for_region(lon, lat, exaggeration=50))
-    mesh = stages.isosurface_geo(v, 5.5, lon, lat, H, proj)
+    mesh = stages.isosurface_geo(v, 5.5, lon, lat, H, proj, closed=False)
     assert mesh.n_faces > 100
     up = (mesh.vertices / np.linalg.norm(mesh.vertices, axis=1, keepdims=True) if globe
           else np.array([0.0, 0.0, 1.0]))
@@ -65,6 +65,32 @@ def test_flat_isosurface_normals_face_the_high_side(flip, globe, rising):
                     for k in (1, 2)))
     along = (fn * (up[mesh.faces[:, 0]] if globe else up)).sum(1)
     assert (along < 0).all() if rising else (along > 0).all()  # the winding agrees
+
+
+def test_plume_leaving_the_domain_is_capped_not_cut():
+    """A blob centred on the east wall: the default surface is closed there (every edge
+    shared by two faces off the ground: no open cut), its cap lies on the wall and the
+    surface keeps the cells next to it; closed=False leaves the cut open."""
+    v = blob(LON - 6.0, LAT, H)  # centre at lon 6, the domain's east edge
+    proj = MapProjection.for_region(LON, LAT, exaggeration=50)
+    level = float(np.exp(-0.5))
+
+    def open_edges(m):  # edges of one face only, off the ground (the ground stays open)
+        e = np.sort(np.concatenate([m.faces[:, [0, 1]], m.faces[:, [1, 2]],
+                                    m.faces[:, [2, 0]]]), axis=1)
+        edges, counts = np.unique(e, axis=0, return_counts=True)
+        aloft = (m.attributes["height_m"][edges] > 1.0).any(axis=1)
+        return int(((counts == 1) & aloft).sum())
+
+    capped = stages.isosurface_geo(v, level, LON, LAT, H, proj)
+    cut = stages.isosurface_geo(v, level, LON, LAT, H, proj, closed=False)
+    assert open_edges(cut) > 20
+    assert open_edges(capped) == 0
+    assert capped.volume() > 0
+    lon = capped.attributes["lon"]
+    assert lon.max() == pytest.approx(LON[-1], abs=1e-4)  # the cap, on the east wall
+    assert (np.abs(lon - LON[-1]) < 1e-4).sum() > 20
+    assert capped.n_faces >= cut.n_faces
 
 
 def test_grid_orientation_is_the_sign_of_the_grid_maps_jacobian():

@@ -1,0 +1,118 @@
+"""The climate film's look (issue #18 item 3), checked on the default episode's manifest and
+files, without rendering: the base map covers every frame's view (no camera sees the edge of
+the world), one sun fixed in the world with a sky fill, a see-through ground layer, soft
+nested isosurfaces, colours that stand out from the dark background."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import colormaps
+from core.io.gltf import read_glb
+from core.manifest import read_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+SENSOR_MM = 36.0  # Blender's default sensor width (sensor_fit AUTO: the wider side)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("look") / "run"
+    res = subprocess.run([sys.executable, "-m", "climate_pipeline", "--default", "--out",
+                          str(out), "--frames", "3", "--particles", "300", "--no-render",
+                          "--no-volume", "--workers", "1"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
+
+
+def frustum_corners_on_plane(cam: dict, aspect: float, z: float) -> np.ndarray:
+    """Where the 4 corner rays of a camera spec meet the plane at height ``z`` (NaN rows for
+    rays at or above the horizon)."""
+    loc, target = np.asarray(cam["location"], float), np.asarray(cam["look_at"], float)
+    up = np.asarray(cam.get("up", (0, 0, 1)), float)
+    back = (loc - target) / np.linalg.norm(loc - target)
+    x = np.cross(up, back)
+    x /= np.linalg.norm(x)
+    y = np.cross(back, x)
+    half_w = SENSOR_MM / 2 / float(cam["lens_mm"])
+    half_h = half_w / aspect
+    out = []
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            d = -back + sx * half_w * x + sy * half_h * y
+            out.append(loc + (z - loc[2]) / d[2] * d if d[2] < -1e-9 else np.full(3, np.nan))
+    return np.array(out)
+
+
+def test_no_frame_sees_the_edge_of_the_base_map(run):
+    m = read_manifest(run)
+    base = next(a for a in m["static"] if a["name"] == "base")
+    verts = read_glb(run / base["path"]).vertices
+    lo, hi = verts.min(0), verts.max(0)
+    w, h = m["render"]["resolution"]
+    for f in m["frames"]:
+        hits = frustum_corners_on_plane(f["camera"], w / h, float(lo[2]))
+        assert np.isfinite(hits).all(), f"frame {f['index']}: the horizon is in view"
+        assert (hits[:, :2] > lo[:2]).all() and (hits[:, :2] < hi[:2]).all(), (
+            f"frame {f['index']}: the view reaches {hits[:, :2].min(0)}..{hits[:, :2].max(0)}"
+            f" km, the base map spans {lo[:2]}..{hi[:2]}")
+
+
+def test_the_base_is_the_shaded_relief_and_land_differs_from_sea(run):
+    m = read_manifest(run)
+    base = next(a for a in m["static"] if a["name"] == "base")
+    assert base["matte"] is True and "relief" in base["label"]
+    g = read_glb(run / base["path"])
+    land = g.attributes["land"] > 0.5
+    rgb = g.colors[:, :3].astype(float)
+    assert 0.2 < land.mean() < 0.8
+    blue = rgb[:, 2] - rgb[:, 0]
+    assert np.median(blue[~land]) > np.median(blue[land]) + 40
+    assert rgb[land].std(0).mean() > 8  # relief, not one flat colour
+
+
+def test_sun_sky_layer_and_isosurfaces(run):
+    m = read_manifest(run)
+    light = m["render"]["light"]
+    assert light["kind"] == "sun" and light["direction"][2] > 0.5  # above the horizon
+    assert light["sky_strength"] > 0
+    f = m["frames"][-1]
+    by = {a["name"]: a for a in f["assets"]}
+    layer = by["layer"]
+    lo, hi = layer["opacity_ramp"]
+    thresholds = m["provenance"]["parameters"]["thresholds"]
+    assert lo < hi == pytest.approx(min(thresholds)) and layer["shadow"] is False
+    isos = sorted((a for a in f["assets"] if a["name"].startswith("iso_")),
+                  key=lambda a: a["level"])
+    assert len(isos) == 2 and isos[0]["opacity"] < isos[1]["opacity"] < 1.0
+
+
+def test_colours_stand_out_from_the_background(run):
+    m = read_manifest(run)
+    bg = m["render"]["background"]
+    cmap = m["legend"]["colorbar"]["colormap"]["name"]
+    assert cmap.startswith("lajolla[")  # the dark end cut off
+    ends = colormaps.lut(cmap, 2)[:, :3]
+    assert (colormaps.contrast(ends, bg) >= 3.0).all()
+    full = colormaps.lut("lajolla", 2)[:, :3]
+    assert colormaps.contrast(full, bg).min() < 3.0  # the uncut map would fail
+
+
+def test_readable_cuts_the_end_that_fails():
+    dark, light = (0.03, 0.04, 0.06), (0.97, 0.97, 0.97)
+    assert colormaps.readable("viridis", dark).startswith("viridis[0.")
+    assert colormaps.readable("viridis", light).startswith("viridis[0:")
+    assert colormaps.readable("vik", dark) == "vik"  # diverging: left alone
+    assert colormaps.readable("viridis[0.2:0.9]", dark) == "viridis[0.2:0.9]"
+    for name in ("viridis", "magma", "inferno", "batlow", "devon", "lajolla"):
+        for bg in (dark, light):
+            part = colormaps.readable(name, bg)
+            assert (colormaps.contrast(colormaps.lut(part, 64)[:, :3], bg) >= 3.0).all(), part
+    with pytest.raises(Exception, match="NAME\\[a:b\\]"):
+        colormaps.lut("viridis[0.5:0.2]")
