@@ -37,7 +37,7 @@ mutants: $(STAMP) ## prove the tests bite: each hand-made mutation (tests/mutant
 	$(BIN)/python -m tests.mutants --logs $(OUT)/mutants
 
 BIG_SIZE ?= 1GB
-BENCH_CMD = VIZPIPE_BIG_SIZE=$(BIG_SIZE) $(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
+BENCH_CMD = VIZPIPE_BIG_SIZE=$(BIG_SIZE) VIZPIPE_BENCH_OUT=$(OUT) $(PYTEST) -m benchmark -q -p no:randomly --benchmark-columns=min,median,rounds \
 	  --benchmark-json=$(OUT)/bench.json -o addopts="--strict-markers"
 bench: $(STAMP) ## run the benchmarks and print the ratios against their references (BIG_SIZE=6GB: the scale check's file)
 	mkdir -p $(OUT)
@@ -49,7 +49,7 @@ bench-check: $(STAMP) ## the benchmarks, each NOT MET target a failure (for a qu
 
 SCALE_WORKERS ?= 1,2
 SCALEFLAGS ?=
-scaling: $(STAMP) ## workers 1,2,.. (SCALE_WORKERS=1,2,4): speedup, efficiency, overhead per task
+scaling: $(STAMP) ## workers SCALE_WORKERS (default 1,2; e.g. 1,2,4): speedup, efficiency, overhead per task
 	$(BIN)/python -m vizpipe_app.scaling --workers $(SCALE_WORKERS) --out $(OUT)/scaling --json $(OUT)/scaling/scaling.json $(SCALEFLAGS)
 
 check: $(STAMP) ## ruff + mypy + import-linter (imports point down only: apps -> pipelines | render -> core)

@@ -37,6 +37,14 @@ KNOWN_SKIPS = (
 _SKIPS: list[tuple[str, str]] = []
 
 
+def pytest_configure(config):
+    # pytest-benchmark writes --benchmark-json only when the session ends (make bench: minutes
+    # later); its folder must exist by then, whatever the caller made (issue #22)
+    path = config.getoption("benchmark_json", None)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def pytest_runtest_logreport(report):
     if report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr,
                                                                          tuple):
