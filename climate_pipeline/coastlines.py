@@ -218,30 +218,12 @@ def land_mask(lon: Any, lat: Any, resolution: str = "110m") -> np.ndarray:
     return shapely.contains_xy(_land(resolution), lon, lat)
 
 
-def _graded_axis(lo: float, hi: float, fine_lo: float, fine_hi: float, step: float,
-                 coarse: float) -> np.ndarray:
-    """Increasing positions from ``lo`` to ``hi``: ``step`` apart inside [fine_lo, fine_hi]
-    (clipped to [lo, hi]), ``coarse * step`` apart outside it."""
-    fine_lo, fine_hi = max(fine_lo, lo), min(fine_hi, hi)
-    if fine_hi <= fine_lo:
-        return np.linspace(lo, hi, max(int(np.ceil((hi - lo) / step)) + 1, 2))
-
-    def part(a: float, b: float, d: float) -> np.ndarray:
-        return np.linspace(a, b, max(int(np.ceil((b - a) / d)) + 1, 2)) if b > a else np.array([a])
-
-    return np.unique(np.concatenate([part(lo, fine_lo, coarse * step),
-                                     part(fine_lo, fine_hi, step),
-                                     part(fine_hi, hi, coarse * step)]))
-
-
 def land_ocean_layer(projection: Any, bbox: tuple[float, float, float, float] | None = None,
                      resolution: str = "110m", *, step_deg: float | None = None,
                      height_m: float = -200.0,
                      land_color: tuple[int, int, int, int] = LAND_COLOR,
                      ocean_color: tuple[int, int, int, int] = OCEAN_COLOR,
-                     relief: bool = False,
-                     fine: tuple[float, float, float, float] | None = None,
-                     coarse: float = 3.0) -> Mesh:
+                     relief: bool = False, texture: bool = False) -> Mesh:
     """A base layer: triangulated lon/lat grid over ``bbox`` (None: the globe) with per-vertex
     colours land vs ocean, at ``height_m`` (slightly negative, so fields at 0 m lie above it).
 
@@ -249,10 +231,9 @@ def land_ocean_layer(projection: Any, bbox: tuple[float, float, float, float] | 
     on land and 0.0 on ocean; normals are the projection's local vertical (none on a map:
     a plane's faces are wound counter-clockwise seen from above). ``relief``: the
     colours are Natural Earth's shaded relief toned for the film
-    (:mod:`climate_pipeline.basemap`) instead of the two flat colours. ``fine``: a lon/lat
-    box inside ``bbox`` that keeps ``step_deg``; outside it the rows and columns are
-    ``coarse`` times further apart (the far margin of an oblique view is seen foreshortened,
-    and its vertices cost memory in every writer).
+    (:mod:`climate_pipeline.basemap`) instead of the two flat colours. ``texture``: no
+    colours and no land mask, but texture coordinates (attribute ``uv``: u east, v north, 0..1
+    over ``bbox``) for :func:`climate_pipeline.basemap.relief_texture` of the same ``bbox``.
     """
     lon0, lon1, lat0, lat1 = bbox if bbox is not None else (-180.0, 180.0, -90.0, 90.0)
     lon0, lon1, lat0, lat1 = float(lon0), float(lon1), float(lat0), float(lat1)
@@ -265,19 +246,8 @@ def land_ocean_layer(projection: Any, bbox: tuple[float, float, float, float] | 
     step = step_deg or (1.0 if bbox is None else max(lon1 - lon0, lat1 - lat0) / 200.0)
     nx = max(int(np.ceil((lon1 - lon0) / step)) + 1, 2)
     ny = max(int(np.ceil((lat1 - lat0) / step)) + 1, 2)
-    if fine is None:
-        lons, lats = np.linspace(lon0, lon1, nx), np.linspace(lat0, lat1, ny)
-    else:
-        f0, f1, g0, g1 = (float(v) for v in fine)
-        if f1 < f0:
-            f1 += 360.0
-        while f0 < lon0:  # the same turn of longitude as bbox
-            f0, f1 = f0 + 360.0, f1 + 360.0
-        lons = _graded_axis(lon0, lon1, f0, f1, step, coarse)
-        lats = _graded_axis(lat0, lat1, min(g0, g1), max(g0, g1), step, coarse)
-        nx, ny = lons.size, lats.size
+    lons, lats = np.linspace(lon0, lon1, nx), np.linspace(lat0, lat1, ny)
     glon, glat = np.meshgrid(lons, lats)  # (ny, nx)
-    land = land_mask(glon.ravel(), glat.ravel(), resolution)
     verts = projection.forward(glon.ravel(), glat.ravel(), height_m)
     # a plane needs no normals (readers derive +z from the winding); a globe's are radial
     normals = None if projection.name == "map" else projection.up(glon.ravel(), glat.ravel())
@@ -285,6 +255,11 @@ def land_ocean_layer(projection: Any, bbox: tuple[float, float, float, float] | 
     a, b = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
     c, d = idx[1:, 1:].ravel(), idx[1:, :-1].ravel()
     faces = np.concatenate([np.stack([a, b, c], -1), np.stack([a, c, d], -1)])
+    if texture:
+        u, v = np.meshgrid((lons - lon0) / (lon1 - lon0), (lats - lat0) / (lat1 - lat0))
+        uv = np.stack([u.ravel(), v.ravel()], -1).astype(np.float32)
+        return Mesh(verts, faces, normals, {"uv": uv}, None)
+    land = land_mask(glon.ravel(), glat.ravel(), resolution)
     if relief:
         from climate_pipeline.basemap import film_tone, relief_colors
 

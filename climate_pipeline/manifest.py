@@ -40,20 +40,25 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
               meters_per_unit=1000.0, radius=radius)
     globe = params["projection"]["mode"] == "globe"
-    ext = base_extent(bbox, GLOBE_MARGIN if globe else BASE_MARGIN)
-    if ext[1] - ext[0] >= 360.0 and ext[2] <= -89.5 and ext[3] >= 89.5:
+    ext: tuple[float, float, float, float] | None = base_extent(
+        bbox, GLOBE_MARGIN if globe else BASE_MARGIN)
+    if ext is not None and ext[1] - ext[0] >= 360.0 and ext[2] <= -89.5 and ext[3] >= 89.5:
         ext = None  # the whole globe
-    # full detail over the region and a little around it, 4x coarser in the far margin
-    base = land_ocean_layer(proj, ext, s.coastlines, height_m=-300.0, relief=True,
-                            step_deg=0.8 * base_step(ext),
-                            fine=None if ext is None else base_extent(bbox, FINE_MARGIN),
-                            coarse=4.0)
-    write_all(base, sdir / "base", fmts, files, name="base", meters_per_unit=1000.0)
+    # the relief is a texture (static/base_relief.jpg): the mesh only carries it
+    from climate_pipeline.basemap import write_relief_texture
+
+    tex = write_relief_texture(sdir / TEXTURE_FILE, ext)
+    base = land_ocean_layer(proj, ext, s.coastlines, height_m=-300.0, texture=True,
+                            step_deg=base_step(ext, globe))
+    write_all(base, sdir / "base", fmts, files, name="base", meters_per_unit=1000.0,
+              texture=tex)
+    files.append(TEXTURE_FILE)
     del base
     base_path, base_alts = asset_paths(run.static_rel("base"), fmts)
     coast_path, coast_alts = asset_paths(run.static_rel("coastlines"), fmts)
     static = [
         mf.asset("base", "mesh", base_path, units="", matte=True,
+                 texture=run.static_rel(TEXTURE_FILE),
                  label="Natural Earth shaded relief", alternates=base_alts),
         mf.asset("coastlines", "curves", coast_path, units="", radius=radius,
                  color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {s.coastlines})",
@@ -65,7 +70,7 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
 BACKGROUND = (0.03, 0.04, 0.06)  # sRGB: the film's dark blue-black (colours are checked
 # against it: core.colormaps.readable)
 BASE_MARGIN = 1.0  # the map's base layer reaches this many region spans beyond each side
-FINE_MARGIN = 0.15  # the base layer keeps its full detail this far beyond the region
+TEXTURE_FILE = "base_relief.jpg"  # the base map's texture, in static/
 GLOBE_MARGIN = 1.5  # the globe's base patch (the whole globe when that covers it)
 
 
@@ -84,13 +89,13 @@ def base_extent(bbox: tuple[float, float, float, float], margin: float = BASE_MA
     return (c - half, c + half, max(lat0 - dlat, -90.0), min(lat1 + dlat, 90.0))
 
 
-def base_step(bbox: tuple[float, float, float, float] | None) -> float:
-    """Grid step (degrees) of the base layer: about 600 columns over ``bbox`` (None: the
-    globe), never finer than the relief raster at half scale (15 pixels per degree: 1/15
-    degree); an 800-pixel frame shows about 500 of the columns."""
+def base_step(bbox: tuple[float, float, float, float] | None, globe: bool = False) -> float:
+    """Grid step (degrees) of the base layer, whose detail is its texture: about 150 columns
+    over ``bbox`` (None: the globe) on a map (a plane), at most 1 degree on a globe (the
+    sphere's facets stay within a few hundred metres of it)."""
     lon0, lon1, lat0, lat1 = bbox if bbox is not None else (-180.0, 180.0, -90.0, 90.0)
     span = max((lon1 - lon0) % 360.0 or 360.0, lat1 - lat0)
-    return max(span / 600.0, 1.0 / 15.0)
+    return min(span / 150.0, 1.0) if globe else span / 150.0
 
 
 SUN_AZIMUTH, SUN_ELEVATION = 300.0, 45.0  # degrees: from the north-west, as the relief

@@ -220,10 +220,13 @@ def product_files(stem: str, formats: list[str] | tuple[str, ...]) -> list[tuple
 
 def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files: list[str], *,
               name: str, meters_per_unit: float = 1.0, radius: float | None = None,
-              skip: tuple[str, ...] | list[str] = (), **usd_kw: Any) -> None:
+              skip: tuple[str, ...] | list[str] = (), texture: Path | None = None,
+              **usd_kw: Any) -> None:
     """Write ``obj`` as ``stem`` + each format's suffix (:data:`core.io.SUFFIX`: ``.usdc``,
     ``.glb``, ``.ply``), the renderer's format always, appending the file names to ``files``;
     the file names in ``skip`` are listed but not written (kept from an earlier run).
+    ``texture``: an image the GLB embeds as its base colour (a mesh with a ``uv`` attribute;
+    USD stages bind the file itself, :mod:`core.usdscene`).
     """
     from core.io import write
 
@@ -236,6 +239,6 @@ def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files:
             write(obj, path, name=name, meters_per_unit=meters_per_unit, radius=radius,
                   **usd_kw)
         elif fmt == "glb":
-            write(obj, path, name=name)
+            write(obj, path, name=name, texture=texture)
         else:
             write(obj, path)

@@ -27,7 +27,7 @@ from typing import Any
 
 from core.atomic import write_text
 from core.errors import ManifestError
-from core.rundir import MANIFEST
+from core.rundir import MANIFEST, STATIC
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 MANIFEST_NAME = MANIFEST  # core.rundir owns the layout
@@ -196,6 +196,12 @@ def write_manifest(run_dir: str | os.PathLike, m: dict) -> Path:
     from core.framecache import remove_stale_tmp
 
     remove_stale_tmp(path.parent, [MANIFEST_NAME])  # left by a run killed while writing it
+    # static/ is rebuilt by every run before its manifest: once the manifest is written, a
+    # temporary there (say .base.glb.PID.tmp.glb) belongs to a killed earlier run
+    static = path.parent / STATIC
+    if static.is_dir():
+        remove_stale_tmp(static, [p.relative_to(static).as_posix() for p in static.rglob("*")
+                                  if p.is_file() and not p.name.startswith(".")])
     return path
 
 
@@ -224,7 +230,8 @@ def read_manifest(run_dir: str | os.PathLike, *, check_files: bool = True) -> di
     validate(m, str(path))
     if check_files:
         for a in iter_assets(m):
-            for rel in [a["path"], *a.get("alternates", [])]:
+            for rel in [a["path"], *a.get("alternates", []), *([a["texture"]] if "texture" in a
+                                                                 else [])]:
                 if not (path.parent / rel).exists():
                     raise ManifestError(f"{path}: asset {a['name']!r} file missing: "
                                         f"{path.parent / rel}")

@@ -158,7 +158,21 @@ def _material(stage: Any, path: str, asset: Mapping[str, Any]) -> Any:
     sh = UsdShade.Shader.Define(stage, f"{path}/surface")
     sh.CreateIdAttr("UsdPreviewSurface")
     base = _srgb_to_linear(asset["color"]) if "color" in asset else (0.8, 0.8, 0.8)
-    if "colormap" in asset:  # colours are baked into displayColor
+    if "texture" in asset:  # an image over the mesh's st (the climate base map)
+        st = UsdShade.Shader.Define(stage, f"{path}/st")
+        st.CreateIdAttr("UsdPrimvarReader_float2")
+        st.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+        tex = UsdShade.Shader.Define(stage, f"{path}/texture")
+        tex.CreateIdAttr("UsdUVTexture")
+        tex.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(_rel(Path("."), asset["texture"]))
+        tex.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set("sRGB")
+        tex.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(
+            st.CreateOutput("result", Sdf.ValueTypeNames.Float2))
+        for wrap in ("wrapS", "wrapT"):
+            tex.CreateInput(wrap, Sdf.ValueTypeNames.Token).Set("clamp")
+        sh.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+            tex.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
+    elif "colormap" in asset:  # colours are baked into displayColor
         rd = UsdShade.Shader.Define(stage, f"{path}/displayColor")
         rd.CreateIdAttr("UsdPrimvarReader_float3")
         rd.CreateInput("varname", Sdf.ValueTypeNames.String).Set("displayColor")
@@ -167,7 +181,8 @@ def _material(stage: Any, path: str, asset: Mapping[str, Any]) -> Any:
         sh.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(out)
     else:
         sh.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).Set(Gf.Vec3f(*base))
-    sh.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.5)
+    sh.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(1.0 if asset.get("matte")
+                                                              else 0.5)
     sh.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(0.0)
     if "opacity" in asset:
         sh.CreateInput("opacity", Sdf.ValueTypeNames.Float).Set(float(asset["opacity"]))
@@ -344,7 +359,8 @@ def write_scene_usda(run_dir: str | os.PathLike, manifest: Mapping[str, Any], *,
         def look(asset: Mapping[str, Any]) -> Any:
             """The asset's material (one per asset name, from its first occurrence), or None
             when the manifest says nothing about its look (displayColor then shows)."""
-            if not any(k in asset for k in ("color", "colormap", "opacity", "emission")):
+            if not any(k in asset for k in ("color", "colormap", "opacity", "emission",
+                                            "texture")):
                 return None
             key = _ident(asset["name"])
             if key not in looks:

@@ -42,6 +42,7 @@ from core.geometry import Curves, Mesh, Points
 
 DEFAULT_BACKGROUND = (0.045, 0.05, 0.065)  # sRGB, a dark blue-grey
 COLOR_ATTR = "Col"  # name of the colour attribute made from PLY vertex colours
+UV_MAP = "uv"  # the UV map made from a mesh's "uv" attribute (texture coordinates)
 DEFAULT_COLOR = (0.8, 0.8, 0.82)
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 
@@ -175,7 +176,10 @@ def _draft_colors(a: dict, geom: Any, n: int) -> np.ndarray | None:
     the CPU, else None (keep the file's vertex colours), else its flat colour."""
     attrs = getattr(geom, "attributes", {}) or {}
     cmap = a.get("colormap")
-    if cmap and cmap.get("attribute") in attrs:
+    if a.get("texture") and "uv" in attrs:  # the image sampled at the vertices
+        srgba = np.ones((n, 4))
+        srgba[:, :3] = _sample_image(Path(a["texture"]), np.asarray(attrs["uv"]))
+    elif cmap and cmap.get("attribute") in attrs:
         values = _scalar_attributes({"v": attrs[cmap["attribute"]]})["v"]
         srgba = colormaps.apply(values, cmap["name"], float(cmap["vmin"]), float(cmap["vmax"]),
                                 log=bool(cmap.get("log"))) / 255.0
@@ -188,6 +192,18 @@ def _draft_colors(a: dict, geom: Any, n: int) -> np.ndarray | None:
     lin[:, :3] = colormaps.srgb_to_linear(srgba[:, :3])
     lin[:, 3] = 1.0
     return lin
+
+
+def _sample_image(path: Path, uv: np.ndarray) -> np.ndarray:
+    """sRGB colours in [0, 1] of an image at texture coordinates ``uv`` (v up), nearest."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        img = np.asarray(im.convert("RGB"))
+    h, w = img.shape[:2]
+    x = np.clip((uv[:, 0] * w).astype(np.int64), 0, w - 1)
+    y = np.clip(((1.0 - uv[:, 1]) * h).astype(np.int64), 0, h - 1)
+    return img[y, x] / 255.0
 
 
 def _set_draft_colors(me: bpy.types.Mesh, colors: np.ndarray | None) -> None:
@@ -622,6 +638,12 @@ def _asset_color(nodes: _Nodes, a: dict, attributes: set[str], has_colors: bool
                  ) -> Any:
     """A colour socket (colour map or colour attribute) or a linear RGB tuple (flat colour)."""
     cmap = a.get("colormap")
+    if a.get("texture") and "uv" in attributes:  # an image over the mesh's UV map
+        tex = nodes.new("ShaderNodeTexImage", interpolation="Cubic", extension="EXTEND")
+        tex.image = bpy.data.images.load(str(a["texture"]), check_existing=True)
+        uv = nodes.new("ShaderNodeUVMap", uv_map=UV_MAP)
+        nodes.link(uv.outputs["UV"], tex.inputs["Vector"])
+        return tex.outputs["Color"]
     if cmap and cmap.get("attribute") in attributes:
         return _colormap_color(nodes, cmap, cmap["attribute"])[0]
     if has_colors and "color" not in a:
@@ -689,6 +711,13 @@ def _scalar_attributes(attrs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _add_attributes(me: bpy.types.Mesh, attrs: dict[str, np.ndarray],
                     colors: np.ndarray | None) -> None:
+    uv = np.asarray(attrs.get("uv", np.zeros((0, 0))))
+    if uv.ndim == 2 and uv.shape[1] == 2 and len(me.loops):  # texture coordinates: a UV map
+        loops = np.empty(len(me.loops), np.int32)
+        me.loops.foreach_get("vertex_index", loops)
+        me.uv_layers.new(name=UV_MAP).data.foreach_set(
+            "uv", np.ascontiguousarray(uv[loops], np.float32).ravel())
+        attrs = {k: v for k, v in attrs.items() if k != "uv"}
     for k, v in _scalar_attributes(attrs).items():
         if k in me.attributes:  # a reserved name (position, radius of a point cloud ...)
             k = f"{k}_"
@@ -864,7 +893,7 @@ class SceneBuilder:
     def _material(self, a: dict, kind: str, attributes: set[str], has_colors: bool
                   ) -> bpy.types.Material:
         keys = ("colormap", "color", "opacity", "emission", "density_scale", "grid",
-                "opacity_ramp", "opacity_attribute", "matte")
+                "opacity_ramp", "opacity_attribute", "matte", "texture")
         # isosurfaces (meshes with a level) get the VESTA look: soft, see-through skins
         iso = kind == "mesh" and "level" in a
         key = json.dumps([a["name"], kind, {k: a.get(k) for k in keys}, sorted(attributes),
@@ -883,6 +912,8 @@ class SceneBuilder:
         """One asset as a linked object named ``obj_name``."""
         path = self.run_dir / a["path"]
         kind = a["kind"]
+        if "texture" in a:
+            a = {**a, "texture": str(self.run_dir / a["texture"])}
         if kind == "volume":
             if path.suffix.lower() != ".vdb":
                 raise BadInputError(f"{path}: volume assets must be .vdb files")

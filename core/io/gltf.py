@@ -48,6 +48,12 @@ Conventions (read these before loading the files elsewhere):
   of ``name`` is kept; Blender imports them as mesh attributes named ``_<name>``), float32,
   SCALAR/VEC2/VEC3/VEC4 by width; wider arrays are split into ``_<name>_0 .. _<name>_{k-1}``.
   Integer ids are exact up to 2**24 in float32.
+* **Texture coordinates.** A mesh attribute named ``uv`` (float (n, 2), origin at the
+  image's lower left, v up, as USD's ``st``) is written as ``TEXCOORD_0`` with v flipped
+  (glTF's origin is the upper left) and read back as ``uv``. ``write_glb(..., texture=IMAGE)``
+  embeds a PNG or JPEG in the BIN chunk as the material's ``baseColorTexture`` (linear
+  filtering with mipmaps, clamped at the edges); such a mesh carries no ``COLOR_0``, which
+  would multiply it.
 * **Primitives.** Mesh: TRIANGLES (Draco, or uint32 indices and NORMAL, normalised as the spec
   requires). Points: POINTS. Curves: always LINES (one segment per consecutive point pair,
   uint32 indices); the tube radius is ``asset.extras.vizpipe.radius``, read back into
@@ -171,10 +177,14 @@ def _unit_normals(n: np.ndarray) -> np.ndarray:
 
 
 def _attribute_arrays(attributes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``{"_name": float32 array}`` with widths 1..4 (wider arrays split per component)."""
+    """``{"_name": float32 array}`` with widths 1..4 (wider arrays split per component);
+    ``uv`` becomes ``TEXCOORD_0``."""
     out: dict[str, np.ndarray] = {}
     for name, arr in attributes.items():
         a = np.asarray(arr)
+        if name == "uv" and a.ndim == 2 and a.shape[1] == 2:  # glTF's origin is the top left
+            out["TEXCOORD_0"] = np.stack([a[:, 0], 1.0 - a[:, 1]], -1).astype(np.float32)
+            continue
         if a.dtype.kind not in "fiub":
             raise BadInputError(f"glTF attribute {name!r}: numeric values expected, got {a.dtype}")
         a = a.astype(np.float32).reshape(len(a), -1)
@@ -296,15 +306,21 @@ def _segments(counts: np.ndarray) -> np.ndarray:
 
 def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geom",
               compress: bool = True, position_bits: int = POSITION_BITS,
-              normal_bits: int = NORMAL_BITS, draco_level: int = DRACO_LEVEL) -> Path:
+              normal_bits: int = NORMAL_BITS, draco_level: int = DRACO_LEVEL,
+              texture: str | Path | None = None) -> Path:
     """Write a Mesh, Points or Curves as a glTF 2.0 binary (.glb), atomically.
 
     See the module docstring for the axis, colour, attribute and compression conventions.
     ``name`` names the node and the mesh inside the file. ``compress`` (meshes only): Draco
     with ``position_bits`` / ``normal_bits`` quantization at ``draco_level`` (0..10); False
-    writes plain float32 accessors.
+    writes plain float32 accessors. ``texture``: a PNG or JPEG embedded as the base colour of
+    a mesh with a ``uv`` attribute (its vertex colours are left out: glTF would multiply them).
     """
     b = _Builder()
+    if texture is not None:
+        if not isinstance(obj, Mesh) or "uv" not in obj.attributes:
+            raise BadInputError(f"{path}: a texture needs a mesh with a 'uv' attribute")
+        obj = Mesh(obj.vertices, obj.faces, obj.normals, obj.attributes, None)
     kind = {Mesh: "mesh", Points: "points", Curves: "curves"}.get(type(obj), "")
     record: dict = {"source_up_axis": "Z", "axis_mapping": "(x, y, z)_zup -> (x, z, -y)_gltf",
                     "kind": kind, "compression": "none"}
@@ -360,6 +376,19 @@ def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geo
                           draco_level=int(draco_level))
     elif n > 0:
         prim = _primitive(b, **args)  # type: ignore[arg-type]
+    if prim is not None and texture is not None:
+        data = Path(texture).read_bytes()
+        mime = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
+        if mime == "image/jpeg" and data[:2] != b"\xff\xd8":
+            raise BadInputError(f"{texture}: not a PNG or JPEG image (glTF textures)")
+        doc["images"] = [{"name": Path(texture).stem, "mimeType": mime,
+                          "bufferView": b.view(data)}]
+        doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987,  # linear, mipmapped
+                            "wrapS": 33071, "wrapT": 33071}]  # clamp to edge
+        doc["textures"] = [{"sampler": 0, "source": 0}]
+        material["pbrMetallicRoughness"] = {
+            "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+            "roughnessFactor": 1.0, "baseColorTexture": {"index": 0, "texCoord": 0}}
     if prim is not None:
         doc["meshes"] = [{"name": name, "primitives": [prim]}]
         doc["materials"] = [material]
@@ -546,6 +575,9 @@ def _geometry(doc: dict, blob: bytes, path: Path) -> Mesh | Points | Curves:
     for key in attrs:
         if key.startswith("_"):
             custom[key[1:]] = get(key)
+    if "TEXCOORD_0" in attrs:
+        st = get("TEXCOORD_0").astype(np.float32)
+        custom["uv"] = np.stack([st[:, 0], 1.0 - st[:, 1]], -1)
     if idx is None and "indices" in prim:
         idx = _accessor(doc, blob, prim["indices"], path).astype(np.int64)
     if mode == _MODE_TRIANGLES:

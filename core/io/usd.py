@@ -162,6 +162,13 @@ def _author_primvars(gprim: Any, colors: np.ndarray | None, attributes: Mapping[
         gprim.CreateDisplayOpacityPrimvar(interp).Set(
             Vt.FloatArray.FromNumpy(np.ascontiguousarray(lin[:, 3])), time)
     for name, arr in attributes.items():
+        a = np.asarray(arr)
+        if name == "uv" and a.ndim == 2 and a.shape[1] == 2:  # texture coordinates: USD's st
+            from pxr import Sdf
+
+            api.CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, interp).Set(
+                Vt.Vec2fArray.FromNumpy(np.ascontiguousarray(a, np.float32)), time)
+            continue
         value, typ, elem = _array_and_type(name, arr)
         pv = api.CreatePrimvar(_valid_name(name), typ, interp, elem if elem > 1 else -1)
         pv.Set(value, time)
@@ -497,6 +504,8 @@ def read_usd(path: str | Path, *, time: float | None = None) -> Mesh | Points | 
         if len(arr) == 0 and n:
             continue
         k = pv.GetElementSize()
+        if pname == "st":  # texture coordinates (written from a "uv" attribute)
+            pname = "uv"
         attrs[pname] = arr.reshape(n, k) if k > 1 else arr.reshape(n, *arr.shape[1:])
     if prim.IsA(UsdGeom.Mesh):
         m = UsdGeom.Mesh(prim)

@@ -65,12 +65,40 @@ def test_no_frame_sees_the_edge_of_the_base_map(run):
 
 
 def test_the_base_is_the_shaded_relief_and_land_differs_from_sea(run):
+    """The base mesh carries the relief as a texture (embedded in the GLB, a file beside the
+    USD), whose land and sea differ as the Natural Earth land polygons say."""
+    import json
+    import struct
+
+    from PIL import Image
+
+    from climate_pipeline.coastlines import land_mask
+    from climate_pipeline.default_data import DEFAULTS
+    from climate_pipeline.manifest import BASE_MARGIN, base_extent
+
     m = read_manifest(run)
     base = next(a for a in m["static"] if a["name"] == "base")
     assert base["matte"] is True and "relief" in base["label"]
     g = read_glb(run / base["path"])
-    land = g.attributes["land"] > 0.5
-    rgb = g.colors[:, :3].astype(float)
+    uv = g.attributes["uv"]
+    assert g.colors is None and uv.min() >= 0.0 and uv.max() <= 1.0
+    assert np.ptp(uv, axis=0) == pytest.approx([1.0, 1.0])
+    data = (run / base["path"]).read_bytes()
+    (n,) = struct.unpack("<I", data[12:16])
+    doc = json.loads(data[20:20 + n])
+    pbr = doc["materials"][0]["pbrMetallicRoughness"]
+    assert pbr["baseColorTexture"]["index"] == 0 and doc["images"][0]["mimeType"] == "image/jpeg"
+    assert "TEXCOORD_0" in doc["meshes"][0]["primitives"][0]["attributes"]
+
+    img = np.asarray(Image.open(run / base["texture"]).convert("RGB"), float)
+    h, w = img.shape[:2]
+    lon0, lon1, lat0, lat1 = base_extent((DEFAULTS["lon0"], DEFAULTS["lon1"], DEFAULTS["lat0"],
+                                          DEFAULTS["lat1"]), BASE_MARGIN)
+    lon = lon0 + (np.arange(w) + 0.5) / w * (lon1 - lon0)
+    lat = lat1 - (np.arange(h) + 0.5) / h * (lat1 - lat0)
+    glon, glat = np.meshgrid(lon[::4], lat[::4])
+    land = land_mask(glon.ravel(), glat.ravel(), "50m")
+    rgb = img[::4, ::4].reshape(-1, 3)
     assert 0.2 < land.mean() < 0.8
     blue = rgb[:, 2] - rgb[:, 0]
     assert np.median(blue[~land]) > np.median(blue[land]) + 40
@@ -116,3 +144,20 @@ def test_readable_cuts_the_end_that_fails():
             assert (colormaps.contrast(colormaps.lut(part, 64)[:, :3], bg) >= 3.0).all(), part
     with pytest.raises(Exception, match="NAME\\[a:b\\]"):
         colormaps.lut("viridis[0.5:0.2]")
+
+
+def test_the_usd_stage_binds_the_relief_texture(run):
+    """scene.usda: the base's UsdPreviewSurface takes its diffuse colour from a UsdUVTexture
+    of the run's JPEG over the mesh's st (what usdview, Maya and Houdini show)."""
+    pytest.importorskip("pxr")
+    from pxr import Usd, UsdGeom, UsdShade
+
+    stage = Usd.Stage.Open(str(run / "scene.usda"))
+    prim = next(p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and "/base" in str(p.GetPath()))
+    mat, _ = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()
+    tex = next(UsdShade.Shader(p) for p in Usd.PrimRange(mat.GetPrim())
+               if UsdShade.Shader(p).GetIdAttr().Get() == "UsdUVTexture")
+    path = tex.GetInput("file").Get().resolvedPath
+    assert path and Path(path).samefile(run / "static" / "base_relief.jpg")
+    st = UsdGeom.PrimvarsAPI(prim).GetPrimvar("st")
+    assert st and len(st.Get()) == len(UsdGeom.Mesh(prim).GetPointsAttr().Get())

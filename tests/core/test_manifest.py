@@ -148,3 +148,19 @@ def test_orbit_about_a_tilted_axis_frames_points_with_that_up_vector():
         assert (u <= 1 + 1e-9).all()
         worst = max(worst, u.max())
     assert worst > 0.999
+
+
+def test_writing_the_manifest_removes_temporaries_a_killed_run_left_in_static(tmp_path):
+    # a run SIGKILLed while its main process wrote static/base.glb leaves the temporary; the
+    # re-run rewrites static/ and, with its manifest, clears what the dead run left
+    m = small_manifest(tmp_path)
+    static = RunDir(tmp_path).static
+    static.mkdir()
+    (static / "base.glb").write_bytes(b"glTF")
+    stale = static / ".base.glb.4242.tmp.glb"
+    stale.write_bytes(b"glT")
+    frame_tmp = RunDir(tmp_path).frame_dir(0) / ".other.ply.4242.tmp.ply"
+    frame_tmp.write_bytes(b"p")
+    mf.write_manifest(tmp_path, m)
+    assert not stale.exists() and (static / "base.glb").exists()
+    assert frame_tmp.exists()  # frames' temporaries are their tasks' business
