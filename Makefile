@@ -11,7 +11,7 @@ ENGINE ?=
 RUNFLAGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS))
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv test test-all mutants bench bench-check scaling check demo materials climate containers lock clean
+.PHONY: help venv test test-all mutants bench bench-check scaling check demo materials climate preview containers lock clean
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ VAR ?=
 CLIMFLAGS ?=
 climate: $(STAMP) ## climate pipeline on INPUT=files VAR=name (default: PM10 episode over Iberia)
 	$(BIN)/python -m climate_pipeline $(if $(INPUT),$(INPUT) --out $(OUT)/climate/run $(if $(VAR),--var $(VAR)),--default --out $(OUT)/climate/default --frames 16 --particles 3000) $(RUNFLAGS) $(CLIMFLAGS)
+
+RUN ?=
+PREVIEWFLAGS ?=
+preview: $(STAMP) ## write RUN/preview/index.html, a run in the browser (RUN=out/materials/default; PREVIEWFLAGS=--serve)
+	@test -n "$(RUN)" || { echo "error: make preview needs RUN=<run directory>, e.g. make preview RUN=$(OUT)/materials/default" >&2; exit 2; }
+	$(BIN)/python -m render.preview $(RUN) $(PREVIEWFLAGS)
 
 SIFFLAGS ?=
 containers: ## build containers/pipeline.sif and containers/blender.sif (singularity or apptainer)

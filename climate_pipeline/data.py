@@ -51,6 +51,9 @@ class Field:
     paths        source files
     notes        what the reader chose or changed (member, level type, regridding), one
                  phrase each, for the run's log
+    attrs        the file's global attributes that say where the data comes from (source,
+                 model, title; NAME's header), strings, for the title
+                 (``climate_pipeline.labels``)
     """
 
     name: str
@@ -71,6 +74,7 @@ class Field:
     rotated_pole: tuple[float, float, float] | None = None
     paths: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    attrs: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline.manifest import BACKGROUND
 from climate_pipeline.settings import TRAIL_HOURS
+from core.colormaps import readable
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc, wind_window_plan
@@ -120,6 +122,9 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                                         strict=True) if ok]
 
     values = load_time(field, tau)  # (nz, ny, nx)
+    if params.get("scale", 1.0) != 1.0:  # into the run's display unit (µg/m³ for g/m3 ash)
+        values *= np.float32(params["scale"])
+    units = params.get("units", field.units)
     lon, lat = field.lon, field.lat
     proj = projection(params["projection"], lon, lat)
     h = heights_m(field)
@@ -177,7 +182,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
             if "field.vdb" not in kept_vol:
                 to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
                              else stages.volume_map)
-                vol = to_volume(values, lon, lat, h, proj, "field", field.units)
+                vol = to_volume(values, lon, lat, h, proj, "field", units)
                 t = time.perf_counter()
                 write_vdb(vol, fdir / "field.vdb", tolerance=vdb_tolerance(params),
                           half=True)
@@ -194,7 +199,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                 files.append("field.usdc")
     meta["write_seconds"] = t_write
     t0 = int(np.floor(tau))
-    meta.update(files=files, label=time_label(field, tau), time_index=t0, units=field.units,
+    meta.update(files=files, label=time_label(field, tau), time_index=t0, units=units,
                 name=field.name, long_name=field.long_name, standard_name=field.standard_name,
                 vmax_frame=float(np.nanmax(values)), seconds=time.perf_counter() - t_start)
     reuse.record(meta)
@@ -386,7 +391,7 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
                      {"speed": fr.speed.astype(np.float32), "age": fr.age.astype(np.float32),
                       "id": fr.id.astype(np.int64),
                       "radius": np.full(len(fr.lon), params["particle_radius"], np.float32)},
-                     colormaps.apply(fr.speed, "lajolla", 0, params["speed_max"]))
+                     colormaps.apply(fr.speed, PARTICLE_CMAP, 0, params["speed_max"]))
         written: list[str] = []
         stem = f"particles_b{batch:02d}"
         write_all(pts, fdir / stem, fmts, written, name="particles",
@@ -396,7 +401,7 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
             tz = p3[:, 2] if z is not None else np.full(len(p3), 10.0)
             cur = Curves(proj.forward(p3[:, 0], p3[:, 1], tz) if len(p3) else p3, counts,
                          {"speed": tspeed.astype(np.float32), "fade": fade.astype(np.float32)},
-                         colormaps.apply(tspeed, "lajolla", 0, params["speed_max"]),
+                         colormaps.apply(tspeed, PARTICLE_CMAP, 0, params["speed_max"]),
                          radius=params["particle_radius"] * TRAIL_RADIUS)
             del p3, tspeed, fade
             stem = f"trails_b{batch:02d}"
@@ -425,7 +430,10 @@ def particle_radius(mode: str) -> float:
     """The particles' sphere radius (km) in a ``map`` or ``globe`` scene."""
     return 2.0 if mode == "map" else 4.0
 
-STREAM_CMAP = "devon"
+#: the wind colour maps, without their ends that vanish on the film's dark background (a
+#: slow particle was near-black in plain lajolla): ``core.colormaps.readable``
+PARTICLE_CMAP = readable("lajolla", BACKGROUND)
+STREAM_CMAP = readable("devon", BACKGROUND)
 SPEED_MAX = 15.0  # m/s, top of the particles' and streamlines' colour maps
 
 

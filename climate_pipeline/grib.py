@@ -383,4 +383,6 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
         name=name, values=values, times=list(times), lon=g.lon, lat=g.lat,
         standard_name="" if cf in ("unknown", "None") else cf, units=str(k0["units"] or ""),
         long_name=str(k0["name"] or ""), calendar="standard", vertical=vertical,
-        vertical_kind=vkind, vertical_units=vunits, paths=tuple(ps), notes=tuple(notes))
+        vertical_kind=vkind, vertical_units=vunits, paths=tuple(ps), notes=tuple(notes),
+        attrs={"source": f"GRIB {k0['editionNumber']}, centre {k0['centre']}"}
+        if k0.get("centre") not in (None, "", "unknown") else {})

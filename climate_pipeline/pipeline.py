@@ -199,11 +199,16 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
     ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
     movie, the percentiles of a few time steps (not all: big data)."""
     from climate_pipeline.frames import SPEED_MAX, particle_radius
+    from climate_pipeline.levels import default_levels
 
     sample = range_sample(field)
+    shown = display_units(field, sample, s.thresholds_units if s.thresholds else "")
+    sample *= shown["scale"]
     vmin, vmax = (float(x) for x in np.percentile(sample, [1, 99.5], overwrite_input=True))
-    thresholds = list(s.thresholds) or [float(x) for x in np.percentile(
-        sample, [90, 99], overwrite_input=True)]
+    thresholds = [float(t) * shown["thresholds_scale"] for t in s.thresholds]
+    if not thresholds:
+        thresholds, shown["levels_rule"] = default_levels(sample, shown["quantity"],
+                                                          shown["units"])
     del sample
     formats = list(s.formats)
     from climate_pipeline.frames import projection
@@ -217,6 +222,9 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
            "view_area": round(view_area(np.array([corners.min(0), corners.max(0)])), 3)}
     params = {"projection": proj_spec,
               "thresholds": thresholds, "range": [vmin, vmax],
+              # values are multiplied by scale into units (core.units.readable_unit)
+              "units": shown["units"], "scale": shown["scale"],
+              "quantity": shown["quantity"], "levels_rule": shown["levels_rule"],
               # the part of the map that stands out from the film's dark background
               "colormap": colormaps.readable(s.colormap, BACKGROUND),
               "volume": s.volume, "formats": formats, "lod": lod}
@@ -229,6 +237,39 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
     if s.seed_by == "concentration":
         pparams["field_var"] = s.var
     return params, pparams
+
+
+def display_units(field, sample: np.ndarray, thresholds_units: str = "") -> dict:
+    """The unit a run shows its field in, and what follows from it: ``units`` (UDUNITS, or
+    ppb...), ``scale`` (file values times scale), ``quantity`` (an action-level quantity of
+    ``climate_pipeline.levels``, or None), ``thresholds_scale`` (``--thresholds`` given in
+    ``thresholds_units``, '' the file's, into ``units``) and ``levels_rule`` (which rule
+    chose the levels). The unit puts the top of the colour range (the 99.5th percentile of
+    ``sample``, file units) between 0.1 and 1000, in the action levels' unit where that
+    fits."""
+    from climate_pipeline.levels import action_levels, quantity_of
+    from core.errors import BadInputError
+    from core.units import factor, readable_unit
+
+    quantity = quantity_of(field.name, field.long_name, field.standard_name,
+                           str(field.attrs.get("Species", "")))
+    acts = action_levels(quantity, field.units) if field.units else []
+    typical = float(np.percentile(sample, 99.5)) if sample.size else 0.0
+    units, scale = readable_unit(field.units, typical,
+                                 prefer=acts[0][1].units if acts else None)
+    t_scale = 1.0
+    if thresholds_units:
+        try:
+            t_scale = factor(thresholds_units, units)
+        except ValueError:
+            raise BadInputError(f"{field.paths[0] if field.paths else '<memory>'}: "
+                                f"--thresholds in {thresholds_units!r}, but {field.name!r} is "
+                                f"in {field.units or 'no units'!r}; expected a unit that "
+                                "converts to it") from None
+    else:
+        t_scale = scale
+    return {"units": units, "scale": scale, "quantity": quantity, "thresholds_scale": t_scale,
+            "levels_rule": "--thresholds"}
 
 
 def range_sample(field) -> np.ndarray:

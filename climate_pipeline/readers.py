@@ -835,7 +835,19 @@ def _field_from_xarray(ds: Any, name: str, ps: list[str], allow_no_time: bool) -
         long_name=str(a.get("long_name", "")), calendar=calendar,
         vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
         crs=crs, x=x, y=y, rotated_pole=rotated, paths=tuple(ps), notes=tuple(notes),
+        attrs=source_attrs(dict(getattr(ds, "attrs", {}) or {})),  # not the encoding's path
     )
+
+
+#: global attributes that say where data comes from (``climate_pipeline.labels.source_of``)
+SOURCE_ATTRS = ("source", "model", "model_name", "source_id", "institution", "title", "TITLE",
+                "NAME Version", "Title", "Time Av or Int", "Species", "Quantity")
+
+
+def source_attrs(attrs: dict) -> dict:
+    """The attributes of :data:`SOURCE_ATTRS` that ``attrs`` holds, as short strings."""
+    return {k: " ".join(str(attrs[k]).split())[:200] for k in SOURCE_ATTRS
+            if k in attrs and str(attrs[k]).strip()}
 
 
 def _vertical(ds: Any, zc: Any, nz: int, axes: dict) -> tuple[np.ndarray, str, str]:
@@ -1168,4 +1180,5 @@ def _open_iris(ps: list[str], var: str | None, standard_name: str | None,
         long_name=str(cube.long_name or ""), calendar=calendar,
         vertical=vertical, vertical_kind=vkind, vertical_units=vunits,
         crs=crs, x=xs, y=ys, rotated_pole=rotated, paths=tuple(ps), notes=tuple(notes),
+        attrs=source_attrs(dict(cube.attributes)),
     )

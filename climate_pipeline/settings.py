@@ -46,6 +46,26 @@ def non_negative_float(text: str) -> float:
 __all__ = ["ClimateSettings", "build_parser", "settings_from_args"]
 
 
+def _levels(text: str) -> tuple[list[float], str]:
+    """``A,B[UNIT]``: levels, and the unit the last one carries ('': the field's units), as in
+    ``0.2,2,4mg/m3`` or ``45,100ug m-3``."""
+    import re
+
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    unit = ""
+    if parts:
+        m = re.match(r"^([-+0-9.eE]+)\s*([^\d\s.+-].*)$", parts[-1])
+        if m:
+            parts[-1], unit = m.group(1), m.group(2).strip()
+    if unit:
+        from core.units import _unit
+
+        if _unit(unit) is None:
+            raise argparse.ArgumentTypeError(f"unknown unit {unit!r} in {text!r}; expected a "
+                                             "UDUNITS unit such as ug/m3 or mg/m3")
+    return _floats(",".join(parts)), unit
+
+
 def _floats(text: str) -> list[float]:
     try:
         vals = [float(x) for x in text.split(",") if x.strip()]
@@ -83,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--map", action="store_const", const="map", dest="mode")
     ap.add_argument("--exaggeration", type=float, default=50.0,
                     help="vertical exaggeration [50]")
-    ap.add_argument("--thresholds", type=_floats, default=None,
-                    help="isosurface levels in the field's units [the 90th and 99th "
-                         "percentiles of the first frame]")
+    ap.add_argument("--thresholds", type=_levels, default=None, metavar="A,B[UNIT]",
+                    help="isosurface levels, in UNIT when the last one carries it (0.2,2mg/m3), "
+                         "else in the field's units [the quantity's action levels inside the "
+                         "data's range (WHO, EU, ICAO ash), else its 90th and 99th percentiles "
+                         "rounded to 1-2-5]")
     ap.add_argument("--colormap", default="lajolla")
     ap.add_argument("--frames", type=positive_int, default=None,
                     help="output frames; more than the data's time steps interpolates in time")
@@ -147,7 +169,8 @@ class ClimateSettings(RunSettings):
     wind_files: tuple[str, ...] = ()  # () the inputs
     mode: str = "map"  # map | globe
     exaggeration: float = 50.0
-    thresholds: tuple[float, ...] = ()  # () the 90th and 99th percentiles
+    thresholds: tuple[float, ...] = ()  # () action levels, else rounded percentiles
+    thresholds_units: str = ""  # the unit of thresholds ('': the field's)
     colormap: str = "lajolla"
     frames: int | None = None  # None: the data's time steps
     particles: int = 20000
@@ -167,7 +190,8 @@ def settings_from_args(ns: argparse.Namespace) -> ClimateSettings:
     return from_namespace(ClimateSettings, ns, mode=ns.mode or "map",
                           wind=split_list(ns.wind),
                           formats=asset_formats(split_list(ns.formats)),
-                          thresholds=tuple(ns.thresholds or ()),
+                          thresholds=tuple(ns.thresholds[0] if ns.thresholds else ()),
+                          thresholds_units=ns.thresholds[1] if ns.thresholds else "",
                           inputs=tuple(str(p) for p in ns.inputs),
                           wind_files=tuple(str(p) for p in ns.wind_files or ()),
                           particles=max(0, int(ns.particles)),

@@ -105,8 +105,9 @@ def add_dry_run_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_asset_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--formats`` (which asset files, by consumer) and ``--full-res`` (no level of
-    detail); :func:`core.io.asset_formats` checks the first."""
+    """Add ``--formats`` (which asset files, by consumer), ``--full-res`` (no level of
+    detail) and ``--no-preview`` (no browser page); :func:`core.io.asset_formats` checks the
+    first."""
     parser.add_argument(
         "--formats", default="usd,glb", metavar="LIST",
         help="asset formats: usd (binary .usdc, for Blender/Maya/Houdini), glb (Draco glTF, "
@@ -116,6 +117,10 @@ def add_asset_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--full-res", action="store_true",
         help="keep every isosurface triangle (default: simplified to about one triangle per "
              "pixel it covers at --resolution)")
+    parser.add_argument(
+        "--no-preview", action="store_true",
+        help="do not write RUN/preview/index.html, the browser view of the assets written "
+             "after the conversion (python -m render.preview RUN writes it later)")
     return parser
 
 

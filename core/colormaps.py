@@ -126,6 +126,45 @@ def readable(name: str, background, min_contrast: float = 3.0) -> str:
     return name
 
 
+def unreadable(manifest: dict, min_contrast: float = 3.0) -> list[str]:
+    """What in a manifest would not stand out from its ``render.background``: each flat asset
+    colour, legend swatch and end of a sequential colour map (assets' and the colour bar's)
+    with a WCAG contrast under ``min_contrast``, as ``"NAME: colour ... contrast 1.4"``
+    phrases; [] when all read. Diverging maps are left out (their centre is the meaning),
+    and so are textures (a base map is not a mark)."""
+    bg = np.asarray((manifest.get("render") or {}).get("background") or (1.0, 1.0, 1.0), float)
+    bad: list[str] = []
+
+    def check(what: str, rgb) -> None:
+        c = float(contrast(np.asarray(rgb, float)[:3], bg[:3]))
+        if c < min_contrast:
+            bad.append(f"{what}: colour {[round(float(x), 3) for x in rgb[:3]]} has contrast "
+                       f"{c:.1f} with the background (at least {min_contrast:g} wanted)")
+
+    def check_map(what: str, cmap: dict | None) -> None:
+        if not cmap or is_diverging(_split(cmap["name"])[0]):
+            return
+        ends = lut(cmap["name"], 2)
+        check(f"{what} colour map {cmap['name']} low end", ends[0])
+        check(f"{what} colour map {cmap['name']} high end", ends[-1])
+
+    assets = list(manifest.get("static", []))
+    for fr in manifest.get("frames", [])[:1]:  # the same assets in every frame
+        assets += fr.get("assets", [])
+    for a in assets:
+        if a.get("hidden") or a.get("texture"):
+            continue
+        if "color" in a:
+            check(a["name"], a["color"])
+        check_map(a["name"], a.get("colormap"))
+    legend = manifest.get("legend") or {}
+    for it in legend.get("items", []):
+        if "color" in it:
+            check(f"legend {it['label']!r}", it["color"])
+    check_map("colour bar", (legend.get("colorbar") or {}).get("colormap"))
+    return bad
+
+
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
     c = np.asarray(c, dtype=np.float64)
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -178,6 +217,11 @@ def colorbar_png(path: str | Path, name: str, vmin: float, vmax: float, *, label
         cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=ax,
                           orientation="vertical" if vertical else "horizontal")
         text = f"{label} [{units}]" if units and label else (label or units)
+        if not log:  # round ticks: the 1-2-5 series
+            from matplotlib.ticker import MaxNLocator
+
+            cb.locator = MaxNLocator(nbins=6, steps=[1, 2, 5, 10])
+            cb.update_ticks()
         cb.set_label(text, color=text_color, fontsize=9)
         cb.ax.tick_params(colors=text_color, labelsize=8)
         cb.outline.set_edgecolor(text_color)

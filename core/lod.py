@@ -146,6 +146,10 @@ def simplify(mesh: Mesh, target_faces: int, *, aggressiveness: float = 7.0) -> M
                            out_faces, n_out)
     if mapping is None:
         mapping = _nearest_map(verts, points)
+    elif (lost := mapping < 0).any():
+        # vertices of no kept triangle (only in slivers the simplifier dropped, which the
+        # NAME ash plume's thin sheets have): the nearest kept vertex
+        mapping[lost] = _nearest_map(verts[lost], points)
     if mesh.normals is not None:
         normals = _mean(mapping, n_out, mesh.normals)
     else:

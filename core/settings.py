@@ -46,6 +46,7 @@ class RunSettings:
     volume: bool = True  # write a .vdb volume
     show_volume: bool = False
     render: bool = True  # False: assets and manifest only (--no-render)
+    preview: bool = True  # write RUN/preview/index.html after the conversion (--no-preview)
     draft: bool = False  # render Workbench draft frames (frames/draft/), not the final ones
     dry_run: bool = False
     engine: str | None = None
@@ -75,7 +76,8 @@ def split_list(text: str | None) -> tuple[str, ...]:
 def from_namespace(cls: type[S], ns: argparse.Namespace, **values: Any) -> S:
     """``cls`` from the parsed arguments: each field takes the argument of the same name (lists
     become tuples), ``values`` give the fields whose option is spelled otherwise (``render``
-    from ``--no-render``, ...); ``--no-render``/``--no-volume``/``--dry-run`` are mapped here.
+    from ``--no-render``, ...); ``--no-render``/``--no-volume``/``--no-preview``/``--dry-run`` are
+    mapped here.
     """
     args = vars(ns)
     kw: dict[str, Any] = {}
@@ -89,5 +91,7 @@ def from_namespace(cls: type[S], ns: argparse.Namespace, **values: Any) -> S:
         kw["render"] = not args["no_render"]
     if "volume" not in values and "no_volume" in args:
         kw["volume"] = not args["no_volume"]
+    if "preview" not in values and "no_preview" in args:
+        kw["preview"] = not args["no_preview"]
     kw["out"] = Path(kw["out"])
     return cls(**kw)

@@ -44,8 +44,9 @@ METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
 # Bump when what a frame's files contain changes for the same inputs and parameters: a re-run
 # then rebuilds frames made by older code instead of skipping them.
-ASSET_VERSION = 6  # 4: density.usd references the .vdb beside it; 5: .usdc, Draco GLB, LOD;
-# 6: a vaspout.h5 without a charge density draws its potential (was: atoms only)
+ASSET_VERSION = 7  # 4: density.usd references the .vdb beside it; 5: .usdc, Draco GLB, LOD;
+# 6: a vaspout.h5 without a charge density draws its potential (was: atoms only); 7: default
+# levels by what the grid is (materials_pipeline.levels), potentials in volts
 COLOUR_META = "colour.json"
 
 
@@ -109,7 +110,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     fdir.mkdir(parents=True, exist_ok=True)
     from core.framecache import Reuse, product_files
     from core.lod import lod_mesh, view_area
-    from materials_pipeline import iso, stages
+    from materials_pipeline import iso, levels, stages
 
     # files an earlier run wrote with the same product key stay (another --formats writes
     # only the new formats; another level of detail only the surfaces)
@@ -146,26 +147,31 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     if data is not None:
         grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
+        numbers = np.tile(structure.numbers, int(np.prod(reps)))
+        notes = list(data.meta.get("warnings", []))
+        if grid.units in levels.POTENTIAL_UNITS:  # potentials in volts (cube: Hartree/e)
+            grid = stages.display_units(grid)
+        elif not grid.units and data.kind == "density" and not params.get("iso"):
+            grid, unit_note = levels.with_inferred_units(grid, numbers)  # XSF: e/Å³, e/bohr³
+            notes += [f"{src}: {unit_note}"] if unit_note else []
         # the extremes, not a mask or a |values| copy (134 MB fresh pages for 256^3): a NaN
         # makes both NaN, an infinity is one of them
         vmin, vmax = float(grid.values.min()), float(grid.values.max())
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
-        notes = list(data.meta.get("warnings", []))
         # the grid's charge sums, taken once for the default, the level and the metadata
         charge_sums = functools.cache(lambda: iso.charge_sums(grid.values))
         spec_text = params.get("iso")
-        if not spec_text:  # a default that fits the data (signed "densities" get ±10 %)
-            spec_text, signed = iso.fit_default(
-                grid.values, grid.units, grid.signed, grid.voxel_volume,
-                sums=None if grid.signed else charge_sums())
-            if signed and not grid.signed:
-                grid = dataclasses.replace(grid, signed=True)
-                neg, pos = iso.negative_charge(grid.values, grid.voxel_volume,
-                                               sums=charge_sums())
-                notes.append(f"{src}: grid {grid.name!r} has both signs (negative part "
-                             f"{neg:.3g}, positive part {pos:.3g}, integrated): drawn as a "
-                             f"signed field at ±{spec_text} of max |value|")
+        choice = levels.DefaultLevel(spec_text, grid.signed, "given", "") if spec_text else \
+            levels.default_for(grid, str(data.format), numbers, extremes=(vmin, vmax),
+                               sums=None if grid.signed else charge_sums())
+        spec_text = choice.spec
+        if choice.signed and not grid.signed:  # a "density" with both signs: ±10 %
+            grid = dataclasses.replace(grid, signed=True)
+            neg, pos = iso.negative_charge(grid.values, grid.voxel_volume, sums=charge_sums())
+            notes.append(f"{src}: grid {grid.name!r} has both signs (negative part "
+                         f"{neg:.3g}, positive part {pos:.3g}, integrated): drawn as a "
+                         f"signed field at ±{spec_text} of max |value|")
         spec = iso.parse(spec_text)
         level = iso.resolve(spec, grid.values, signed=grid.signed,
                             voxel_volume=grid.voxel_volume, units=grid.units, source=src,
@@ -173,6 +179,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                             sums=charge_sums() if spec.kind == "enclosed" and not grid.signed
                             else None)
         meta.update(level=level, level_text=spec.describe(level, grid.units), units=grid.units,
+                    level_rule=choice.rule, level_why=choice.why,
                     grid=grid.name, signed=grid.signed, kind=data.kind, periodic=grid.periodic,
                     vmax=max(-vmin, vmax))  # max |value|
         if not grid.signed and grid.units.startswith("e/"):
@@ -257,6 +264,9 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     warm.join()
     structure = stages.tile_structure(structure, reps)
+    from materials_pipeline.stages import formula
+
+    meta["formula"] = formula(structure.symbols, structure.has_cell)
     meta.update(natoms=len(structure), cell=structure.cell.tolist(),
                 has_cell=structure.has_cell, symbols=sorted(set(structure.symbols)))
     if len(structure):

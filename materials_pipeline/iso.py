@@ -4,7 +4,8 @@ Spellings accepted by ``--iso`` (case-insensitive, spaces ignored):
 
 =====================  =================================================================
 ``0.05``               absolute, in the grid's units (e/Angstrom^3 for densities)
-``0.05e/A3``           absolute with units: e/A3, e/Angstrom^3, e/Å^3, e/bohr3 (converted)
+``0.05e/A3``           absolute with units: e/A3, e/Angstrom^3, e/Å^3, e/bohr3 (converted);
+                       ``0.5V`` or ``0.5eV`` for potentials (cube potentials are in volts)
 ``10%`` / ``10%max``   10 % of the maximum (of |values| for signed fields)
 ``p95``                the 95th percentile of the values (of |values| for signed fields)
 ``90%e``               the level whose region ``values >= level`` holds 90 % of the electrons
@@ -34,7 +35,7 @@ from materials_pipeline.readers.cube import BOHR  # Angstrom, the readers' conve
 
 _UNITS = {
     "": 1.0, "e/a3": 1.0, "e/angstrom3": 1.0, "e/angstrom^3": 1.0, "e/å3": 1.0, "e/å^3": 1.0,
-    "e/a^3": 1.0, "e/bohr3": BOHR**-3, "e/bohr^3": BOHR**-3, "ev": 1.0,
+    "e/a^3": 1.0, "e/bohr3": BOHR**-3, "e/bohr^3": BOHR**-3, "ev": 1.0, "v": 1.0,
 }
 DEFAULT_SPEC = "50%e"
 SIGNED_SPEC = "10%"

@@ -13,6 +13,7 @@ from core import manifest as mf
 from core.geometry import cell_corners
 from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir
+from materials_pipeline.levels import RULE_TEXT
 
 if TYPE_CHECKING:
     from materials_pipeline.settings import MaterialsSettings
@@ -20,11 +21,39 @@ if TYPE_CHECKING:
 UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
              "Hartree/e": "Hartree/e"}
 SIGNED_COLOURS = ((0.95, 0.85, 0.15), (0.15, 0.80, 0.90))  # + yellow, - cyan (sRGB, VESTA)
+ORBIT_FRAMES = 48  # the orbit a single frame's still is framed for (--orbit-frames' default)
 SURFACE_COLOUR = (0.95, 0.80, 0.30)  # a density surface without colour-by field: amber
 
 
 def _units(u: str) -> str:
     return UNIT_TEXT.get(u, u)
+
+
+def quantity(meta: dict) -> str:
+    """What a frame's grid holds, in words: "Electron density", "Orbital 5", "Spin density",
+    "Magnetization density", "Electrostatic potential", "Local potential", "ELF" ..."""
+    grid, kind = str(meta.get("grid", "")), str(meta.get("kind", ""))
+    if grid.startswith("magnetization"):
+        return "Magnetization density"
+    if kind == "orbital" or grid.startswith("orbital"):
+        index = grid.rpartition("_")[2]
+        return f"Orbital {index}" if index.isdigit() else "Orbital"
+    if kind == "density" and meta.get("signed"):
+        return "Density difference"  # both signs: a response or difference density
+    if kind == "potential":
+        return "Local potential" if meta.get("format") in ("locpot", "vaspout") \
+            else "Electrostatic potential"
+    names = {"density": "Electron density", "spin": "Spin density", "elf": "ELF"}
+    if grid in ("spin_up", "spin_down"):
+        return f"Electron density, spin {grid[5:]}"
+    return names.get(kind, grid or "Field")
+
+
+def title(meta: dict) -> str:
+    """The default title: the quantity and the molecule's or cell's formula (not the file
+    format): "Electron density — CO", "Orbital 5 — C6H7N", "Local potential — O"."""
+    what = meta.get("formula") or "".join(meta.get("symbols", []))
+    return f"{quantity(meta)} — {what}" if what else quantity(meta)
 
 
 def _label(meta: dict, index: int, n: int, run: RunDir, s: MaterialsSettings) -> str:
@@ -126,9 +155,12 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
                              for z in bounds[:, 2]]))
     aspect = s.resolution[0] / s.resolution[1]
     single = n == 1
-    n_out = s.orbit_frames if single else n
-    cams = camera.orbit(bounds, n_out, turns=1.0 if single else 0.15, azimuth_deg=-60,
-                        elevation_deg=20, lens_mm=50, aspect=aspect, margin=1.06, points=points)
+    n_out = max(1, s.orbit_frames) if single else n  # --orbit-frames 0: the still alone
+    # the still alone is the default orbit's first view, framed for the whole orbit
+    n_cams = ORBIT_FRAMES if single and n_out == 1 else n_out
+    cams = camera.orbit(bounds, n_cams, turns=1.0 if single else 0.15, azimuth_deg=-60,
+                        elevation_deg=20, lens_mm=50, aspect=aspect, margin=1.06,
+                        points=points)[:n_out]
     if s.ortho:
         cams = camera.orthographic(cams, points, aspect=aspect, margin=1.06)
     frames = []
@@ -149,12 +181,12 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
              for s in symbols]
     legend: dict[str, Any] = {}
     if "level" in m0:
-        kind = {"density": "Electron density", "potential": "Local potential", "elf": "ELF",
-                "orbital": "Orbital"}.get(m0.get("kind", ""), m0.get("grid", "field"))
-        legend["title"] = s.title or f"{kind} — {''.join(symbols)} ({m0.get('format')})"
+        legend["title"] = s.title or title(m0)
         lvl = m0["level_text"]
         sign = "±" if m0.get("signed") else ""
         sub = f"isosurface {sign}{lvl}".replace(m0["units"], _units(m0["units"]))
+        if m0.get("level_rule"):  # which rule picked the level (materials_pipeline.levels)
+            sub += f" · {RULE_TEXT[m0['level_rule']]}"
         if "electrons_enclosed" in m0:
             sub += (f" · {m0['electrons_enclosed']:.2f} of {m0['electrons_total']:.2f} "
                     "electrons inside")
@@ -167,7 +199,7 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
             items = [{"label": f"+{m0['level']:.3g}", "color": list(SIGNED_COLOURS[0])},
                      {"label": f"−{m0['level']:.3g}", "color": list(SIGNED_COLOURS[1])}] + items
     else:
-        legend["title"] = s.title or f"Structure — {''.join(symbols)}"
+        legend["title"] = s.title or f"Structure — {m0.get('formula') or ''.join(symbols)}"
     if cmap is not None and crange is not None:
         from core.colormaps import colorbar_png, colorbar_size
 
@@ -187,8 +219,8 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
     man = mf.new_manifest(legend.get("title", "materials"), "materials",
                           length_unit="angstrom", bounds=bounds, meters_per_unit=1e-10,
                           fps=float(s.fps), legend=legend,
-                          camera={"mode": "orbit" if single else "static", "turns": 1.0
-                                  if single else 0.15},
+                          camera={"mode": "orbit" if single and n_out > 1 else "static",
+                                  "turns": 1.0 if single else 0.15},
                           render={"resolution": list(s.resolution),
                                   "samples": int(s.samples),
                                   "background": [0.045, 0.05, 0.06]})

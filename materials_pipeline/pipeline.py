@@ -7,7 +7,9 @@
 
 With no input, ``--default`` (what ``make materials`` runs) computes a water vibration with
 PySCF and converts it. Several files (or a folder) are a series: one frame per file, in
-natural sort order. A single frame becomes an orbit of the camera around it.
+natural sort order. A single frame becomes a still (frames/0000.png, rendered first, alone)
+and an orbit of the camera around it (``--orbit-frames``, 0 for the still alone). The default
+level fits the grid (:mod:`materials_pipeline.levels`); the log line says which rule chose it.
 """
 
 from __future__ import annotations
@@ -96,13 +98,14 @@ def _pair_colour_sources(frames: list[tuple[str, int | None]], color: list[Path]
 
 def with_default_data(s: MaterialsSettings, run: RunDir) -> MaterialsSettings:
     """``--default``: compute the PySCF water frames and return the settings that read them
-    (densities, coloured by the potential; title and isovalue unless given)."""
+    (densities, coloured by the potential; the title unless given)."""
     from materials_pipeline.default_data import inputs_dir
 
     density, esp = generate_default(s, inputs_dir(run.root, s.frames))
     return s.replace(inputs=tuple(str(p) for p in density), color_by=tuple(map(str, esp)),
-                     title=s.title or "Water, bending vibration (PySCF PBE0/6-31G*)",
-                     iso=s.iso or "0.002e/bohr3")  # the classic MEP-mapped molecular surface
+                     title=s.title or "Water, bending vibration (PySCF PBE0/6-31G*)")
+    # the level: the molecular surface, 0.002 e/bohr³ (materials_pipeline.levels' default
+    # for a non-periodic density), the classic MEP-mapped surface
 
 
 def convert(s: MaterialsSettings) -> dict:
@@ -157,6 +160,7 @@ def convert(s: MaterialsSettings) -> dict:
                                   cmap, crange[0], crange[1], params["formats"])
                      for m in metas if m.get("surfaces")])
     log_frame_warnings(metas)
+    log_levels(metas)
     from core.manifest import write_run
     from materials_pipeline.manifest import build_manifest
 
@@ -179,6 +183,35 @@ def log_frame_warnings(metas: list[dict]) -> None:
         for note in m.get("warnings", []):
             log.warning(note)
             print(f"materials: warning: {note}", file=sys.stderr, flush=True)
+
+
+def level_lines(metas: list[dict]) -> list[str]:
+    """One line per frame whose level rule differs from the frame before it (a series with
+    one rule: one line): the level and the rule that picked it (materials_pipeline.levels)."""
+    from materials_pipeline.levels import DefaultLevel
+    from materials_pipeline.manifest import UNIT_TEXT
+
+    lines, last = [], None
+    for m in sorted(metas, key=lambda m: m["index"]):
+        if "level_rule" not in m or m["level_rule"] == last:
+            continue
+        last = m["level_rule"]
+        rule = DefaultLevel("", bool(m.get("signed")), m["level_rule"], m.get("level_why", ""))
+        sign = "±" if m.get("signed") else ""
+        level = m["level_text"].replace(m["units"], UNIT_TEXT.get(m["units"], m["units"])) \
+            if m.get("units") else m["level_text"]
+        lines.append(f"{Path(m['source']).name}: isosurface {sign}{level}: {rule.text()}")
+    return lines
+
+
+def log_levels(metas: list[dict]) -> None:
+    """:func:`level_lines` to stderr and run.log."""
+    import logging
+
+    log = logging.getLogger("vizpipe.materials")
+    for line in level_lines(metas):
+        log.info(line)
+        print(f"materials: {line}", file=sys.stderr, flush=True)
 
 
 def generate_default(s: MaterialsSettings, inputs: Path) -> tuple[list[Path], list[Path]]:

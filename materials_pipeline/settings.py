@@ -31,6 +31,17 @@ from core.settings import (
 __all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "parse_formats"]
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type (``--orbit-frames``): a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def parse_supercell(text: str) -> tuple[int, int, int]:
     try:
         reps = tuple(int(x) for x in text.replace("x", ",").split(","))
@@ -56,8 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=positive_int, default=16,
                     help="frames of the default input [16]")
     ap.add_argument("--iso", default=None,
-                    help="isovalue: 0.05 | 0.05e/A3 | 10%% (of max) | p95 | 90%%e (enclosed "
-                         "electrons) [50%%e for densities, 10%% for other fields]")
+                    help="isovalue: 0.05 | 0.05e/A3 | 0.002e/bohr3 | 0.5V | 10%% (of max) | p95 "
+                         "| 90%%e (enclosed electrons) [50%%e for densities of periodic "
+                         "valence grids (VASP), 0.002e/bohr3 for molecules, ±10%% for "
+                         "orbitals and spin, ±half the smaller extreme for potentials: "
+                         "materials_pipeline.levels]")
     ap.add_argument("--field", help="grid to contour (e.g. magnetization) [the file's first]")
     ap.add_argument("--color-by", nargs="+", metavar="FILE_OR_DIR",
                     help="colour the surface by a second field: one file, or one per frame")
@@ -80,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--ortho", action="store_true",
                     help="orthographic camera (VESTA's projection: no perspective, parallel "
                          "lattice planes stay parallel)")
-    ap.add_argument("--orbit-frames", type=positive_int, default=48,
-                    help="frames of the camera orbit around a single frame [48]")
+    ap.add_argument("--orbit-frames", type=non_negative_int, default=48,
+                    help="frames of the camera orbit around a single frame, rendered after "
+                         "its first still (frames/0000.png); 0: the still alone [48]")
     ap.add_argument("--resolution", type=resolution, default=DEFAULT_RESOLUTION,
                     metavar="WxH")
     ap.add_argument("--samples", type=positive_int, default=SCENE_SAMPLES["materials"],
@@ -102,7 +117,7 @@ class MaterialsSettings(RunSettings):
     samples: int = SCENE_SAMPLES["materials"]
 
     frames: int = 16  # frames of the default input
-    iso: str | None = None  # None: 50%e for densities, 10% for other fields
+    iso: str | None = None  # None: by what the grid is (materials_pipeline.levels)
     field: str | None = None
     color_by: tuple[str, ...] = ()
     color_field: str | None = None
@@ -113,7 +128,7 @@ class MaterialsSettings(RunSettings):
     repeat_boundary: bool = False
     polyhedra: tuple[str, ...] = ()
     ligands: tuple[str, ...] = ()
-    orbit_frames: int = 48
+    orbit_frames: int = 48  # after the first still; 0: the still alone
     ortho: bool = False  # orthographic camera
 
 

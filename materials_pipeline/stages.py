@@ -72,6 +72,17 @@ def surfaces(grid: Grid, level: float) -> list[tuple[str, Mesh]]:
     return out
 
 
+def formula(symbols: list[str], periodic: bool) -> str:
+    """Hill formula of the atoms (C, H, then alphabetical: ``CO``, ``H2O``, ``CH4``); reduced
+    to the formula unit for a periodic cell (``Fe6O8`` -> ``Fe3O4``). Empty without atoms."""
+    if not symbols:
+        return ""
+    from ase.formula import Formula
+
+    f = Formula.from_list(list(symbols))
+    return (f.reduce()[0] if periodic else f).format("hill")
+
+
 def tile_structure(structure: Structure, reps: tuple[int, int, int]) -> Structure:
     """Atoms of a supercell (delegates to materials_pipeline.structure.supercell)."""
     if tuple(reps) == (1, 1, 1):

@@ -10,5 +10,7 @@ scene per process). Everything else here is pure Python:
 * :mod:`render.process`  runs and follows one Blender subprocess;
 * :mod:`render.overlay`  title, time label, colour bar and legend with Pillow;
 * :mod:`render.movie`    H.264 encoding with imageio-ffmpeg's ffmpeg;
-* :mod:`render.paths`    where outputs live and when a frame counts as done.
+* :mod:`render.paths`    where outputs live and when a frame counts as done;
+* :mod:`render.preview`  ``RUN_DIR/preview/index.html``, the run in a browser (three.js), no
+  render and no bpy (``python -m render.preview RUN_DIR [--serve]``).
 """

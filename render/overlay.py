@@ -98,18 +98,21 @@ def compose(plate: Image.Image, manifest: dict, frame: dict, run_dir: Path) -> I
     bar = legend.get("colorbar")
     if bar:
         _paste_colorbar(img, run_dir / bar["image"], margin)
+    label = frame.get("label")
+    f_lab = font(round(0.036 * h))
+    # the title wraps short of the time label at the top right, never under it
+    label_w = draw.textlength(label, font=f_lab) + margin if label else 0.0
     if title:
         f_title = font(round(0.045 * h), bold=True)
-        _text(draw, (margin, y), title, f_title)
-        y += round(f_title.size * 1.3)
+        for line in _wrap(draw, title, f_title, w - 2 * margin - label_w):
+            _text(draw, (margin, y), line, f_title)
+            y += round(f_title.size * 1.3)
     if legend.get("subtitle"):
         f_sub = font(round(0.024 * h))
         for line in _wrap(draw, legend["subtitle"], f_sub, 0.62 * w):
             _text(draw, (margin, y), line, f_sub, fill=TEXT_DIM)
             y += round(f_sub.size * 1.3)
-    label = frame.get("label")
     if label:
-        f_lab = font(round(0.036 * h))
         _text(draw, (w - margin, margin), label, f_lab, anchor="ra")
     items = legend.get("items", [])
     if items:

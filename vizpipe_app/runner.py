@@ -88,9 +88,13 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
         if app:  # the Blender image must see the run directory and the inputs: bind them
             add_binds([settings.out, *settings.inputs])  # (read when render.tasks is imported)
         result = pipeline.convert(settings)
+        run_dir = Path(result["manifest"]).parent
+        if settings.preview:  # RUN/preview/index.html: the assets in a browser (issue #21)
+            from render.preview import write_preview
+
+            print(write_preview(run_dir).line(), flush=True)
         if not settings.render:
             return 0
-        run_dir = Path(result["manifest"]).parent
         if not app:
             render_subprocess(run_dir, settings.engine, settings.workers, settings.draft)
             return 0

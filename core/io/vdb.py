@@ -122,8 +122,12 @@ def read_vdb(path: str | Path, name: str | None = None) -> Volume:
     g = grids[0]
     (i0, j0, k0), (i1, j1, k1) = g.evalActiveVoxelBoundingBox()
     shape = (i1 - i0 + 1, j1 - j0 + 1, k1 - k0 + 1)
-    arr = np.zeros(shape, dtype=np.float32)
-    g.copyToArray(arr, ijk=(i0, j0, k0))
+    if min(shape) <= 0:  # no active voxel (a frame whose field lies below the tolerance)
+        i0 = j0 = k0 = 0
+        arr = np.zeros((0, 0, 0), dtype=np.float32)
+    else:
+        arr = np.zeros(shape, dtype=np.float32)
+        g.copyToArray(arr, ijk=(i0, j0, k0))
     m = np.array(g.transform.indexToWorld((0, 0, 0)))
     cols = [np.array(g.transform.indexToWorld(e)) - m for e in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
     aff = np.eye(4)

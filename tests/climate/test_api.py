@@ -50,8 +50,11 @@ def command_run(small_file, tmp_path_factory) -> Path:
 
 
 def _files(run: Path) -> dict[str, Path]:
+    """The run's files but its manifest, log and browser preview (the command writes one,
+    the notebook API leaves it to ``render.preview``)."""
     return {p.relative_to(run).as_posix(): p for p in sorted(run.rglob("*"))
-            if p.is_file() and p.name not in ("manifest.json", "run.log")}
+            if p.is_file() and p.name not in ("manifest.json", "run.log")
+            and p.relative_to(run).parts[0] != "preview"}
 
 
 def _manifest(run: Path) -> dict:

@@ -204,7 +204,17 @@ def test_converts_with_default_flags(runs, case):
     meta = json.loads((RunDir(out).frame_dir(c.frames - 1) / "frame.json").read_text())
     assert meta["time_index"] == c.frames - 1
     if case == "name_iii_second_duplicate":
-        assert meta["name"] == f"{TAC}#2" and meta["units"] == "g / m^3"
+        # g/m3 shown in µg/m³ (issue #19), the factor cf-units' own
+        import cf_units
+
+        assert meta["name"] == f"{TAC}#2" and meta["units"] == "ug m-3"
+        assert _scale(out) == pytest.approx(cf_units.Unit("g / m^3").convert(
+            1.0, cf_units.Unit("ug m-3")), rel=1e-12)
+
+
+def _scale(out: Path) -> float:
+    """The factor the run multiplied the file's values by (into its display unit)."""
+    return float(read_manifest(out)["provenance"]["parameters"].get("scale", 1.0))
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -216,7 +226,8 @@ def test_layer_values_at_fixed_points(runs, case):
         raw, lay = _raw_at(case, step), Layer.read(out, step)
         pts = _fixed_finite_points(raw)
         got = lay.value[_at(lay.xyz[:, :2], _scene_xy(out, raw)[pts])]
-        _same(got, raw.values[raw.ground, pts], f"{case} frame {step}: points {pts.tolist()}")
+        _same(got, raw.values[raw.ground, pts] * _scale(out),
+              f"{case} frame {step}: points {pts.tolist()}")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -235,7 +246,7 @@ def test_missing_cells_are_not_in_the_layer(runs, case):
     assert len(lay.value) == int(finite.sum())
     xy = _scene_xy(out, raw)
     idx = _at(lay.xyz[:, :2], xy[finite])
-    _same(lay.value[idx], g[finite], f"{case}: every finite point")
+    _same(lay.value[idx], g[finite] * _scale(out), f"{case}: every finite point")
     assert lay.faces.size and lay.faces.max() < len(lay.value)
     # the map is 360 degrees wide; a triangle across its edge would span most of it (cells
     # by the pole of a global grid may span up to half of it: 180 degrees of longitude)

@@ -161,3 +161,34 @@ def test_the_usd_stage_binds_the_relief_texture(run):
     assert path and Path(path).samefile(run / "static" / "base_relief.jpg")
     st = UsdGeom.PrimvarsAPI(prim).GetPrimvar("st")
     assert st and len(st.Get()) == len(UsdGeom.Mesh(prim).GetPointsAttr().Get())
+
+
+def test_a_base_map_of_half_the_world_does_not_fold_at_the_antimeridian():
+    # the NAME ash domain (85W..120E): grown by the margin, the base spans a full turn; both
+    # ends at +-180 degrees from the centre once wrapped onto the same side and folded the
+    # mesh into triangles across the whole map (a black base in Cycles)
+    from climate_pipeline.coastlines import land_ocean_layer
+    from climate_pipeline.geo import MapProjection
+    from climate_pipeline.manifest import base_extent, base_step
+
+    lon, lat = np.linspace(-85.2, 120.0, 584), np.linspace(29.9, 80.0, 214)
+    ext = base_extent((float(lon[0]), float(lon[-1]), float(lat[0]), float(lat[-1])))
+    assert ext[1] - ext[0] < 360.0
+    proj = MapProjection.for_region(lon, lat, exaggeration=50.0)
+    mesh = land_ocean_layer(proj, ext, "110m", height_m=-300.0, texture=True,
+                            step_deg=base_step(ext))
+    tri = mesh.vertices[mesh.faces]
+    span_x = np.ptp(tri[..., 0], axis=1).max()
+    assert span_x < 0.02 * np.ptp(mesh.vertices[:, 0]), span_x
+    u = mesh.attributes["uv"][:, 0]
+    order = np.argsort(mesh.vertices[:, 0])
+    assert np.all(np.diff(u[order]) >= -1e-6)  # u grows eastwards across the whole map
+
+
+def test_every_colour_of_the_default_run_reads_on_its_background(run):
+    # the manifest-wide check in code (core.colormaps.unreadable): assets, swatches, ends of
+    # every colour map; the slow particles were near-black in plain lajolla
+    m = read_manifest(run)
+    assert colormaps.unreadable(m) == []
+    bad = dict(m, legend={"items": [{"label": "x", "color": [0.02, 0.02, 0.03]}]})
+    assert len(colormaps.unreadable(bad)) == 1

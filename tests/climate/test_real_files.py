@@ -207,6 +207,16 @@ def _raw_field(case: str) -> _raw.Raw:
     return RAW[case]()
 
 
+def _raw_run(runs, case: str) -> _raw.Raw:
+    """The raw reading in the run's display unit (issue #19: Pa shown as hPa, g/m3 as
+    µg/m³): times the factor the manifest records."""
+    import dataclasses
+
+    scale = float(read_manifest(runs(case))["provenance"]["parameters"].get("scale", 1.0))
+    raw = _raw_field(case)
+    return raw if scale == 1.0 else dataclasses.replace(raw, values=raw.values * scale)
+
+
 def _frame0(out: Path) -> dict:
     return json.loads((RunDir(out).frame_dir(0) / "frame.json").read_text())
 
@@ -310,7 +320,7 @@ def test_physical_number(runs, case):
     are copied exactly)."""
     meta = _frame0(runs(case))
     assert meta["tau"] == 0.0 and meta["time_index"] == 0
-    raw = float(np.nanmax(_raw_field(case).values))
+    raw = float(np.nanmax(_raw_run(runs, case).values))
     if case == "reduced_gg_grib":
         assert raw - 0.5 <= meta["vmax_frame"] <= raw + 1e-4
     else:
@@ -322,7 +332,7 @@ def test_layer_maximum_is_where_the_raw_maximum_is(runs, case):
     """(a) The written layer's largest ``value`` and its place on the map are the raw ground
     level's maximum and the place of that raw point (one of them, if tied)."""
     out = runs(case)
-    raw, lay = _raw_field(case), Layer.read(out)
+    raw, lay = _raw_run(runs, case), Layer.read(out)
     g = raw.values[raw.ground]
     # reduced Gaussian: linear along rows never exceeds a row's maximum, and this file's
     # maximum lies on the longest row's longitudes (an exact point), so it is kept as is
@@ -341,7 +351,7 @@ def test_layer_values_at_fixed_points(runs, case):
     """(b) A few fixed raw grid points (``_raw.sample_points``): at each one's lon/lat the
     written layer has a vertex, and its ``value`` is the raw value of the ground level."""
     out = runs(case)
-    raw, lay = _raw_field(case), Layer.read(out)
+    raw, lay = _raw_run(runs, case), Layer.read(out)
     pts = _raw.sample_points(raw)
     want = raw.values[raw.ground, pts]
     assert np.isfinite(want).all() and raw.exact[pts].all()
@@ -357,7 +367,7 @@ def test_layer_is_the_ground_level(runs, case):
     its value; for 3-D fields the layer is not the top level. A grid's layer has exactly
     its points (a reduced Gaussian grid: those on the regridded longitudes)."""
     out = runs(case)
-    raw, lay = _raw_field(case), Layer.read(out)
+    raw, lay = _raw_run(runs, case), Layer.read(out)
     assert raw.nz == LEVELS.get(case, 1)
     if raw.shape is not None:
         assert len(lay.value) == raw.shape[0] * raw.shape[1]
@@ -405,7 +415,7 @@ def test_volume_bottom_and_top_are_the_raw_end_levels(runs, case):
     (the top up to float32 rounding of its lerp) and interpolates in between. The .vdb holds
     half floats: compared in float16 tolerance (:data:`HALF_REL`)."""
     out = runs(case)
-    raw = _raw_field(case)
+    raw = _raw_run(runs, case)
     # Voxels below vdb_tolerance (climate_pipeline/frames.py: half the lowest isosurface
     # level, at least 2 % of the colour range) stay inactive, read back as the background 0.
     # These cases' end levels lie wholly above it, so every voxel compared is active and

@@ -143,11 +143,11 @@ def test_streak_files_manifest_and_rerun_with_new_trail_hours(small_nc, tmp_path
     man = _run(small_nc, out)
     (a,) = [a for a in man["frames"][2]["assets"] if a["name"] == "trails_b00"]
     assert a["kind"] == "curves" and not a.get("hidden", False)  # visible by default
-    assert a["colormap"] == {"name": "lajolla", "vmin": 0.0, "vmax": a["colormap"]["vmax"],
+    assert a["colormap"] == {"name": "lajolla[0.35:1]", "vmin": 0.0, "vmax": a["colormap"]["vmax"],
                              "attribute": "speed", "units": "m/s"}
     assert a["opacity_attribute"] == "fade" and a["emission"] == 0.6
     assert a["radius"] == pytest.approx(1.0) and a["label"] == "wind streaks (speed)"
-    assert man["legend"]["items"][0]["label"] == "wind streaks (speed)"
+    assert man["legend"]["items"][-1]["label"] == "wind streaks (speed)"  # after the levels
     from core.io.gltf import read_glb
     from core.io.usd import read_usd
 
@@ -184,7 +184,7 @@ def test_hide_trails_and_no_trails(small_nc, tmp_path):
     man = _run(small_nc, tmp_path / "hide", "--hide-trails")
     (a,) = [a for a in man["frames"][1]["assets"] if a["name"] == "trails_b00"]
     assert a["hidden"] is True
-    assert man["legend"]["items"][0]["label"] == "wind particles (speed)"
+    assert man["legend"]["items"][-1]["label"] == "wind particles (speed)"
     man = _run(small_nc, tmp_path / "none", "--trail-hours", "0")
     assert not [a for f in man["frames"] for a in f["assets"] if a["name"] == "trails_b00"]
     assert not list(RunDir(tmp_path / "none").frame_dir(1).glob("trails_*"))

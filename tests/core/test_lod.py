@@ -187,3 +187,28 @@ def test_half_floats_only_where_they_fit(tmp_path, scale, half_stored):
     err = np.abs(back.astype(np.float64) / vals - 1).max()
     assert err <= (2.0**-11 if half_stored else 0.0)
     assert bool(err > 0) == half_stored  # half really is stored where it fits
+
+
+def test_simplify_carries_data_past_vertices_of_no_kept_triangle():
+    # a vertex in no triangle at all (and the slivers of the NAME ash plume's thin sheets)
+    # maps to no kept vertex in the collapse history: its colour/attributes went to index -1
+    # (np.bincount: "'list' argument must have no negative elements")
+    m = _with_data(_sphere(60))
+    lone = np.array([[5.0, 5.0, 5.0]], np.float32)
+    m = Mesh(np.vstack([m.vertices, lone]), m.faces, np.vstack([m.normals, [[0, 0, 1]]]),
+             {k: np.concatenate([v, v[:1]]) for k, v in m.attributes.items()},
+             np.vstack([m.colors, m.colors[:1]]))
+    s = simplify(m, m.n_faces // 4)
+    assert s.n_faces <= m.n_faces // 4 + 10
+    assert np.isfinite(s.normals).all() and s.colors.shape == (len(s.vertices), 4)
+    assert all(len(v) == len(s.vertices) for v in s.attributes.values())
+
+
+def test_a_vdb_with_no_active_voxel_reads_back_empty(tmp_path):
+    # a climate frame whose field lies wholly below the tolerance writes a grid with no active
+    # voxel; reading it back gave "negative dimensions are not allowed" (resume test, CI)
+    from core.io.vdb import read_vdb, write_vdb
+
+    v = Volume(np.full((4, 5, 6), 0.1, np.float32), np.eye(4), "field", "ug m-3")
+    back = read_vdb(write_vdb(v, tmp_path / "empty.vdb", tolerance=1.0))
+    assert back.values.shape == (0, 0, 0) and back.name == "field"

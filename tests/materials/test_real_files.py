@@ -48,6 +48,7 @@ CASES = {
                                             True, False),
     "aelta.cube": ((), {"iso"}, False, True),
     "cubegen_h2o_5points.cube": ((), {"iso"}, False, True),
+    "pyscf_CO_density.cube.gz": ((), {"iso"}, False, True),
     "orca_grid25mo.cube": ((), {"iso", "iso_neg"}, True, False),
     "orca_grid20mo6-8.cube.gz": ((), {"iso", "iso_neg"}, True, False),
     "orca_grid20_spin.cube": ((), {"iso", "iso_neg"}, True, False),
@@ -248,6 +249,18 @@ def _check_cube(name: str, power: float, angstrom: bool = False):
     np.testing.assert_allclose(g.values * factor, ref, rtol=1e-12, atol=0)
 
 
+def _check_co_electrons():
+    """All-electron CO: the density in the 4 bohr box holds nearly its 14 electrons (ase's
+    values in e/bohr³ times its voxel in bohr³); ours, in e/Å³, the same count."""
+    from ase.units import Bohr as ase_bohr
+
+    ref = _ase_cube("pyscf_CO_density.cube.gz")
+    n_ref = ref["data"].sum() * abs(np.linalg.det(ref["spacing"])) / ase_bohr**3
+    assert 13.5 < n_ref < 14.0
+    g = _read("pyscf_CO_density.cube.gz").main_grid()
+    assert g.values.sum() * g.voxel_volume == pytest.approx(n_ref, rel=1e-6)
+
+
 def _check_orbitals_6_8():
     text = _open_text(REAL / "orca_grid20mo6-8.cube.gz")
     ref = _tokens_after(text, 2 + 1 + 3 + 7 - 1, 20 ** 3 * 3 + 4)[4:].reshape(20, 20, 20, 3)
@@ -292,6 +305,7 @@ PHYSICS = {
     "CHGCAR_Fe3O4_spin.bz2": _check_fe3o4,
     "aelta.cube": lambda: _check_cube("aelta.cube", 3),
     "cubegen_h2o_5points.cube": lambda: _check_cube("cubegen_h2o_5points.cube", 3),
+    "pyscf_CO_density.cube.gz": _check_co_electrons,
     "orca_grid25mo.cube": lambda: _check_cube("orca_grid25mo.cube", 1.5),
     "orca_grid20mo6-8.cube.gz": _check_orbitals_6_8,
     "orca_grid20_spin.cube": lambda: _check_cube("orca_grid20_spin.cube", 3),
@@ -316,6 +330,7 @@ VDB_TOLERANCE = 0.01  # materials_pipeline/frames.py: |value| <= 1% of the level
 CUBES = {
     "aelta.cube": (["density"], 3),
     "cubegen_h2o_5points.cube": (["density"], 3),
+    "pyscf_CO_density.cube.gz": (["density"], 3),
     "orca_grid25mo.cube": (["orbital_5"], 1.5),
     "orca_grid20mo6-8.cube.gz": (["orbital_6", "orbital_7", "orbital_8"], 1.5),
     "orca_grid20_spin.cube": (["spin"], 3),

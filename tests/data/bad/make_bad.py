@@ -366,7 +366,7 @@ def write_corpus(dest: Path) -> list[Case]:
     # materials options
     cubefile = "real:cubegen_h2o_5points.cube"
     case("iso-not-a-number", "materials", (cubefile,), ("--iso", "abc"), names="--iso")
-    case("orbit-frames-zero", "materials", (cubefile,), ("--orbit-frames", "0"),
+    case("orbit-frames-negative", "materials", (cubefile,), ("--orbit-frames", "-1"),
          names="--orbit-frames")
     case("resolution-bad-materials", "materials", (cubefile,), ("--resolution", "10x"),
          names="--resolution")
