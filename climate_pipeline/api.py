@@ -56,6 +56,7 @@ def _taus(frames: int | Sequence[float] | None, nt: int) -> list[float]:
     return taus
 
 
+# long: the in-process pipeline end to end under one log handler; to split by step
 def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
                     wind: Sequence[str] | None = ("u", "v", "w"),
                     frames: int | Sequence[float] | None = None,

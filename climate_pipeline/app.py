@@ -12,12 +12,15 @@ and per particle batch for the conversion, then one Blender-in-Singularity task 
 frames (:func:`render.tasks.render_chunk_container`). The render runs in this process, not as
 a ``python -m render`` child as the plain command does, so that its tasks are this
 application's. Outside COMPSs the same file runs with the engine ``--engine`` names.
+
+A thin alias, as ``python -m climate_pipeline`` is: it runs the entry point
+``vizpipe.app:climate`` (pyproject.toml: :func:`vizpipe_app.runner.climate_app`) through
+:func:`core.entrypoints.run_entry`, so this package imports nothing above it.
 """
 
 from __future__ import annotations
 
-from climate_pipeline import pipeline
-from vizpipe_app.runner import app_main
+from core.entrypoints import GROUP_APP, run_entry
 
 if __name__ == "__main__":
-    app_main("climate", pipeline)
+    run_entry(GROUP_APP, "climate")

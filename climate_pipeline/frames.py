@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline import products as P
 from climate_pipeline.manifest import BACKGROUND
 from climate_pipeline.settings import TRAIL_HOURS
 from core.colormaps import readable
@@ -89,6 +90,7 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
                             source=source)
 
 
+# long: a frame's products in turn (layer, isosurfaces, volume), shared kept-file state
 def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, key: str, *,
                      t_start: float | None = None, source: str | None = None) -> dict:
     """The work of :func:`build_frame` on a field already open (a file's, or an in-memory
@@ -136,8 +138,8 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     vmin, vmax = params["range"]
     cmap = params["colormap"]
     t_write = 0.0
-    kept = keep("layer")
-    if len(kept) < len(product_files("layer", fmts)):
+    kept = keep(P.LAYER.stem())
+    if len(kept) < len(product_files(P.LAYER.stem(), fmts)):
         ground = values[0]
         colors = colormaps.apply(ground, cmap, vmin, vmax)
         # missing cells (land of an ocean field, masked points) are no part of the layer
@@ -145,7 +147,8 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                                            height_m=float(h[0]) if field.nz >= 2 else 0.0,
                                            drop_missing=True)
         t = time.perf_counter()
-        write_all(layer, fdir / "layer", fmts, files, name="layer", meters_per_unit=mpu,
+        write_all(layer, fdir / P.LAYER.stem(), fmts, files, name=P.LAYER.stem(),
+                  meters_per_unit=mpu,
                   skip=kept)
         t_write += time.perf_counter() - t
         del layer
@@ -153,7 +156,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
         files += kept
     if field.nz >= 2:
         for k, level in enumerate(params["thresholds"]):
-            stem = f"iso_{k}"
+            stem = P.ISO.stem(k=k)
             kept = keep(stem, k, lod, "capped")  # the walls-capped surface (isosurface_geo)
             if len(kept) == len(product_files(stem, fmts)):
                 files += kept
@@ -175,28 +178,29 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
         if params["volume"] and np.ndim(lon) == 1:
             from core.io.vdb import write_vdb
 
-            names = ["field.vdb"] + (["field.usdc"] if "usd" in fmts else [])
+            vdb, usdc = f"{P.VOLUME.stem()}.vdb", f"{P.VOLUME.stem()}.usdc"
+            names = [vdb] + ([usdc] if "usd" in fmts else [])
             kept_vol = [n for n, ok in zip(names, reuse.kept(
                 names, [params_key(source or key, shared, n) for n in names]), strict=True)
                 if ok]
-            if "field.vdb" not in kept_vol:
+            if vdb not in kept_vol:
                 to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
                              else stages.volume_map)
-                vol = to_volume(values, lon, lat, h, proj, "field", units)
+                vol = to_volume(values, lon, lat, h, proj, P.VOLUME.look["grid"], units)
                 t = time.perf_counter()
-                write_vdb(vol, fdir / "field.vdb", tolerance=vdb_tolerance(params),
+                write_vdb(vol, fdir / vdb, tolerance=vdb_tolerance(params),
                           half=True)
                 t_write += time.perf_counter() - t
                 del vol
                 kept_vol = []  # the .usdc names the .vdb beside it: rewritten with it
-            files.append("field.vdb")
+            files.append(vdb)
             if "usd" in fmts:
-                if "field.usdc" not in kept_vol:
+                if usdc not in kept_vol:
                     from core.io.usd import write_usd_volume
 
-                    write_usd_volume(fdir / "field.vdb", ["field"], fdir / "field.usdc",
+                    write_usd_volume(fdir / vdb, [P.VOLUME.look["grid"]], fdir / usdc,
                                      meters_per_unit=mpu)
-                files.append("field.usdc")
+                files.append(usdc)
     meta["write_seconds"] = t_write
     t0 = int(np.floor(tau))
     meta.update(files=files, label=time_label(field, tau), time_index=t0, units=units,
@@ -289,6 +293,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
                                 where=wind_paths[0], t_start=t_start, source=source)
 
 
+# long: one batch through every frame: wind window, prefetch, writes share its state
 def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: int, seed: int,
                          taus: list[float], params: dict, key: str, *, where: str,
                          field=None, t_start: float | None = None,
@@ -393,7 +398,7 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
                       "radius": np.full(len(fr.lon), params["particle_radius"], np.float32)},
                      colormaps.apply(fr.speed, PARTICLE_CMAP, 0, params["speed_max"]))
         written: list[str] = []
-        stem = f"particles_b{batch:02d}"
+        stem = P.PARTICLES.stem(batch=batch)
         write_all(pts, fdir / stem, fmts, written, name="particles",
                   meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
         if trails is not None:  # streaks: sub-step samples over the last trail_hours
@@ -404,12 +409,12 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
                          colormaps.apply(tspeed, PARTICLE_CMAP, 0, params["speed_max"]),
                          radius=params["particle_radius"] * TRAIL_RADIUS)
             del p3, tspeed, fade
-            stem = f"trails_b{batch:02d}"
+            stem = P.TRAILS.stem(batch=batch)
             write_all(cur, fdir / stem, fmts, written, name="trails",
                       meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
         if batch == 0 and int(params.get("streamlines", 160)) > 0:
             _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
-                               written, skip=kept(fdir, "streamlines"))
+                               written, skip=kept(fdir, P.STREAMLINES.stem()))
         files += [f"{fdir.name}/{x}" for x in written]
     wf.close()
     meta = {"key": key, "batch": batch, "n": n, "frames": frames_done,
@@ -501,8 +506,8 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
                  attributes={"speed": spd.astype(np.float32)},
                  colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params["speed_max"])),
                  radius=stream_radius(params["projection"]["mode"]))
-    write_all(cur, fdir / "streamlines", params["formats"], written,
-              name="streamlines", meters_per_unit=M_PER_KM, skip=skip)
+    write_all(cur, fdir / P.STREAMLINES.stem(), params["formats"], written,
+              name=P.STREAMLINES.stem(), meters_per_unit=M_PER_KM, skip=skip)
 
 
 def _seconds(field) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from climate_pipeline import products as P
 from core import camera
 from core import manifest as mf
 from core.io import RENDER_FORMAT, SUFFIX, asset_paths
@@ -39,7 +40,7 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     radius = coast_radius(scene_corners(field, proj), s.resolution[0])
     curves = to_curves(lines, proj, radius=radius,
                        height_m=coast_height_m(field, radius, params["projection"]["exaggeration"]))
-    write_all(curves, sdir / "coastlines", fmts, files, name="coastlines",
+    write_all(curves, sdir / P.COASTLINES.stem(), fmts, files, name=P.COASTLINES.stem(),
               meters_per_unit=1000.0, radius=radius)
     globe = params["projection"]["mode"] == "globe"
     ext: tuple[float, float, float, float] | None = base_extent(
@@ -52,19 +53,17 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
     tex = write_relief_texture(sdir / TEXTURE_FILE, ext)
     base = land_ocean_layer(proj, ext, s.coastlines, height_m=-300.0, texture=True,
                             step_deg=base_step(ext, globe))
-    write_all(base, sdir / "base", fmts, files, name="base", meters_per_unit=1000.0,
+    write_all(base, sdir / P.BASE.stem(), fmts, files, name=P.BASE.stem(), meters_per_unit=1000.0,
               texture=tex)
     files.append(TEXTURE_FILE)
     del base
-    base_path, base_alts = asset_paths(run.static_rel("base"), fmts)
-    coast_path, coast_alts = asset_paths(run.static_rel("coastlines"), fmts)
+    base_path, base_alts = asset_paths(run.static_rel(P.BASE.stem()), fmts)
+    coast_path, coast_alts = asset_paths(run.static_rel(P.COASTLINES.stem()), fmts)
     static = [
-        mf.asset("base", "mesh", base_path, units="", matte=True,
-                 texture=run.static_rel(TEXTURE_FILE),
-                 label="Natural Earth shaded relief", alternates=base_alts),
-        mf.asset("coastlines", "curves", coast_path, units="", radius=radius, shadow=False,
-                 color=[0.92, 0.92, 0.9], label=f"coastlines (Natural Earth {s.coastlines})",
-                 alternates=coast_alts),
+        P.BASE.asset(base_path, texture=run.static_rel(TEXTURE_FILE), alternates=base_alts),
+        P.COASTLINES.asset(coast_path, radius=radius,
+                           label=f"coastlines (Natural Earth {s.coastlines})",
+                           alternates=coast_alts),
     ]
     return static, proj
 
@@ -179,6 +178,7 @@ def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
             float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))))
 
 
+# long: the climate manifest (camera, frames' assets, legend, colour checks) in one pass
 def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], params: dict,
                    s: ClimateSettings, *, taus, winds, inputs, checksums,
                    static: tuple[list, Any] | None = None) -> dict:
@@ -222,62 +222,49 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     )
 
     fmts = params["formats"]
+    speed_map = {"name": PARTICLE_CMAP, "vmin": 0.0, "vmax": SPEED_MAX, "attribute": "speed",
+                 "units": "m/s"}
     frames = []
     for k, m in enumerate(sorted(metas, key=lambda x: x["index"])):
         rel = run.frame_rel(m["index"])
-        path, alts = asset_paths(f"{rel}/layer", fmts)
-        assets = [mf.asset("layer", "mesh", path, units=units,
-                           colormap={**cm, "attribute": "value"}, opacity=0.85,
-                           opacity_ramp=layer_ramp(vmin, params["thresholds"]),
-                           shadow=False,
-                           alternates=alts, label="lowest level")]
+
+        def at(stem: str) -> dict:
+            path, alts = asset_paths(f"{rel}/{stem}", fmts)  # noqa: B023 (used at once)
+            return {"path": path, "alternates": alts}
+
+        assets = [P.LAYER.asset(**at(P.LAYER.stem()), units=units,
+                                colormap={**cm, "attribute": "value"},
+                                opacity_ramp=layer_ramp(vmin, params["thresholds"]))]
         for surf in m.get("surfaces", []):
             nm = surf["name"]
-            path, alts = asset_paths(f"{rel}/{nm}", fmts)
             extra = {"faces": surf["faces"]}
             if "faces_full" in surf:
                 extra["faces_full"] = surf["faces_full"]
-            assets.append(mf.asset(nm, "mesh", path, units=units,
-                                   level=surf["level"], opacity=iso_opacity(nm, params),
-                                   emission=0.3,
-                                   alternates=alts, **extra,
-                                   label=level_text(surf["level"])))
-        if "field.vdb" in m.get("files", []):
-            assets.append(mf.asset("field", "volume", f"{rel}/field.vdb", units=units,
-                                   grid="field", colormap={**cm, "attribute": "field"},
-                                   density_scale=0.008 / max(vmax - vmin, 1e-12),
-                                   emission=0.15, hidden=not s.show_volume,
-                                   alternates=[f"{rel}/field.usdc"] if "usd" in fmts else None))
-        stream = f"{frame_name(m['index'])}/streamlines{SUFFIX[RENDER_FORMAT]}"
+            assets.append(P.ISO.asset(**at(nm), stem=nm, units=units, level=surf["level"],
+                                      opacity=iso_opacity(nm, params), **extra,
+                                      label=level_text(surf["level"])))
+        vdb = f"{P.VOLUME.stem()}.vdb"
+        if vdb in m.get("files", []):
+            assets.append(P.VOLUME.asset(
+                f"{rel}/{vdb}", units=units, colormap={**cm, "attribute": "field"},
+                density_scale=0.008 / max(vmax - vmin, 1e-12), hidden=P.VOLUME.hidden(s),
+                alternates=[f"{rel}/{P.VOLUME.stem()}.usdc"] if "usd" in fmts else None))
+        stream = f"{frame_name(m['index'])}/{P.STREAMLINES.stem()}{SUFFIX[RENDER_FORMAT]}"
         if any(stream in b.get("files", []) for b in pmetas):
             lo, hi = stream_range(SPEED_MAX)
-            path, alts = asset_paths(f"{rel}/streamlines", fmts)
-            assets.append(mf.asset("streamlines", "curves", path,
-                                   units="m/s", opacity=0.6, emission=0.3,
-                                   radius=stream_radius(params["projection"]["mode"]),
-                                   colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi,
-                                             "attribute": "speed", "units": "m/s"},
-                                   hidden=s.hide_streamlines, alternates=alts))
+            assets.append(P.STREAMLINES.asset(
+                **at(P.STREAMLINES.stem()), radius=stream_radius(params["projection"]["mode"]),
+                colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi, "attribute": "speed",
+                          "units": "m/s"}, hidden=P.STREAMLINES.hidden(s)))
         for b in pmetas:
-            bb = b["batch"]
-            path, alts = asset_paths(f"{rel}/particles_b{bb:02d}", fmts)
-            assets.append(mf.asset(f"particles_b{bb:02d}", "points", path, units="m/s",
-                                   radius_attribute="radius",
-                                   colormap={"name": PARTICLE_CMAP, "vmin": 0.0,
-                                             "vmax": SPEED_MAX, "attribute": "speed",
-                                             "units": "m/s"},
-                                   alternates=alts))
+            stem = P.PARTICLES.stem(batch=b["batch"])
+            assets.append(P.PARTICLES.asset(**at(stem), stem=stem, colormap=speed_map))
             if not _has_trails(b, m["index"]):
                 continue
-            path, alts = asset_paths(f"{rel}/trails_b{bb:02d}", fmts)
-            assets.append(mf.asset(f"trails_b{bb:02d}", "curves", path, units="m/s",
-                                   radius=particle_radius(s.mode) * TRAIL_RADIUS,
-                                   colormap={"name": PARTICLE_CMAP, "vmin": 0.0,
-                                             "vmax": SPEED_MAX, "attribute": "speed",
-                                             "units": "m/s"},
-                                   opacity_attribute="fade", emission=0.6,
-                                   label="wind streaks (speed)",
-                                   hidden=s.hide_trails, alternates=alts))
+            stem = P.TRAILS.stem(batch=b["batch"])
+            assets.append(P.TRAILS.asset(**at(stem), stem=stem, colormap=speed_map,
+                                         radius=particle_radius(s.mode) * TRAIL_RADIUS,
+                                         hidden=P.TRAILS.hidden(s)))
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
                                camera=cams[k]))
     streaks_shown = not s.hide_trails and any(_has_trails(b, m["index"]) for b in pmetas
@@ -347,5 +334,5 @@ def _two_lines(text: str, width: int = 28) -> str:
 def _has_trails(batch_meta: dict, index: int) -> bool:
     """Whether a particle batch wrote streaks (``trails_bBB``) for frame ``index``: none
     with ``--trail-hours 0``."""
-    want = f"{frame_name(index)}/trails_b{batch_meta['batch']:02d}{SUFFIX[RENDER_FORMAT]}"
+    want = f"{frame_name(index)}/{P.TRAILS.stem(batch=batch_meta['batch'])}{SUFFIX[RENDER_FORMAT]}"
     return want in batch_meta.get("files", [])

@@ -6,8 +6,9 @@ The target grid spans the source's longitudes and latitudes with as many columns
 the source has; each target point is interpolated linearly inside the Delaunay triangle of
 source points (lon, lat) that holds it (barycentric weights, computed once per grid), and
 takes the nearest source point outside their hull (a domain's corners on a Lambert map).
-The components must already be earth-relative (east/north): :mod:`climate_pipeline.models`
-rotates WRF's grid-relative winds. Missing values (NaN: land in an ocean current) become 0.
+The components must already be earth-relative (east/north):
+:mod:`climate_pipeline.readers.wrf` rotates WRF's grid-relative winds. Missing values (NaN:
+land in an ocean current) become 0.
 Pure numpy and scipy.spatial; the weights cost one triangulation, each step one gather.
 """
 

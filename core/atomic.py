@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.settings import env
+
 
 def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
@@ -34,7 +36,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = tmp_name(final)
     try:
         yield tmp
-        if os.environ.get("VIZPIPE_FSYNC", "0") == "1":  # on disk before the rename
+        if env("VIZPIPE_FSYNC"):  # on disk before the rename
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, final)

@@ -163,7 +163,9 @@ def set_log_file(path: str | os.PathLike) -> logging.Handler:
 
 def debug_enabled() -> bool:
     """True when ``VIZPIPE_DEBUG`` is set to a true value (1, true, yes, on)."""
-    return os.environ.get("VIZPIPE_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    from core.settings import env
+
+    return bool(env("VIZPIPE_DEBUG"))
 
 
 def format_error(err: BaseException) -> str:

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from core.errors import BadInputError
+from core.settings import env, env_text, env_var
 
 __all__ = ["ROOT", "env_int", "env_units", "blender_image", "bind_paths", "add_binds",
            "container_options", "covered", "singularity_command"]
@@ -24,17 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def env_int(name: str, default: int) -> int:
-    """A whole number >= 1 from the environment variable ``name`` (``default`` when unset)."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise BadInputError(f"{name}={text!r}: expected a whole number >= 1")
-    return n
+    """A whole number >= 1 from the environment variable ``name`` (``default`` when unset);
+    ``name`` is an ``int`` row of :data:`core.settings.ENV_VARS`."""
+    if env_var(name).type != "int":
+        raise KeyError(f"{name}: not a whole-number variable (core.settings.ENV_VARS)")
+    return int(env(name, default))
 
 
 def env_units(name: str, default: int = 1) -> str:
@@ -46,7 +40,7 @@ def env_units(name: str, default: int = 1) -> str:
 def blender_image() -> str:
     """The Blender image of the render tasks: ``$VIZPIPE_BLENDER_IMAGE``, else
     ``<root>/containers/blender.sif`` (absolute)."""
-    text = os.environ.get("VIZPIPE_BLENDER_IMAGE", "").strip()
+    text = env_text("VIZPIPE_BLENDER_IMAGE")
     return str(Path(text).expanduser().resolve() if text else ROOT / "containers" / "blender.sif")
 
 
@@ -58,7 +52,7 @@ def bind_paths(paths: Iterable[str | os.PathLike] = ()) -> list[str]:
     """Folders to bind into the Blender image: the project root, ``$VIZPIPE_CONTAINER_BINDS``
     and ``paths`` (files stand for their folder); absolute, without ones inside another."""
     found: list[Path] = [ROOT]
-    for p in [*_split_paths(os.environ.get("VIZPIPE_CONTAINER_BINDS", "")), *paths]:
+    for p in [*_split_paths(env_text("VIZPIPE_CONTAINER_BINDS")), *paths]:
         q = Path(p).expanduser().resolve()
         found.append(q.parent if q.is_file() else q)
     out: list[Path] = []
@@ -71,7 +65,7 @@ def bind_paths(paths: Iterable[str | os.PathLike] = ()) -> list[str]:
 def add_binds(paths: Iterable[str | os.PathLike]) -> str:
     """Add ``paths`` to ``$VIZPIPE_CONTAINER_BINDS`` in this process (before
     :mod:`render.tasks` is imported: its decorators read it then); returns the new value."""
-    old = _split_paths(os.environ.get("VIZPIPE_CONTAINER_BINDS", ""))
+    old = _split_paths(env_text("VIZPIPE_CONTAINER_BINDS"))
     new = [str(Path(p).expanduser().resolve()) for p in paths]
     value = os.pathsep.join(dict.fromkeys([*old, *new]))
     os.environ["VIZPIPE_CONTAINER_BINDS"] = value

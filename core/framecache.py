@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.rundir import ASSETS, STATIC
+from core.settings import env_text
 
 VERIFY_ENV = "VIZPIPE_VERIFY"
 
@@ -111,7 +112,7 @@ def done(meta_path: Path, key: str) -> dict | None:
         return None
     parent = Path(meta_path).parent
     sums = meta.get("checksums") or {}
-    full = os.environ.get(VERIFY_ENV, "").lower() in ("sha256", "full", "1")
+    full = env_text(VERIFY_ENV).lower() in ("sha256", "full", "1")
     ok = all(intact(parent / f, sums.get(f), full=full) for f in meta.get("files", []))
     return meta if ok else None
 

@@ -339,6 +339,7 @@ def _pad_periodic(values: np.ndarray, periodic: tuple[bool, bool, bool]) -> np.n
     return np.pad(values, pad, mode="wrap") if any(periodic) else values
 
 
+# long: checks, then the C kernel or VTK flying edges and orientation; half is comments
 def isosurface(
     volume: Volume,
     level: float,

@@ -89,6 +89,7 @@ def _pad4(n: int) -> int:
     return (n + 3) & ~3
 
 
+# long: walks a NetCDF classic header in file order (dims, attributes, variables)
 def netcdf_classic_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(bytes the header promises, bytes the file has) of a NetCDF classic / 64-bit offset /
     CDF-5 file; None when ``path`` is not one. Raises :class:`_Truncated` (internal) when the

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 from dataclasses import dataclass
+
+from core.settings import env, env_text
 
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
@@ -36,7 +37,7 @@ def tune_malloc() -> bool:
     if _done is not None:
         return _done
     _done = False
-    if os.environ.get("VIZPIPE_MALLOC", "1") == "0":
+    if not env("VIZPIPE_MALLOC"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -67,15 +68,13 @@ BUDGET_ENV = "VIZPIPE_MEMORY_BUDGET_MB"
 
 def budget_set() -> bool:
     """Whether the budget was given (``VIZPIPE_MEMORY_BUDGET_MB``), not the default."""
-    return bool(os.environ.get(BUDGET_ENV, "").strip())
+    return bool(env_text(BUDGET_ENV))
 
 
 def budget_bytes() -> int:
     """The per-task memory budget for data held at once: ``VIZPIPE_MEMORY_BUDGET_MB`` (MB),
     else DEFAULT_BUDGET_MB. Stages size their windows from it, never from the file."""
-    from core.containers import env_int
-
-    return env_int(BUDGET_ENV, DEFAULT_BUDGET_MB) * 2**20
+    return int(env(BUDGET_ENV, DEFAULT_BUDGET_MB)) * 2**20
 
 
 def task_memory_mb() -> int:

@@ -17,7 +17,6 @@ Silent when the environment sets ``VIZPIPE_PROGRESS=0``. Thread-safe.
 from __future__ import annotations
 
 import datetime
-import os
 import sys
 import threading
 import time
@@ -29,8 +28,9 @@ __all__ = ["Progress", "format_progress", "progress_enabled"]
 
 def progress_enabled() -> bool:
     """False when ``VIZPIPE_PROGRESS`` is set to 0/false/no/off."""
-    return os.environ.get("VIZPIPE_PROGRESS", "1").strip().lower() not in ("0", "false", "no",
-                                                                          "off")
+    from core.settings import env
+
+    return bool(env("VIZPIPE_PROGRESS"))
 
 
 def _rate(rate: float) -> str:

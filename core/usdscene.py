@@ -318,6 +318,7 @@ def _camera(stage: Any, cams: dict[int, Mapping[str, Any]], manifest: Mapping[st
     return cam
 
 
+# long: one stage authored while open: static assets, per-frame tracks, visibility
 def write_scene_usda(run_dir: str | os.PathLike, manifest: Mapping[str, Any], *,
                      convert_missing: bool = False) -> Path:
     """Write ``RUN_DIR/scene.usda`` holding every frame of ``manifest`` (see module docs).

@@ -38,6 +38,7 @@ from core.framecache import params_key, write_all
 from core.framecache import write_meta as _write_meta
 from core.memory import tune_malloc
 from core.rundir import RunDir
+from materials_pipeline import products as P
 from materials_pipeline.readers._common import ReaderWarning
 
 METERS_PER_ANGSTROM = 1e-10
@@ -90,6 +91,7 @@ def read_source(src: str, frame_in_file: int | None, threads: int = 0):
     return None, data
 
 
+# long: read, checks, then every product with shared kept-file state; to split by product
 def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_dir: str,
                 index: int, params: dict, threads: int = 0) -> dict:
     """Stage A of a frame: every asset but the colour-mapped surfaces' final files.
@@ -248,7 +250,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                 # 16-bit floats (5e-4 relative), half the bytes
                 t = time.perf_counter()
                 write_vdb(vol, fdir / "density.vdb", half=True,
-                          tolerance=float(params.get("vdb_tolerance", 0.01)) * level)
+                          tolerance=P.DENSITY.build["tolerance"] * level)
                 clock[0] += time.perf_counter() - t
                 kept = []  # the .usdc names the .vdb beside it: rewritten with it
             files.append("density.vdb")
@@ -276,28 +278,27 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             structure = st.wrap_positions(structure)
         shown = st.repeat_boundary_atoms(structure) if params.get("repeat_boundary") \
             else structure
-        atoms = st.atoms_points(shown, radius=params.get("radius", "covalent"),
-                                scale=float(params.get("atom_scale", 0.5)))
-        _write_all(atoms, fdir / "atoms", formats, files, name="atoms",
-                   instanced_spheres=True, skip=keep("atoms"), clock=clock)
+        atoms = st.atoms_points(shown, radius=params["radius"],
+                                scale=float(params["atom_scale"]))
+        _write_all(atoms, fdir / P.ATOMS.name, formats, files, name=P.ATOMS.name,
+                   instanced_spheres=True, skip=keep(P.ATOMS.name), clock=clock)
         bounds.append(atoms.bounds())
-        bonds = st.find_bonds(structure, tolerance=float(params.get("bond_tolerance", 1.15)))
+        bonds = st.find_bonds(structure, tolerance=P.BONDS.build["tolerance"])
         meta["nbonds"] = int(len(bonds.i))
-        curves = st.bond_curves(structure, bonds, radius=float(params.get("bond_radius", 0.12)))
-        _write_all(curves, fdir / "bonds", formats, files, name="bonds",
-                   radius=float(params.get("bond_radius", 0.12)), skip=keep("bonds"),
-                   clock=clock)
+        curves = st.bond_curves(structure, bonds, radius=P.BONDS.look["radius"])
+        _write_all(curves, fdir / P.BONDS.name, formats, files, name=P.BONDS.name,
+                   radius=P.BONDS.look["radius"], skip=keep(P.BONDS.name), clock=clock)
         if params.get("polyhedra"):
             poly = st.coordination_polyhedra(structure, bonds, list(params["polyhedra"]),
                                              ligands=params.get("ligands") or None)
-            _write_all(poly, fdir / "polyhedra", formats, files, name="polyhedra",
-                       skip=keep("polyhedra"), clock=clock)
+            _write_all(poly, fdir / P.POLYHEDRA.name, formats, files, name=P.POLYHEDRA.name,
+                       skip=keep(P.POLYHEDRA.name), clock=clock)
     if structure.has_cell:
         from materials_pipeline.structure import cell_edges
 
         edges = cell_edges(structure.cell)
-        _write_all(edges, fdir / "cell", formats, files, name="cell", radius=0.03,
-                   skip=keep("cell"), clock=clock)
+        _write_all(edges, fdir / P.CELL.name, formats, files, name=P.CELL.name,
+                   radius=P.CELL.look["radius"], skip=keep(P.CELL.name), clock=clock)
         bounds.append(edges.bounds())
     if not bounds:
         raise BadInputError(f"{src}: nothing to show (no grid and no atoms)")

@@ -13,6 +13,7 @@ from core import manifest as mf
 from core.geometry import cell_corners
 from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir
+from materials_pipeline import products as P
 from materials_pipeline.levels import RULE_TEXT
 
 if TYPE_CHECKING:
@@ -81,16 +82,15 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
     out = []
     if "density.vdb" in files:
         level = float(meta["level"])
-        out.append(mf.asset("density", "volume", f"{rel}/density.vdb", units=meta["units"],
-                            grid=meta["grid"], density_scale=0.6 / max(level, 1e-12),
-                            emission=0.15,
-                            colormap={"name": "devon", "vmin": 0.0, "vmax": level,
-                                      "attribute": meta["grid"], "units": meta["units"]},
-                            alternates=[f"{rel}/density.usdc"] if "usd" in fmts else None,
-                            label="the field below the isovalue",
-                            # a molecule's glow costs 2.5x the render time for little:
-                            # shown for periodic cells, kept for artists otherwise
-                            hidden=not (meta.get("periodic", True) or params.get("show_volume"))))
+        out.append(P.DENSITY.asset(
+            f"{rel}/{P.DENSITY.name}.vdb", units=meta["units"], grid=meta["grid"],
+            density_scale=0.6 / max(level, 1e-12),
+            colormap={"name": "devon", "vmin": 0.0, "vmax": level, "attribute": meta["grid"],
+                      "units": meta["units"]},
+            alternates=[f"{rel}/{P.DENSITY.name}.usdc"] if "usd" in fmts else None,
+            # a molecule's glow costs 2.5x the render time for little: shown for periodic
+            # cells, kept for artists otherwise
+            hidden=not (meta.get("periodic", True) or params.get("show_volume"))))
     for k, s in enumerate(meta.get("surfaces", [])):
         name = s["name"]
         a: dict[str, Any] = {"level": float(meta["level"]) * (-1 if name == "iso_neg" else 1),
@@ -106,25 +106,18 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
         for k2 in ("faces", "faces_full"):
             if k2 in s:
                 a[k2] = int(s[k2])
-        out.append(mf.asset(name, "mesh", path, units=meta["units"],
-                            opacity=0.4 if len(meta.get("symbols", [])) else 0.9,
-                            alternates=alts, **a))
-    if "atoms" + ext in files:
-        path, alts = asset_paths(f"{rel}/atoms", fmts)
-        out.append(mf.asset("atoms", "points", path, units="Angstrom",
-                            radius_attribute="radius", alternates=alts,
-                            label="atoms (Jmol colours)"))
-    if "bonds" + ext in files:
-        path, alts = asset_paths(f"{rel}/bonds", fmts)
-        out.append(mf.asset("bonds", "curves", path, units="Angstrom",
-                            radius=0.12, alternates=alts, label="bonds"))
-    if "polyhedra" + ext in files:
-        path, alts = asset_paths(f"{rel}/polyhedra", fmts)
-        out.append(mf.asset("polyhedra", "mesh", path, units="", opacity=0.6,
-                            alternates=alts, label="coordination polyhedra"))
+        out.append(P.ISO.asset(path, name=name, units=meta["units"],
+                               opacity=P.ISO.build["opacity_with_atoms"]
+                               if len(meta.get("symbols", [])) else P.ISO.build["opacity"],
+                               alternates=alts, **a))
+    for row in (P.ATOMS, P.BONDS, P.POLYHEDRA):
+        if row.name + ext in files:
+            path, alts = asset_paths(f"{rel}/{row.name}", fmts)
+            out.append(row.asset(path, alternates=alts))
     return out
 
 
+# long: the materials manifest (orbit, frames' assets, legend, warnings) in one pass
 def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSettings, *,
                    cmap: str | None, crange, inputs: list[Path],
                    checksums: dict | None = None) -> dict:
@@ -146,10 +139,8 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
             src = run.frame_dir(m0["index"]) / f"cell{suffix}"
             if src.exists():
                 shutil.copyfile(src, run.static / f"cell{suffix}")
-        path, alts = asset_paths(run.static_rel("cell"), params["formats"])
-        static.append(mf.asset("cell", "curves", path, units="Angstrom",
-                               radius=0.03, color=[0.75, 0.75, 0.8],
-                               alternates=alts, label="unit cell"))
+        path, alts = asset_paths(run.static_rel(P.CELL.name), params["formats"])
+        static.append(P.CELL.asset(path, alternates=alts))
     points = (cell_corners(m0["cell"]) if same_cell
               else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
                              for z in bounds[:, 2]]))
@@ -169,9 +160,8 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
         assets = _frame_assets(meta, params, cmap, crange)
         if not same_cell and "cell" + SUFFIX[RENDER_FORMAT] in meta.get("files", []):
             rel = run.frame_rel(meta["index"])
-            path, alts = asset_paths(f"{rel}/cell", params["formats"])
-            assets.append(mf.asset("cell", "curves", path, units="Angstrom", radius=0.03,
-                                   color=[0.75, 0.75, 0.8], label="cell", alternates=alts))
+            path, alts = asset_paths(f"{rel}/{P.CELL.name}", params["formats"])
+            assets.append(P.CELL.asset(path, label="cell", alternates=alts))
         label = _label(meta, meta["index"], n, run, s)
         frames.append(mf.frame(k, assets, time=float(k), label=label, camera=cams[k]))
 

@@ -503,6 +503,7 @@ def _allowed_pairs(pairs: Collection[tuple[str, str]]) -> np.ndarray:
     return table
 
 
+# long: vectorised search with periodic images: checks, pairs, images, filters
 def find_bonds(structure: Structure, *, tolerance: float = 1.15, min_distance: float = 0.1,
                max_bond: float | None = None, radii: Mapping[str, float] | None = None,
                pairs: Collection[tuple[str, str]] | None = None, leafsize: int = 16) -> Bonds:

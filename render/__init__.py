@@ -1,6 +1,7 @@
 """Render a vizpipe run directory with Blender: frames, overlays, scene.blend and a movie.
 
-This package is the only one that imports ``bpy``, and only in :mod:`render.scene` and
+This package is the only one that imports ``bpy``, and only in :mod:`render.scene` (one module
+per concern: devices, colour, camera, lights, materials, objects, draft, builder) and
 :mod:`render.blender_chunk`, which run in Blender subprocesses (bpy keeps global state: one
 scene per process). Everything else here is pure Python:
 

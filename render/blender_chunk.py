@@ -29,6 +29,7 @@ from core.atomic import atomic_path
 from core.cli import resolution as parse_resolution
 from core.errors import PipelineError
 from core.manifest import read_manifest
+from core.settings import env_text
 
 
 def _parse_frames(text: str) -> list[int]:
@@ -185,10 +186,13 @@ def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, in
           f"denoiser {chosen['denoiser'] or 'none'})", flush=True)
     aspect = res[0] / res[1]
     timings = []
-    # asset import: the builder's GLB reads and VDB grid loads, timed where scene.py calls them
+    # asset import: the builder's GLB reads and VDB grid loads, timed where
+    # render/scene/builder.py calls them
+    from render.scene import builder as scb
+
     loading = _Timer()
-    sc.read_geometry = loading.wrap(sc.read_geometry)
-    sc.volume_object = loading.wrap(sc.volume_object)
+    scb.read_geometry = loading.wrap(scb.read_geometry)
+    scb.volume_object = loading.wrap(scb.volume_object)
     clock = _StageClock()
     for index in frames:
         t1 = time.perf_counter()
@@ -219,7 +223,7 @@ def render_frames(run_dir: Path, frames: list[int], *, resolution: tuple[int, in
               f"{t_render:.2f} s (sync {st['sync']:.2f}, BVH {st['bvh']:.2f}, sampling "
               f"{st['sampling']:.2f}, denoise {st['denoise']:.2f}, other {st['other']:.2f} s), "
               f"overlay {t_overlay:.2f} s", flush=True)
-        if os.environ.get("VIZPIPE_RENDER_STATS"):  # the raw Cycles messages, for checking
+        if env_text("VIZPIPE_RENDER_STATS"):  # the raw Cycles messages, for checking
             for t, status in clock.events:
                 print(f"  stats {t - clock.t0:7.3f} {status}", flush=True)
         print(f"frame {index} done in {dt:.{2 if draft else 1}f}s", flush=True)

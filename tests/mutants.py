@@ -209,12 +209,12 @@ add("climate-lat-axis-flipped", "flip", "climate_pipeline/frames.py",
     "    lon, lat = field.lon, np.asarray(field.lat)[::-1]\n",
     (f"{CR}::test_layer_maximum_is_where_the_raw_maximum_is",),
     "latitude coordinate reversed, data kept")
-add("grib-scan-rows-flipped", "flip", "climate_pipeline/grib.py",
+add("grib-scan-rows-flipped", "flip", "climate_pipeline/readers/grib.py",
     "    if flip:\n        a = a[::-1]\n", "    if not flip:\n        a = a[::-1]\n",
     ("tests/climate/test_grib.py::"
      "test_scanning_mode_64_values_stay_at_their_latitudes_and_longitudes",),
     "GRIB data rows flipped against the scanning mode (latitudes still ascend)")
-add("grib-levels-reversed", "level order", "climate_pipeline/grib.py",
+add("grib-levels-reversed", "level order", "climate_pipeline/readers/grib.py",
     "reverse=ltype in _DOWNWARD)", "reverse=ltype not in _DOWNWARD)",
     (f"{CR}::test_layer_is_the_ground_level",),
     "GRIB levels ordered from the top down (heights reversed too)")
@@ -232,7 +232,7 @@ add("materials-dropped-frame", "dropped frame", "materials_pipeline/pipeline.py"
 add("wind-window-whole-file", "memory", "core/memory.py",
     "    if nt * per_step + packed <= budget:\n", "    if True:\n",
     ("tests/climate/test_memory_bound.py",), "particle winds read whole, whatever the budget")
-add("netcdf-chunk-cache-unbounded", "memory", "climate_pipeline/readers.py",
+add("netcdf-chunk-cache-unbounded", "memory", "climate_pipeline/readers/netcdf.py",
     "    if netCDF4.get_chunk_cache()[0] != size:\n",
     "    if False:\n", ("tests/climate/test_memory_bound.py",),
     "netCDF-C's 64 MiB chunk cache per variable left as it is")
@@ -252,63 +252,63 @@ add("frame-budget-unchecked", "memory", "climate_pipeline/pipeline.py",
 
 # renderer: each asset kind rendered alone (tests/render/test_render_kinds.py)
 RK = "tests/render/test_render_kinds.py"
-add('render-mesh-hidden', 'vanish', 'render/scene.py',
+add('render-mesh-hidden', 'vanish', 'render/scene/builder.py',
     '                obj = bpy.data.objects.new(obj_name, mesh_data(obj_name, geom))\n                obj.data.materials.append(mat)\n',
     '                obj = bpy.data.objects.new(obj_name, mesh_data(obj_name, geom))\n                obj.data.materials.append(mat)\n                obj.hide_render = True\n',
     (RK,), 'mesh objects hidden from the render')
-add('render-points-hidden', 'vanish', 'render/scene.py',
-    '    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)\n    return obj',
-    '    _set_material_out(nodes, m2p.outputs["Points"], mat, gout)\n    obj.hide_render = True\n    return obj',
+add('render-points-hidden', 'vanish', 'render/scene/objects.py',
+    '    _set_material_out(nodes, points, mat, gout)\n    return obj',
+    '    _set_material_out(nodes, points, mat, gout)\n    obj.hide_render = True\n    return obj',
     (RK,), 'particle points object hidden')
-add('render-curves-hidden', 'vanish', 'render/scene.py',
+add('render-curves-hidden', 'vanish', 'render/scene/objects.py',
     '    _set_material_out(nodes, smooth.outputs["Geometry"], mat, gout)\n    return obj',
     '    _set_material_out(nodes, smooth.outputs["Geometry"], mat, gout)\n    obj.hide_render = True\n    return obj',
     (RK,), 'curves (streamlines, coastlines) object hidden')
-add('render-volume-hidden', 'vanish', 'render/scene.py',
+add('render-volume-hidden', 'vanish', 'render/scene/objects.py',
     '    if blend_path:\n        vol.filepath = blend_path\n    return bpy.data.objects.new(name, vol)',
     '    if blend_path:\n        vol.filepath = blend_path\n    obj = bpy.data.objects.new(name, vol)\n    obj.hide_render = True\n    return obj',
     (RK,), 'volume object hidden')
-add('render-volume-density-zero', 'unit scale', 'render/scene.py',
+add('render-volume-density-zero', 'unit scale', 'render/scene/materials.py',
     '    dens.inputs[1].default_value = float(a.get("density_scale", 1.0))',
     '    dens.inputs[1].default_value = 0.0',
     (RK,), 'volume density scale replaced by 0')
-add('render-log-ignored', 'colour map', 'render/scene.py',
+add('render-log-ignored', 'colour map', 'render/scene/materials.py',
     '    if cmap.get("log"):\n        if vmin <= 0',
     '    if False:\n        if vmin <= 0',
     (RK,), 'log flag of a colour map ignored (linear instead)')
-add('render-colormap-lost', 'colour map', 'render/scene.py',
+add('render-colormap-lost', 'colour map', 'render/scene/materials.py',
     '    if cmap and cmap.get("attribute") in attributes:',
     '    if False:',
     (RK,), 'colour map dropped (flat grey)')
-add('render-radius-attribute-ignored', 'size', 'render/scene.py',
+add('render-radius-attribute-ignored', 'size', 'render/scene/objects.py',
     '    name = a.get("radius_attribute")\n    if name and name in attrs:',
     '    name = a.get("radius_attribute")\n    if False:',
     (RK,), 'points radius attribute ignored')
-add('render-transform-ignored', 'position', 'render/scene.py',
+add('render-transform-ignored', 'position', 'render/scene/builder.py',
     '            obj.matrix_world = Matrix(a["transform"])',
     '            pass',
     (RK,), 'asset transform ignored')
-add('render-lens-ignored', 'camera', 'render/scene.py',
+add('render-lens-ignored', 'camera', 'render/scene/camera.py',
     '        cam.data.lens = float(spec["lens_mm"])',
     '        cam.data.lens = 50.0',
     (RK,), 'camera lens forced to 50 mm')
-add('render-camera-up-ignored', 'camera', 'render/scene.py',
+add('render-camera-up-ignored', 'camera', 'render/scene/camera.py',
     '    up = Vector(spec.get("up", (0.0, 0.0, 1.0)))',
     '    up = Vector((0.0, 0.0, 1.0))',
     (RK,), 'camera up vector ignored')
-add('render-camera-rolled-180', 'flip', 'render/scene.py',
+add('render-camera-rolled-180', 'flip', 'render/scene/camera.py',
     '    x = up.cross(z)\n    if x.length',
     '    x = z.cross(up)\n    if x.length',
     (RK,), 'camera x axis reversed (image rotated 180 degrees)')
-add('render-sensor-fit-vertical', 'camera', 'render/scene.py',
+add('render-sensor-fit-vertical', 'camera', 'render/scene/camera.py',
     '    cam_data.sensor_fit = "AUTO"',
     '    cam_data.sensor_fit = "VERTICAL"',
     (RK,), 'sensor fit VERTICAL instead of AUTO')
-add('render-curves-radius-ignored', 'size', 'render/scene.py',
+add('render-curves-radius-ignored', 'size', 'render/scene/objects.py',
     '    r_default = float(a.get("radius", cur.radius or default_radius))',
     '    r_default = float(cur.radius or default_radius)',
     (RK,), 'asset radius of curves ignored')
-add('render-colormap-range-unclamped-log', 'unit scale', 'render/scene.py',
+add('render-colormap-range-unclamped-log', 'unit scale', 'render/scene/materials.py',
     '        vmin, vmax = math.log10(vmin), math.log10(vmax)',
     '        vmin, vmax = math.log10(vmin), math.log10(vmax) + 2.0',
     (RK,), 'log colour range max shifted by 2 decades')

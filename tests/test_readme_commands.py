@@ -63,7 +63,7 @@ SUBMIT_COMMON = ROOT / "containers" / "marenostrum" / "common.sh"
 KINDS = ("fast", "slow", "synopsis", "output", "skip")
 # first words of a line that make a fenced block a command block (which needs a marker)
 COMMAND_WORDS = ("make", "python", "containers/", "runcompss", "enqueue_compss", "singularity",
-                 "sbatch", "salloc", "bash", "./")
+                 "sbatch", "salloc", "bash", "./", "vizpipe")
 # a Makefile's ...FLAGS variable: the commands it is passed to
 PIPELINE_OF_FLAGS = {"MATFLAGS": ("materials_pipeline",), "CLIMFLAGS": ("climate_pipeline",),
                      "RUNFLAGS": ("vizpipe_app.demo", "render")}
@@ -165,12 +165,13 @@ def is_command_block(b: Block) -> bool:
 
 
 def inline_commands(text: str | None = None) -> list[tuple[str, int]]:
-    """`python -m ...` and `make ...` code spans of the prose (fenced blocks left out)."""
+    """`python -m ...`, `make ...` and `vizpipe ...` code spans of the prose (fenced blocks
+    left out)."""
     text = README.read_text() if text is None else text
     text = re.sub(r"^```.*?^```", lambda m: "\n" * m.group(0).count("\n"), text,
                   flags=re.S | re.M)
     return [(" ".join(m.group(1).split()), text.count("\n", 0, m.start()) + 1)
-            for m in re.finditer(r"`((?:python -m|make) [^`]+)`", text)]
+            for m in re.finditer(r"`((?:python -m|make|vizpipe) [^`]+)`", text)]
 
 
 BLOCKS = readme_blocks()
@@ -266,6 +267,14 @@ def flag_problems(cmd: str) -> list[str]:
         if not mod.startswith(OUR_PACKAGES):
             return []
         bad += _check_args(toks[3:], options_of(mod), f"python -m {mod}")
+    elif toks[0] == "vizpipe" and len(toks) > 1 and not toks[1].startswith("-"):
+        from vizpipe_app.cli import COMMANDS
+
+        module = {c.name: c.module for c in COMMANDS}.get(toks[1])
+        if module is None:
+            bad.append(f"vizpipe {toks[1]}: no such command")
+        else:
+            bad += _check_args(toks[2:], options_of(module), f"vizpipe {toks[1]}")
     elif toks[0] == "make":
         variables, targets = makefile_vars(), makefile_targets()
         try:
@@ -416,6 +425,10 @@ def test_flag_check_bites():
     assert flag_problems("singularity exec x.sif blender RUN --frames 0 --samplez 3")
     assert not flag_problems("python -m climate_pipeline F --out D [--globe|--map] "
                              "[--coastlines 110m|50m|10m] [--engine local|serial|compss]")
+    assert flag_problems("vizpipe render RUN --samplez 3") == [
+        "--samplez: not an option of vizpipe render"]
+    assert flag_problems("vizpipe rendr RUN") == ["vizpipe rendr: no such command"]
+    assert not flag_problems("vizpipe climate F --out D [--globe|--map] [--engine local|serial]")
 
 
 # ----------------------------------------------------------------------------- tests: defaults

@@ -33,8 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.containers import ROOT, bind_paths, container_options, env_int
+from core.containers import ROOT, bind_paths, container_options
 from core.errors import BadInputError, MissingDependencyError
+from core.settings import env
 
 __all__ = ["ROOT", "APPS", "EnqueueConfig", "app_path", "absolute_args", "enqueue_command",
            "runcompss_command", "wall_clock_limit", "compss_lines", "run_paths", "main"]
@@ -120,14 +121,13 @@ class EnqueueConfig:
     @classmethod
     def from_env(cls, **overrides: object) -> EnqueueConfig:
         """Settings from ``VIZPIPE_*`` variables; ``overrides`` that are not None win."""
-        cfg = cls(account=os.environ.get("VIZPIPE_ACCOUNT", "").strip() or _default_account(),
-                  qos=os.environ.get("VIZPIPE_QOS", "").strip() or "gp_debug",
-                  nodes=env_int("VIZPIPE_NODES", 2),
-                  exec_time=env_int("VIZPIPE_EXEC_TIME", 30),
-                  cpus_per_node=env_int("VIZPIPE_CPUS_PER_NODE", 112),
-                  image=os.environ.get("VIZPIPE_IMAGE", "").strip() or None,
-                  compss_path=(os.environ.get("VIZPIPE_CONTAINER_COMPSS_PATH", "").strip()
-                               or "/opt/COMPSs"))
+        cfg = cls(account=env("VIZPIPE_ACCOUNT") or _default_account(),
+                  qos=env("VIZPIPE_QOS"),
+                  nodes=env("VIZPIPE_NODES"),
+                  exec_time=env("VIZPIPE_EXEC_TIME"),
+                  cpus_per_node=env("VIZPIPE_CPUS_PER_NODE"),
+                  image=env("VIZPIPE_IMAGE"),
+                  compss_path=env("VIZPIPE_CONTAINER_COMPSS_PATH"))
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)

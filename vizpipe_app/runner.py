@@ -1,9 +1,12 @@
 """Convert, then render: the body of ``python -m <pipeline>`` and of its COMPSs application.
 
-This module sits above the pipelines and the renderer: a pipeline's entry modules
-(``<pipeline>/__main__.py``, ``<pipeline>/app.py``) hand it their pipeline module, which
-provides ``build_parser()``, ``settings_from_args(ns)`` and ``convert(settings)``; nothing
-below imports this module.
+This module sits above the pipelines and the renderer. :func:`materials_main`,
+:func:`climate_main` (``python -m <pipeline>``, ``vizpipe <pipeline>``) and
+:func:`materials_app`, :func:`climate_app` (``<pipeline>/app.py``) are registered as entry
+points in pyproject.toml (groups ``vizpipe.main`` and ``vizpipe.app``); a pipeline's entry
+modules run them through :func:`core.entrypoints.run_entry`, so nothing below imports this
+module. Each hands :func:`run_pipeline` its pipeline module, which provides
+``build_parser()``, ``settings_from_args(ns)`` and ``convert(settings)``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from core.containers import add_binds
 from core.rundir import RunDir
 from vizpipe_app.launch import compss_lines
 
-__all__ = ["dry_run_lines", "render_subprocess", "run_pipeline", "app_main"]
+__all__ = ["dry_run_lines", "render_subprocess", "run_pipeline", "app_main", "materials_main",
+           "climate_main", "materials_app", "climate_app"]
 
 
 def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
@@ -116,3 +120,31 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
 def app_main(name: str, pipeline: ModuleType, argv: list[str] | None = None) -> int:
     """The body of ``<name>_pipeline/app.py``: :func:`run_pipeline` as the application."""
     return run_pipeline(name, pipeline, argv, app=True)
+
+
+def materials_main(argv: list[str] | None = None) -> int:
+    """``python -m materials_pipeline [arguments]`` (entry point ``vizpipe.main:materials``)."""
+    from materials_pipeline import pipeline
+
+    return run_pipeline("materials", pipeline, argv)
+
+
+def climate_main(argv: list[str] | None = None) -> int:
+    """``python -m climate_pipeline [arguments]`` (entry point ``vizpipe.main:climate``)."""
+    from climate_pipeline import pipeline
+
+    return run_pipeline("climate", pipeline, argv)
+
+
+def materials_app(argv: list[str] | None = None) -> int:
+    """``materials_pipeline/app.py [arguments]`` (entry point ``vizpipe.app:materials``)."""
+    from materials_pipeline import pipeline
+
+    return app_main("materials", pipeline, argv)
+
+
+def climate_app(argv: list[str] | None = None) -> int:
+    """``climate_pipeline/app.py [arguments]`` (entry point ``vizpipe.app:climate``)."""
+    from climate_pipeline import pipeline
+
+    return app_main("climate", pipeline, argv)

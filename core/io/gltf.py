@@ -304,6 +304,7 @@ def _segments(counts: np.ndarray) -> np.ndarray:
     return np.stack([first, first + 1], -1)
 
 
+# long: one .glb built in file order (geometry by kind, Draco/plain, texture, chunks)
 def write_glb(obj: Mesh | Points | Curves, path: str | Path, *, name: str = "geom",
               compress: bool = True, position_bits: int = POSITION_BITS,
               normal_bits: int = NORMAL_BITS, draco_level: int = DRACO_LEVEL,

@@ -74,7 +74,9 @@ def substitute(args: str, bound: dict[str, Any]) -> list[str]:
 
 def local_binary(binary: str) -> list[str]:
     """The local command for ``binary``: ``$VIZPIPE_BINARY_<NAME>``, else the PATH."""
-    env = os.environ.get(binary_env_name(binary), "").strip()
+    from core.settings import env_text
+
+    env = env_text(binary_env_name(binary))
     if env:
         return shlex.split(env)
     found = shutil.which(binary)

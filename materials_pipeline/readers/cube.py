@@ -74,6 +74,7 @@ def _ints_floats(line: bytes | None, path, lineno: int, what: str, nint: int, nf
     return ints, floats, toks[nint + nfloat:]
 
 
+# long: a cube file parsed in file order (header, atoms, orbitals, values), one buffer
 def read_cube(path: str | os.PathLike, *, kind: str | None = None,
               periodic: bool | None = None, threads: int | None = None,
               structure_only: bool = False) -> DensityFile | Structure:

@@ -174,6 +174,7 @@ def _scale_cell(lattice: np.ndarray, scale: list[float], path, lineno: int
     return lattice * s0, np.full(3, s0)
 
 
+# long: the POSCAR header in file order, each line checked where it is read
 def parse_poscar_header(buf, path, *, species: list[str] | None = None, pos: int = 0,
                         with_positions: bool = True, lines: Lines | None = None,
                         check_species: bool = True) -> PoscarHeader:
@@ -296,6 +297,7 @@ def _grid_names(kind: str, n: int) -> list[str]:
     return names.get(n, [f"{kind}_{i}" if i else kind for i in range(n)])
 
 
+# long: one loop over a CHGCAR's blocks (grids, augmentation, moments, images, text)
 def _read_blocks(buf, hdr: PoscarHeader, label: str, flavour: str, divisor: float,
                  threads: int | None, parse: bool = True):
     """The grids after a header: (blocks, augmentation blocks skipped, magnetic-moment lines,
@@ -432,6 +434,7 @@ def _header_follows(buf, pos: int) -> bool:
     return True
 
 
+# long: a VASP volumetric file: header, blocks, then its grids by flavour
 def read_volumetric(path: str | os.PathLike, flavour: str = "chgcar", *,
                     kind: str | None = None, species: list[str] | None = None,
                     spin_channels: bool = False, raw: bool = False, image: int = -1,

@@ -128,6 +128,7 @@ def _grids_from(arr, names, cell, units, divisor, path, key) -> dict[str, Grid]:
     return out
 
 
+# long: everything read inside one open vaspout.h5 (structure, trajectory, checks)
 def read_vaspout(path: str | os.PathLike, *, quantity: str | None = None, raw: bool = False,
                  structure_only: bool = False, index: int = -1, threads: int | None = None
                  ) -> DensityFile | Structure | Trajectory:

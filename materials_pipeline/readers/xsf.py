@@ -108,6 +108,7 @@ def _grid_placement(shape, origin, span, cell, name, path):
     return (slice(None),) * 3, aff, False, "general grid (box), step span/(n-1)"
 
 
+# long: one pass over an (A)XSF file's sections, the parser's state in locals
 def read_xsf(path: str | os.PathLike, *, kind: str = "density", units: str = "",
              threads: int | None = None, structure_only: bool = False, index: int = -1
              ) -> DensityFile | Structure | Trajectory:

@@ -124,7 +124,7 @@ def grib(path: Path, short: str | None = None, member: int | None = None) -> Raw
     ecCodes' per-point ``latitudes``/``longitudes``/``values``. A reduced Gaussian grid's
     exact points are those on the longitudes of its longest row (the pipeline regrids each
     row linearly onto that row's longitudes, so a point there keeps its value)."""
-    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.grib)
+    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.readers.grib)
 
     ec = importlib.import_module("eccodes")
     msgs = []

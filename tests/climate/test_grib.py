@@ -1,4 +1,5 @@
-"""climate_pipeline.grib (ecCodes) on the corpus's GRIB files, against raw ecCodes values."""
+"""climate_pipeline.readers.grib (ecCodes) on the corpus's GRIB files, against raw ecCodes
+values."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from climate_pipeline.grib import regrid_reduced_row
 from climate_pipeline.readers import open_field
+from climate_pipeline.readers.grib import regrid_reduced_row
 from core.errors import BadInputError
 
 D = Path(__file__).resolve().parent.parent / "data" / "real" / "climate"
@@ -18,7 +19,7 @@ ERA5 = D / "era5-levels-members.grib"
 
 def _raw(path: Path, **want) -> list[tuple[dict, np.ndarray]]:
     """(keys, values) of the messages whose keys equal ``want`` (plain ecCodes)."""
-    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.grib)
+    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.readers.grib)
 
     ec = importlib.import_module("eccodes")
     out = []
@@ -100,7 +101,7 @@ def test_projected_grids_are_curvilinear(name, kind):
 def _triplets(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ecCodes' own (latitude, longitude, value) of every point of a one-message file: the
     place of each value whatever the scanning mode, independent of any reshaping."""
-    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.grib)
+    import pyproj  # noqa: F401  (before eccodes: see climate_pipeline.readers.grib)
 
     ec = importlib.import_module("eccodes")
     with open(path, "rb") as fh:

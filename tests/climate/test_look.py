@@ -192,3 +192,22 @@ def test_every_colour_of_the_default_run_reads_on_its_background(run):
     assert colormaps.unreadable(m) == []
     bad = dict(m, legend={"items": [{"label": "x", "color": [0.02, 0.02, 0.03]}]})
     assert len(colormaps.unreadable(bad)) == 1
+
+
+def test_every_asset_is_a_row_of_the_product_table(run):
+    # issue #23: names and look numbers live in climate_pipeline/products.py only
+    import re
+
+    from climate_pipeline.products import PRODUCTS
+
+    m = read_manifest(run)
+    pats = [(p, re.compile("^" + re.sub(r"\{[^}]*\}", r"\\d+", p.name) + "$"))
+            for p in PRODUCTS]
+    for a in m["static"] + [a for fr in m["frames"] for a in fr["assets"]]:
+        rows = [p for p, rx in pats if rx.match(a["name"])]
+        assert len(rows) == 1, a["name"]
+        row = rows[0]
+        assert a["kind"] == row.kind
+        for k, v in row.look.items():
+            if k != "opacity" or "level" not in a:  # isosurfaces: opacity by rank
+                assert a[k] == v, (a["name"], k)

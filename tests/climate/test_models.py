@@ -1,5 +1,5 @@
-"""WRF ``wrfout`` (WRF-Chem) and CMAQ/IOAPI output read as CF (``climate_pipeline.models``,
-issue #17).
+"""WRF ``wrfout`` (WRF-Chem) and CMAQ/IOAPI output read as CF
+(``climate_pipeline.readers.models``, issue #17).
 
 The two files are written here at test time with netCDF4 directly, as the models write them
 (not with xarray or the project's code): a wrfout of 2 times, 5 levels and a 12 x 10 mass
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from climate_pipeline import models
+from climate_pipeline.readers import models
 
 # ======================================================================== the test files
 WRF_TIMES = ["2016-10-07_00:00:00", "2016-10-07_03:00:00"]
@@ -497,7 +497,7 @@ def test_variable_table_from_the_header(wrfout, cmaq):
 
 # ============================================================ through the reader and command
 def test_open_field_reads_the_models(wrfout, cmaq):
-    """The generic reader's open_field on both files (needs the hook in readers.py and its
+    """The generic reader's open_field on both files (needs the hook in readers/netcdf.py and its
     curvilinear support): frames = time steps, 2-D lat/lon, heights in metres, times."""
     from climate_pipeline.readers import auto_wind_names, open_field, open_winds
 

@@ -1,4 +1,4 @@
-"""climate_pipeline.ppunpack: WGDOS (LBPACK=1) and RLE (LBPACK=4) packed PP data without
+"""climate_pipeline.readers.wgdos: WGDOS (LBPACK=1) and RLE (LBPACK=4) packed PP data without
 mo_pack, and iris reading such files through :func:`install_mo_pack_shim` (issue #17).
 
 Independent references:
@@ -33,7 +33,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from climate_pipeline.ppunpack import (
+from climate_pipeline.readers.wgdos import (
     compress_rle,
     compress_wgdos,
     decompress_rle,

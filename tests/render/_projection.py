@@ -2,8 +2,8 @@
 
 Independent of ``render`` and ``core.camera``: only the manifest's camera entry (``location``,
 ``look_at``, ``up``, ``lens_mm``) and the image size go in. The camera follows Blender's
-conventions as ``render/scene.py`` sets them up: it looks down its local -Z, its local +Y is
-the image's up, ``x = up x z`` and ``y = z x x`` with ``z = (location - look_at)/|...|``; the
+conventions as ``render/scene/camera.py`` sets them up: it looks down its local -Z, its local +Y
+is the image's up, ``x = up x z`` and ``y = z x x`` with ``z = (location - look_at)/|...|``; the
 sensor is Blender's default 36 mm with sensor fit AUTO (the 36 mm span the longer image side);
 no lens shift. Pixel coordinates: ``u`` from the left edge, ``v`` from the top edge, pixel
 (row r, column c) covering ``[c, c + 1) x [r, r + 1)``.

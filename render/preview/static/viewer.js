@@ -2,7 +2,7 @@
 //
 // Coordinates: the scene is Z-up, as the manifest; each GLB (glTF is Y-up, baked by
 // core/io/gltf.py as (x, y, z) -> (x, z, -y)) is rotated back by +90 degrees about X.
-// Looks follow the renderer (render/scene.py): a colour map over the asset's attribute, else
+// Looks follow the renderer (render/scene/): a colour map over the asset's attribute, else
 // its vertex colours, else its flat colour; opacity, opacity ramps and fading attributes;
 // isosurfaces show their front faces only; points as spheres (atoms) or dots (particles);
 // curves as tubes (bonds, cell) or lines (streamlines, trails, long coastlines); volumes as

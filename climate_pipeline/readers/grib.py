@@ -1,4 +1,5 @@
-"""GRIB 1 and 2 through ecCodes directly -> ``Field`` (lazy: one time step read at a time).
+"""GRIB 1 and 2 through ecCodes directly -> ``Field`` (lazy: one time step read at a time):
+:class:`GribReader`.
 
 iris-grib leaves ensemble members as separate, indistinguishable cubes, reads GRIB 1
 pressure levels as heights and gives reduced Gaussian grids as a 1-D point list; ecCodes keys
@@ -30,9 +31,10 @@ import numpy as np
 
 from climate_pipeline import geo
 from climate_pipeline.data import Field
+from climate_pipeline.readers.base import Reader
 from core.errors import BadInputError, MissingDependencyError
 
-__all__ = ["open_grib", "variable_table", "regrid_reduced_row"]
+__all__ = ["GribReader", "regrid_reduced_row"]
 
 #: keys read from every message (cheap: coded values, not concept look-ups)
 _KEYS = ("editionNumber", "centre", "table2Version", "indicatorOfParameter", "discipline",
@@ -124,16 +126,6 @@ def _index_file(p: str, size: int, mtime_ns: int) -> tuple[_Msg, ...]:
         raise BadInputError(f"{p}: corrupt or unreadable GRIB file ({msg}); expected "
                             "GRIB 1 or 2 messages") from exc
     return tuple(out)
-
-
-def variable_table(path: str) -> list[tuple[str, str]]:
-    """(shortName, CF standard name) of each variable of a GRIB file, in file order."""
-    seen: dict[str, str] = {}
-    for m in _index([path]):
-        sn = str(m.keys["shortName"])
-        cf = str(m.keys["cfName"] or "")
-        seen.setdefault(sn, "" if cf in ("unknown", "None") else cf)
-    return list(seen.items())
 
 
 def _matches(k: dict, var: str | None, standard_name: str | None) -> bool:
@@ -284,18 +276,11 @@ def _read_step(row: list[_Msg | None], g: _Grid) -> np.ndarray:
 _WIND_SHORT = frozenset({"u", "v", "w", "10u", "10v", "100u", "100v", "wz"})
 
 
-def open_grib(ps: list[str], var: str | None, standard_name: str | None,
-              allow_no_time: bool, member: int | None = None) -> Field:
-    """One variable of one or more GRIB files as a lazy ``Field`` (see the module doc)."""
-    import dask
-    import dask.array as dsa
-
-    where = ", ".join(ps)
-    try:
-        _ec()
-    except MissingDependencyError as exc:
-        raise MissingDependencyError(f"{where}: {exc}") from exc
-    msgs = _index(ps)
+def _pick(msgs: list[_Msg], var: str | None, standard_name: str | None, member: int | None,
+          where: str) -> tuple[str, list[_Msg], str, list, list[str]]:
+    """(name, messages, level type, levels from the ground up, notes): the messages of the
+    variable asked for (or the first in file order, winds last), of one ensemble member and
+    of the level type with most levels."""
     table: dict[str, str] = {}
     for m in msgs:
         table.setdefault(str(m.keys["shortName"]), str(m.keys["name"]))
@@ -339,6 +324,34 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
                      f"{sorted(set(by_type) - {ltype})})")
         pick = [m for m in pick if str(m.keys["typeOfLevel"]) == ltype]
     levels = sorted(by_type[ltype], key=float, reverse=ltype in _DOWNWARD)
+    return name, pick, ltype, levels, notes
+
+
+def _vertical(ltype: str, levels: list, nz: int) -> tuple[np.ndarray, str, str]:
+    """(values, kind, units) of the levels of type ``ltype``."""
+    lv = np.asarray(levels, np.float64)
+    if ltype in _PRESSURE_HPA:
+        return lv * _PRESSURE_HPA[ltype], "pressure_hPa", "hPa"
+    if ltype in ("heightAboveGround", "heightAboveSea", "depthBelowSea") and nz > 1:
+        return lv, "height_m", "m"
+    if nz > 1:
+        return lv, "model_level", "1"
+    return np.zeros(1), "none", ""
+
+
+def _open_grib(ps: list[str], var: str | None, standard_name: str | None,
+               member: int | None) -> Field:
+    """One variable of one or more GRIB files as a lazy ``Field`` (see the module doc)."""
+    import dask
+    import dask.array as dsa
+
+    where = ", ".join(ps)
+    try:
+        _ec()
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(f"{where}: {exc}") from exc
+    name, pick, ltype, levels, notes = _pick(_index(ps), var, standard_name, member, where)
+    where = f"{where}: variable {name!r}"
     # grids
     grids = {(m.keys["gridType"], m.keys["Ni"], m.keys["Nj"], m.keys["numberOfDataPoints"])
              for m in pick}
@@ -365,19 +378,10 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
         steps.append(dsa.from_delayed(d, shape=(nz,) + g.shape, dtype=np.float64))
     values = dsa.stack(steps)
     k0 = pick[0].keys
-    lv = np.asarray(levels, np.float64)
-    if ltype in _PRESSURE_HPA:
-        vertical, vkind, vunits = lv * _PRESSURE_HPA[ltype], "pressure_hPa", "hPa"
-    elif ltype in ("heightAboveGround", "heightAboveSea", "depthBelowSea") and nz > 1:
-        vertical, vkind, vunits = lv, "height_m", "m"
-    elif nz > 1:
-        vertical, vkind, vunits = lv, "model_level", "1"
-    else:
-        vertical, vkind, vunits = np.zeros(1), "none", ""
+    vertical, vkind, vunits = _vertical(ltype, levels, nz)
     if nz > 1 or len(times) > 1 or notes:
         notes.insert(0, f"{name} ({k0['name']}, {k0['units']}): {len(times)} time(s), {nz} "
                         f"level(s) of type {ltype}")
-    del allow_no_time  # GRIB messages always carry a validity time
     cf = str(k0["cfName"] or "")
     return Field(
         name=name, values=values, times=list(times), lon=g.lon, lat=g.lat,
@@ -386,3 +390,26 @@ def open_grib(ps: list[str], var: str | None, standard_name: str | None,
         vertical_kind=vkind, vertical_units=vunits, paths=tuple(ps), notes=tuple(notes),
         attrs={"source": f"GRIB {k0['editionNumber']}, centre {k0['centre']}"}
         if k0.get("centre") not in (None, "", "unknown") else {})
+
+
+class GribReader(Reader):
+    """GRIB 1 and 2, read with ecCodes (see the module doc)."""
+
+    name = "grib"
+    description = "GRIB 1/2 (read with ecCodes)"
+    globs = ("*.grib", "*.grib2", "*.grb", "*.grb2")
+    magic = (b"GRIB",)
+
+    def open(self, paths: list[str], var: str | None, *, standard_name: str | None,
+             allow_no_time: bool, member: int | None) -> Field:
+        del allow_no_time  # GRIB messages always carry a validity time
+        return _open_grib(paths, var, standard_name, member)
+
+    def variables(self, path: str) -> list[tuple[str, str]]:
+        """(shortName, CF standard name) of each variable of a GRIB file, in file order."""
+        seen: dict[str, str] = {}
+        for m in _index([path]):
+            sn = str(m.keys["shortName"])
+            cf = str(m.keys["cfName"] or "")
+            seen.setdefault(sn, "" if cf in ("unknown", "None") else cf)
+        return list(seen.items())

@@ -91,6 +91,7 @@ def _words(data: Any) -> np.ndarray:
     return np.frombuffer(raw[: raw.size - raw.size % 4].tobytes(), dtype=">u4")
 
 
+# long: one pass over the rows of a WGDOS record, its bit fields read in order
 def decompress_wgdos(data: Any, lbrow: int, lbnpt: int, mdi: float = _DEFAULT_MDI, *,
                      field: str = "") -> np.ndarray:
     """Unpack a WGDOS-packed PP data record (bytes) -> float32 array of shape (lbrow, lbnpt).
@@ -409,7 +410,7 @@ def compress_rle(array: Any, mdi: float = _DEFAULT_MDI) -> bytes:
 # ============================================================================ the shim
 def _shim_module() -> types.ModuleType:
     mod = types.ModuleType("mo_pack", "vizpipe's numpy stand-in for mo_pack "
-                                      "(climate_pipeline.ppunpack)")
+                                      "(climate_pipeline.readers.wgdos)")
 
     def decompress_wgdos_(packed_data_buffer: Any, nrows: int, ncols: int,
                           missing_data_indicator: float = _DEFAULT_MDI) -> np.ndarray:
