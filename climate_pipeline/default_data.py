@@ -188,8 +188,9 @@ def write_netcdf(path: str | Path, p: dict | None = None) -> Path:
         },
         attrs={"Conventions": "CF-1.10",
                "title": "PM10 episode over Iberia (vizpipe synthetic transport run)",
-               "source": "climate_pipeline.default_data: semi-Lagrangian transport of city "
-                         "emissions by an analytic non-divergent wind field",
+               "source": "vizpipe synthetic transport model",
+               "comment": "climate_pipeline.default_data: semi-Lagrangian transport of city "
+                          "emissions by an analytic non-divergent wind field",
                "institution": "vizpipe"},
     )
     for name in ("pm10", "u", "v", "w"):
