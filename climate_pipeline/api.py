@@ -126,7 +126,7 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
             metas = []
             for i, tau in enumerate(taus):
                 source = params_key(fr.ASSET_VERSION, "dataset", token, var, tau)
-                key = params_key(source, params)
+                key = params_key(source, params.key())
                 cached = done(run.frame_dir(i) / "frame.json", key) if resume else None
                 metas.append({**cached, "skipped": True} if cached is not None else
                              fr.frame_from_field(field, out_dir, i, tau, params, key,
@@ -139,7 +139,7 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
                           if c is not None]
                 for b in range(nb):
                     key = params_key(fr.ASSET_VERSION, "dataset", wtoken, names, b, per, 7,
-                                        taus, pparams)
+                                        taus, pparams.key())
                     cached = (done(run.assets / f"particles_b{b:02d}.json", key)
                               if resume else None)
                     pmetas.append({**cached, "skipped": True} if cached is not None else

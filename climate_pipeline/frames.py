@@ -21,7 +21,7 @@ import numpy as np
 
 from climate_pipeline import products as P
 from climate_pipeline.manifest import BACKGROUND
-from climate_pipeline.settings import TRAIL_HOURS
+from climate_pipeline.params import BatchParams, FrameParams, Projection
 from core.colormaps import readable
 from core.errors import BadInputError
 from core.framecache import done, file_stat, params_key, write_all, write_meta
@@ -34,12 +34,12 @@ ASSET_VERSION = 5  # 2: streamlines; 3: field.usd references the .vdb beside it;
 M_PER_KM = 1000.0
 
 
-def projection(spec: dict, lon: np.ndarray, lat: np.ndarray):
+def projection(spec: Projection, lon: np.ndarray, lat: np.ndarray):
     from climate_pipeline.geo import GlobeProjection, MapProjection
 
-    if spec["mode"] == "globe":
-        return GlobeProjection(exaggeration=float(spec["exaggeration"]))
-    return MapProjection.for_region(lon, lat, exaggeration=float(spec["exaggeration"]))
+    if spec.mode == "globe":
+        return GlobeProjection(exaggeration=float(spec.exaggeration))
+    return MapProjection.for_region(lon, lat, exaggeration=float(spec.exaggeration))
 
 
 def heights_m(field) -> np.ndarray:
@@ -76,22 +76,23 @@ def open_field(paths: list[str], var: str | None, member: int | None = None):
 
 
 def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau: float,
-                params: dict) -> dict:
+                params: FrameParams) -> dict:
     """Isosurfaces, volume and surface layer of one output frame (skipped when complete)."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
     t_start = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
     source = params_key(ASSET_VERSION, paths, var, tau, [file_stat(p) for p in paths])
-    key = params_key(source, params)
+    key = params_key(source, params.key())
     if (cached := done(fdir / "frame.json", key)) is not None:
         return {**cached, "skipped": True}
-    field = open_field(paths, var, params.get("member"))
+    field = open_field(paths, var, params.member)
     return frame_from_field(field, out_dir, index, tau, params, key, t_start=t_start,
                             source=source)
 
 
 # long: a frame's products in turn (layer, isosurfaces, volume), shared kept-file state
-def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, key: str, *,
+def frame_from_field(field, out_dir: str, index: int, tau: float, params: FrameParams,
+                     key: str, *,
                      t_start: float | None = None, source: str | None = None) -> dict:
     """The work of :func:`build_frame` on a field already open (a file's, or an in-memory
     dataset's: :mod:`climate_pipeline.api`): ``assets/NNNN/*`` and ``frame.json`` (with
@@ -113,7 +114,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     from core.lod import lod_mesh
 
     reuse = Reuse(fdir / "frame.json")
-    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+    shared = {k: v for k, v in params.key().items() if k not in ("formats", "lod")}
 
     def keep(stem: str, *parts: Any) -> list[str]:
         """The files of product ``stem`` already written (product key: source, shared
@@ -124,19 +125,19 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                                         strict=True) if ok]
 
     values = load_time(field, tau)  # (nz, ny, nx)
-    if params.get("scale", 1.0) != 1.0:  # into the run's display unit (µg/m³ for g/m3 ash)
-        values *= np.float32(params["scale"])
-    units = params.get("units", field.units)
+    if params.scale != 1.0:  # into the run's display unit (µg/m³ for g/m3 ash)
+        values *= np.float32(params.scale)
+    units = params.units
     lon, lat = field.lon, field.lat
-    proj = projection(params["projection"], lon, lat)
+    proj = projection(params.projection, lon, lat)
     h = heights_m(field)
-    fmts = params["formats"]
-    lod = params["lod"]
+    fmts = params.formats
+    lod, lod_key = params.lod, params.key()["lod"]  # the key: as the dict it replaced
     mpu = M_PER_KM
     files: list[str] = []
     meta: dict[str, Any] = {"index": index, "tau": tau, "key": key, "surfaces": []}
-    vmin, vmax = params["range"]
-    cmap = params["colormap"]
+    vmin, vmax = params.range
+    cmap = params.colormap
     t_write = 0.0
     kept = keep(P.LAYER.stem())
     if len(kept) < len(product_files(P.LAYER.stem(), fmts)):
@@ -155,9 +156,9 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
     else:
         files += kept
     if field.nz >= 2:
-        for k, level in enumerate(params["thresholds"]):
+        for k, level in enumerate(params.thresholds):
             stem = P.ISO.stem(k=k)
-            kept = keep(stem, k, lod, "capped")  # the walls-capped surface (isosurface_geo)
+            kept = keep(stem, k, lod_key, "capped")  # the walls-capped surface (isosurface_geo)
             if len(kept) == len(product_files(stem, fmts)):
                 files += kept
                 old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
@@ -165,8 +166,8 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                     meta["surfaces"].append(old)
                     continue
             mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
-            mesh, before = lod_mesh(mesh, lod["view_area"], lod["resolution"],
-                                    full_res=lod["full_res"])
+            mesh, before = lod_mesh(mesh, lod.view_area, lod.resolution,
+                                    full_res=lod.full_res)
             rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
             mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
             t = time.perf_counter()
@@ -175,7 +176,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
             t_write += time.perf_counter() - t
             meta["surfaces"].append({"name": stem, "level": level, "faces": mesh.n_faces,
                                      "faces_full": before})
-        if params["volume"] and np.ndim(lon) == 1:
+        if params.volume and np.ndim(lon) == 1:
             from core.io.vdb import write_vdb
 
             vdb, usdc = f"{P.VOLUME.stem()}.vdb", f"{P.VOLUME.stem()}.usdc"
@@ -184,7 +185,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: dict, 
                 names, [params_key(source or key, shared, n) for n in names]), strict=True)
                 if ok]
             if vdb not in kept_vol:
-                to_volume = (stages.volume_globe if params["projection"]["mode"] == "globe"
+                to_volume = (stages.volume_globe if params.projection.mode == "globe"
                              else stages.volume_map)
                 vol = to_volume(values, lon, lat, h, proj, P.VOLUME.look["grid"], units)
                 t = time.perf_counter()
@@ -224,15 +225,15 @@ def reuse_surfaces(fdir: Path) -> list[dict]:
 VDB_BELOW_LOWEST = 0.5  # field.vdb keeps voxels from half the lowest isosurface level up
 
 
-def vdb_tolerance(params: dict) -> float:
+def vdb_tolerance(params: FrameParams) -> float:
     """Voxels below this stay inactive in ``field.vdb`` (OpenVDB's ``copyFromArray``
     tolerance about a background of 0): :data:`VDB_BELOW_LOWEST` times the lowest isosurface
     level, so the volume holds the plume the surfaces show and a margin below it, not the
     background haze of the whole domain (it is drawn at ``density_scale`` 0.008 per colour
     range: the pruned haze is at most ~0.4 % extinction per km). At least 2 % of the colour
     range, as before, when there is no level."""
-    vmin, vmax = params["range"]
-    levels = [abs(x) for x in params["thresholds"] if x]
+    vmin, vmax = params.range
+    levels = [abs(x) for x in params.thresholds if x]
     floor = 0.02 * (vmax - vmin)
     return float(max(floor, VDB_BELOW_LOWEST * min(levels))) if levels else float(floor)
 
@@ -261,17 +262,15 @@ def time_label(field, tau: float) -> str:
 #: the particle parameters that shape only the ``trails_bBB`` files (another --trail-hours
 #: advects again, keeps the particles' files and rewrites the trails')
 TRAIL_PARAMS = ("trail_hours", "trail_points")
-TRAIL_POINTS = 12  # at most this many samples along a streak (head included)
 
 
-def trail_key(params: dict) -> dict:
-    """The streak parameters of ``params`` (defaults filled in), for the trails' file keys."""
-    return {"trail_hours": float(params.get("trail_hours", TRAIL_HOURS)),
-            "trail_points": int(params.get("trail_points", TRAIL_POINTS))}
+def trail_key(params: BatchParams) -> dict:
+    """The streak parameters of ``params``, for the trails' file keys."""
+    return {"trail_hours": float(params.trail_hours), "trail_points": int(params.trail_points)}
 
 
 def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch: int, n: int,
-                   seed: int, taus: list[float], params: dict) -> dict:
+                   seed: int, taus: list[float], params: BatchParams) -> dict:
     """One batch of wind particles advected through every output frame (state carries over
     time, so the batch, not the frame, is the unit of parallel work)."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
@@ -279,30 +278,30 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
 
     t_start = time.perf_counter()
     odir = Path(out_dir)
-    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")
+    shared = {k: v for k, v in params.key().items() if k not in ("formats", "lod")
               and k not in TRAIL_PARAMS}  # the streaks' parameters key the trails files only
     source = params_key(ASSET_VERSION, wind_paths, names, batch, n, seed, taus, shared,
                         [file_stat(p) for p in wind_paths])
     # the level of detail is the isosurfaces'
-    key = params_key(source, params["formats"], trail_key(params))
+    key = params_key(source, params.formats, trail_key(params))
     marker = RunDir(odir).assets / f"particles_b{batch:02d}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
-    winds = open_winds(wind_paths, names, allow_no_time=True, member=params.get("member"))
+    winds = open_winds(wind_paths, names, allow_no_time=True, member=params.member)
     return particles_from_winds(winds, names, out_dir, batch, n, seed, taus, params, key,
                                 where=wind_paths[0], t_start=t_start, source=source)
 
 
 # long: one batch through every frame: wind window, prefetch, writes share its state
 def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: int, seed: int,
-                         taus: list[float], params: dict, key: str, *, where: str,
+                         taus: list[float], params: BatchParams, key: str, *, where: str,
                          field=None, t_start: float | None = None,
                          source: str | None = None) -> dict:
     """The work of :func:`particle_batch` on winds already open (a file's, or an in-memory
     dataset's: :mod:`climate_pipeline.api`): every frame's ``particles_bBB``, ``trails_bBB``
     (and batch 0's ``streamlines``) written, then ``assets/particles_bBB.json`` with ``key``.
     ``where`` names the source in errors; ``field``: the field for ``seed_by=concentration``
-    (None: opened from ``params["field_paths"]``). ``source``: the identity of the inputs
+    (None: opened from ``params.field_paths``). ``source``: the identity of the inputs
     and the parameters other than the formats; with it, files an earlier run wrote with the
     same product key are kept (another ``--formats`` advects again but writes only the new
     formats' files)."""
@@ -356,24 +355,24 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     # the steps after it are read while the kernel runs
     plan = wind_window_plan(f.nz, len(lat0), len(lon0), 3 if f.nz >= 2 and winds.has_w
                             else 2, nt)
-    if plan.prefetch and "usd" in params["formats"]:
+    if plan.prefetch and "usd" in params.formats:
         import core.io.usd  # noqa: F401  (pxr loads here, not beside the reader's thread)
     wf = pt.WindWindows(load, secs, steps=plan.steps, prefetch=plan.prefetch)
     lon, lat = grids[0]
     times = np.interp(taus, np.arange(nt), secs)
-    weights = seed_weights(params, taus[0], lat, lon, z, field) if params.get("seed_by") == \
-        "concentration" else None
+    weights = (seed_weights(params, taus[0], lat, lon, z, field)
+               if params.seed_by == "concentration" else None)
     batch_iter = pt.advect_batch(wf, n, seed=seed, batch=batch, times=times, weights=weights,
-                                 dt=float(params.get("dt", 600.0)),
-                                 max_age=float(params.get("max_age_h", 12)) * 3600,
+                                 dt=float(params.dt),
+                                 max_age=float(params.max_age_h) * 3600,
                                  trail_duration=trail_key(params)["trail_hours"] * 3600.0,
                                  trail_points=trail_key(params)["trail_points"], lazy=True)
-    proj = projection(params["projection"], lon, lat)
+    proj = projection(params.projection, lon, lat)
     from core import colormaps
 
     files: list[str] = []
     frames_done = 0
-    fmts = params["formats"]
+    fmts = params.formats
     reuse = Reuse(marker) if source is not None else None
 
     def kept(fdir: Path, stem: str) -> list[str]:
@@ -395,8 +394,8 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
         pts = Points(proj.forward(fr.lon, fr.lat, zz),
                      {"speed": fr.speed.astype(np.float32), "age": fr.age.astype(np.float32),
                       "id": fr.id.astype(np.int64),
-                      "radius": np.full(len(fr.lon), params["particle_radius"], np.float32)},
-                     colormaps.apply(fr.speed, PARTICLE_CMAP, 0, params["speed_max"]))
+                      "radius": np.full(len(fr.lon), params.particle_radius, np.float32)},
+                     colormaps.apply(fr.speed, PARTICLE_CMAP, 0, params.speed_max))
         written: list[str] = []
         stem = P.PARTICLES.stem(batch=batch)
         write_all(pts, fdir / stem, fmts, written, name="particles",
@@ -406,13 +405,13 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
             tz = p3[:, 2] if z is not None else np.full(len(p3), 10.0)
             cur = Curves(proj.forward(p3[:, 0], p3[:, 1], tz) if len(p3) else p3, counts,
                          {"speed": tspeed.astype(np.float32), "fade": fade.astype(np.float32)},
-                         colormaps.apply(tspeed, PARTICLE_CMAP, 0, params["speed_max"]),
-                         radius=params["particle_radius"] * TRAIL_RADIUS)
+                         colormaps.apply(tspeed, PARTICLE_CMAP, 0, params.speed_max),
+                         radius=params.particle_radius * TRAIL_RADIUS)
             del p3, tspeed, fade
             stem = P.TRAILS.stem(batch=batch)
             write_all(cur, fdir / stem, fmts, written, name="trails",
                       meters_per_unit=M_PER_KM, skip=kept(fdir, stem))
-        if batch == 0 and int(params.get("streamlines", 160)) > 0:
+        if batch == 0 and int(params.streamlines) > 0:
             _write_streamlines(wf, float(times[i]), proj, z is not None, fdir, params,
                                written, skip=kept(fdir, P.STREAMLINES.stem()))
         files += [f"{fdir.name}/{x}" for x in written]
@@ -448,15 +447,15 @@ def stream_range(speed_max: float) -> tuple[float, float]:
     return -0.5 * float(speed_max), float(speed_max)
 
 
-def seed_weights(params: dict, tau: float, lat: np.ndarray, lon: np.ndarray,
+def seed_weights(params: BatchParams, tau: float, lat: np.ndarray, lon: np.ndarray,
                  z: np.ndarray | None, field=None) -> np.ndarray:
     """Particle seeding weights on the winds' grid (``--seed-by concentration``): the field at
     the first output time above its median, so particles start, and respawn, in the plumes
     rather than spread over a background that covers most of the domain. ``field``: the field
-    already open (None: opened from ``params["field_paths"]``)."""
-    paths, var = params.get("field_paths") or ["<memory>"], params.get("field_var")
+    already open (None: opened from ``params.field_paths``)."""
+    paths, var = list(params.field_paths or ["<memory>"]), params.field_var
     if field is None:
-        field = open_field(paths, var, params.get("member"))
+        field = open_field(paths, var, params.member)
     values = np.nan_to_num(load_time(field, tau), nan=0.0)
     if z is None:
         values = values[:1]
@@ -477,7 +476,7 @@ def stream_radius(mode: str) -> float:
     return 0.25 if mode == "map" else 0.5
 
 
-def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: dict,
+def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: BatchParams,
                        written: list[str], skip: list[str] | tuple[str, ...] = ()) -> None:
     """``streamlines.glb|usdc[|ply]`` (those in ``skip`` kept as they are): streamlines of
     the winds frozen at time ``t`` from a seed lattice at ``streamline_height_m`` (clamped
@@ -487,9 +486,9 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
     from core import colormaps
     from core.geometry import Curves
 
-    slon, slat = pt.seed_lattice(wf, int(params.get("streamlines", 160)))
+    slon, slat = pt.seed_lattice(wf, int(params.streamlines))
     zlo, zhi = wf.z_range
-    zs = float(np.clip(params.get("streamline_height_m", 1000.0), zlo, zhi)) if three_d else 0.0
+    zs = float(np.clip(params.streamline_height_m, zlo, zhi)) if three_d else 0.0
     w3, inside = wf.sample(t, slon, slat, np.full(slon.size, zs))
     speed = np.sqrt((w3 * w3).sum(axis=0))[inside]
     (x0, x1), (y0, y1) = wf.lon_range, wf.lat_range
@@ -498,15 +497,15 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: di
     if med <= 0:
         return
     pts, counts, spd, _ = pt.streamlines(wf, t, slon, slat, zs, duration=0.06 * width_m / med,
-                                         n_points=int(params.get("streamline_points", 24)))
+                                         n_points=int(params.streamline_points))
     if not len(counts):
         return
     zz = pts[:, 2] if three_d else np.full(len(pts), 10.0)
     cur = Curves(proj.forward(pts[:, 0], pts[:, 1], zz), counts,
                  attributes={"speed": spd.astype(np.float32)},
-                 colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params["speed_max"])),
-                 radius=stream_radius(params["projection"]["mode"]))
-    write_all(cur, fdir / P.STREAMLINES.stem(), params["formats"], written,
+                 colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params.speed_max)),
+                 radius=stream_radius(params.projection.mode))
+    write_all(cur, fdir / P.STREAMLINES.stem(), params.formats, written,
               name=P.STREAMLINES.stem(), meters_per_unit=M_PER_KM, skip=skip)
 
 

@@ -14,6 +14,9 @@ from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir, frame_name
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from climate_pipeline.params import FrameParams
     from climate_pipeline.settings import ClimateSettings
 
 def _u(units: str) -> str:
@@ -23,7 +26,7 @@ def _u(units: str) -> str:
     return pretty(units)
 
 
-def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[list, Any]:
+def build_static(run: RunDir, field, params: FrameParams, s: ClimateSettings) -> tuple[list, Any]:
     """Coastlines (and borders) as curves and a land/ocean base layer, once per run."""
     from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
     from climate_pipeline.frames import projection
@@ -31,18 +34,18 @@ def build_static(run: RunDir, field, params: dict, s: ClimateSettings) -> tuple[
 
     lon2, lat2 = field.lonlat_2d()
     bbox = (float(np.min(lon2)), float(np.max(lon2)), float(np.min(lat2)), float(np.max(lat2)))
-    proj = projection(params["projection"], field.lon, field.lat)
+    proj = projection(params.projection, field.lon, field.lat)
     sdir = run.static
     sdir.mkdir(parents=True, exist_ok=True)
-    fmts = params["formats"]
+    fmts = params.formats
     files: list[str] = []
     lines = coastlines(s.coastlines, bbox, borders=s.borders)
     radius = coast_radius(scene_corners(field, proj), s.resolution[0])
     curves = to_curves(lines, proj, radius=radius,
-                       height_m=coast_height_m(field, radius, params["projection"]["exaggeration"]))
+                       height_m=coast_height_m(field, radius, params.projection.exaggeration))
     write_all(curves, sdir / P.COASTLINES.stem(), fmts, files, name=P.COASTLINES.stem(),
               meters_per_unit=1000.0, radius=radius)
-    globe = params["projection"]["mode"] == "globe"
+    globe = params.projection.mode == "globe"
     ext: tuple[float, float, float, float] | None = base_extent(
         bbox, GLOBE_MARGIN if globe else BASE_MARGIN)
     if ext is not None and ext[1] - ext[0] >= 359.8 and ext[2] <= -89.5 and ext[3] >= 89.5:
@@ -140,15 +143,15 @@ def sun_light(mode: str, lon2: np.ndarray, lat2: np.ndarray) -> dict:
             "angle_deg": 3.0, "sky": [0.55, 0.68, 0.9], "sky_strength": 0.35}
 
 
-def iso_opacity(name: str, params: dict) -> float:
+def iso_opacity(name: str, params: FrameParams) -> float:
     """Opacity facing the camera of isosurface ``iso_K`` (1 at its silhouette: the renderer's
     isosurface look): the outer, lowest level a faint veil, the inner levels denser, so
     every level reads through the ones around it."""
-    k, n = int(name.rsplit("_", 1)[1]), max(len(params["thresholds"]), 1)
+    k, n = int(name.rsplit("_", 1)[1]), max(len(params.thresholds), 1)
     return round(0.3 + 0.35 * k / max(n - 1, 1), 3)
 
 
-def layer_ramp(vmin: float, thresholds: list[float]) -> list[float]:
+def layer_ramp(vmin: float, thresholds: Sequence[float]) -> list[float]:
     """The ground layer's opacity ramp: clear up to a tenth of the way from the field's
     minimum to the lowest isosurface level, full ``opacity`` from that level up (clean air
     shows the map; the plume's footprint reads as colour)."""
@@ -179,7 +182,7 @@ def _centre_lonlat(lon2: np.ndarray, lat2: np.ndarray) -> tuple[float, float]:
 
 
 # long: the climate manifest (camera, frames' assets, legend, colour checks) in one pass
-def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], params: dict,
+def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], params: FrameParams,
                    s: ClimateSettings, *, taus, winds, inputs, checksums,
                    static: tuple[list, Any] | None = None) -> dict:
     """The run's manifest; ``static``: :func:`build_static`'s result when the caller built
@@ -190,7 +193,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     bounds = np.array([corners.min(0), corners.max(0)])
     aspect = s.resolution[0] / s.resolution[1]
     n = len(metas)
-    if params["projection"]["mode"] == "globe":
+    if params.projection.mode == "globe":
         # look down on the region from its south, about its local vertical
         from climate_pipeline.geo import _east_north
 
@@ -203,13 +206,13 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     else:
         cams = camera.orbit(bounds, n, turns=0.06, azimuth_deg=-95, elevation_deg=58,
                             lens_mm=35, aspect=aspect, margin=1.02, points=corners)
-    vmin, vmax = params["range"]
-    units = params.get("units", field.units)  # the display unit the values were scaled to
-    cm = {"name": params["colormap"], "vmin": vmin, "vmax": vmax, "units": units}
+    vmin, vmax = params.range
+    units = params.units  # the display unit the values were scaled to
+    cm = {"name": params.colormap, "vmin": vmin, "vmax": vmax, "units": units}
     from climate_pipeline.levels import level_label
 
     def level_text(level: float) -> str:
-        return level_label(level, _u(units), params.get("quantity"), units)
+        return level_label(level, _u(units), params.quantity, units)
 
     from climate_pipeline.frames import (
         PARTICLE_CMAP,
@@ -221,7 +224,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
         stream_range,
     )
 
-    fmts = params["formats"]
+    fmts = params.formats
     speed_map = {"name": PARTICLE_CMAP, "vmin": 0.0, "vmax": SPEED_MAX, "attribute": "speed",
                  "units": "m/s"}
     frames = []
@@ -234,7 +237,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
 
         assets = [P.LAYER.asset(**at(P.LAYER.stem()), units=units,
                                 colormap={**cm, "attribute": "value"},
-                                opacity_ramp=layer_ramp(vmin, params["thresholds"]))]
+                                opacity_ramp=layer_ramp(vmin, params.thresholds))]
         for surf in m.get("surfaces", []):
             nm = surf["name"]
             extra = {"faces": surf["faces"]}
@@ -253,7 +256,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
         if any(stream in b.get("files", []) for b in pmetas):
             lo, hi = stream_range(SPEED_MAX)
             assets.append(P.STREAMLINES.asset(
-                **at(P.STREAMLINES.stem()), radius=stream_radius(params["projection"]["mode"]),
+                **at(P.STREAMLINES.stem()), radius=stream_radius(params.projection.mode),
                 colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi, "attribute": "speed",
                           "units": "m/s"}, hidden=P.STREAMLINES.hidden(s)))
         for b in pmetas:
@@ -273,19 +276,19 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     from core import colormaps
 
     name = quantity_title(field.name, field.long_name, field.standard_name, field.attrs)
-    levels = ", ".join(f"{t:g}" for t in params["thresholds"])
-    rule = params.get("levels_rule", "")
+    levels = ", ".join(f"{t:g}" for t in params.thresholds)
+    rule = params.levels_rule
     why = " (action levels)" if rule.endswith("action levels") else ""
     iso_items = [{"label": level_text(t),
                   "color": [round(float(c) / 255.0, 4) for c in
-                            colormaps.apply([t], params["colormap"], vmin, vmax)[0][:3]]}
-                 for t in params["thresholds"]]
+                            colormaps.apply([t], params.colormap, vmin, vmax)[0][:3]]}
+                 for t in params.thresholds]
     legend: dict[str, Any]
     source = source_of(field.attrs)
     legend = {"title": s.title or name,
               "subtitle": (f"{source} · " if source else "")
                           + f"isosurfaces at {levels} {_u(units)}{why} · vertical ×"
-                          f"{params['projection']['exaggeration']:g}"
+                          f"{params.projection.exaggeration:g}"
                           + (f" · {sum(b['n'] for b in pmetas)} wind particles" if pmetas
                              else "")
                           + (f" seeded by {field.name}" if pmetas and s.seed_by == "concentration"
@@ -298,7 +301,7 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                  else [])}
     from core.colormaps import colorbar_png, colorbar_size
 
-    colorbar_png(run.static / "colorbar.png", params["colormap"], vmin, vmax,
+    colorbar_png(run.static / "colorbar.png", params.colormap, vmin, vmax,
                  label=_two_lines(name), units=_u(units),
                  size_px=colorbar_size(s.resolution[1]))
     legend["colorbar"] = {"image": run.static_rel("colorbar.png"), "label": name, "colormap": cm}
@@ -309,13 +312,13 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                           render={"resolution": list(s.resolution),
                                   "samples": int(s.samples),
                                   "background": list(BACKGROUND), "denoise": "albedo",
-                                  "light": sun_light(params["projection"]["mode"],
+                                  "light": sun_light(params.projection.mode,
                                                      lon2, lat2)})
     man["frames"] = frames
     man["static"] = static_assets
     for line in colormaps.unreadable(man):  # the colour maps are cut to pass: a regression
         print(f"climate: warning: {line}", file=sys.stderr, flush=True)
-    man["provenance"] = mf.provenance(inputs, {**params, "winds": winds, "taus": list(taus),
+    man["provenance"] = mf.provenance(inputs, {**params.key(), "winds": winds, "taus": list(taus),
                                                "particles": s.particles,
                                                "seed_by": s.seed_by},
                                       checksums=checksums, engine=str(s.engine or ""),

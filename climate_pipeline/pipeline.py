@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from climate_pipeline.params import BatchParams, FrameParams, Lod, Projection
 from climate_pipeline.settings import ClimateSettings, build_parser, settings_from_args
 from core.cli import set_log_file
 from core.errors import BadInputError
@@ -105,9 +106,10 @@ def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: li
     # one colour range and threshold set for the movie, from a few frames (not all: big data)
     params, pparams = run_params(s, field)
     if s.member is not None:
-        params["member"] = pparams["member"] = s.member
+        params = params.replace(member=s.member)
+        pparams = pparams.replace(member=s.member)
     if s.seed_by == "concentration":
-        pparams["field_paths"] = paths
+        pparams = pparams.replace(field_paths=tuple(paths))
     batches = s.batches or default_batches(s.particles, workers)
     with use_engine(engine or s.engine, workers=workers, label="climate"):
         from climate_pipeline.tasks import build_frame, particle_batch
@@ -194,7 +196,7 @@ def fitting_workers(workers: int) -> int:
     return fit
 
 
-def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
+def run_params(s: ClimateSettings, field) -> tuple[FrameParams, BatchParams]:
     """The frame tasks' and particle batches' parameters of a run (the command's and
     ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
     movie, the percentiles of a few time steps (not all: big data)."""
@@ -210,32 +212,29 @@ def run_params(s: ClimateSettings, field) -> tuple[dict, dict]:
         thresholds, shown["levels_rule"] = default_levels(sample, shown["quantity"],
                                                           shown["units"])
     del sample
-    formats = list(s.formats)
+    formats = tuple(s.formats)
     from climate_pipeline.frames import projection
     from climate_pipeline.manifest import BACKGROUND, scene_corners
     from core import colormaps
     from core.lod import view_area
 
-    proj_spec = {"mode": s.mode, "exaggeration": s.exaggeration}
+    proj_spec = Projection(mode=s.mode, exaggeration=s.exaggeration)
     corners = scene_corners(field, projection(proj_spec, field.lon, field.lat))
-    lod = {"full_res": bool(s.full_res), "resolution": list(s.resolution),
-           "view_area": round(view_area(np.array([corners.min(0), corners.max(0)])), 3)}
-    params = {"projection": proj_spec,
-              "thresholds": thresholds, "range": [vmin, vmax],
-              # values are multiplied by scale into units (core.units.readable_unit)
-              "units": shown["units"], "scale": shown["scale"],
-              "quantity": shown["quantity"], "levels_rule": shown["levels_rule"],
-              # the part of the map that stands out from the film's dark background
-              "colormap": colormaps.readable(s.colormap, BACKGROUND),
-              "volume": s.volume, "formats": formats, "lod": lod}
-    pparams = {"projection": params["projection"], "formats": formats, "dt": 600.0,
-               "max_age_h": 12, "trail_hours": float(s.trail_hours),
-               "particle_radius": particle_radius(s.mode),
-               "speed_max": SPEED_MAX, "streamlines": s.streamlines,
-               "streamline_height_m": float(s.streamline_height),
-               "seed_by": s.seed_by}
-    if s.seed_by == "concentration":
-        pparams["field_var"] = s.var
+    lod = Lod(full_res=bool(s.full_res), resolution=tuple(s.resolution),
+              view_area=round(view_area(np.array([corners.min(0), corners.max(0)])), 3))
+    params = FrameParams(projection=proj_spec, thresholds=tuple(thresholds), range=(vmin, vmax),
+                         # values are multiplied by scale into units (core.units.readable_unit)
+                         units=shown["units"], scale=shown["scale"],
+                         quantity=shown["quantity"], levels_rule=shown["levels_rule"],
+                         # the part of the map that stands out from the film's dark background
+                         colormap=colormaps.readable(s.colormap, BACKGROUND),
+                         volume=s.volume, formats=formats, lod=lod)
+    pparams = BatchParams(projection=proj_spec, formats=formats, dt=600.0, max_age_h=12,
+                          trail_hours=float(s.trail_hours),
+                          particle_radius=particle_radius(s.mode), speed_max=SPEED_MAX,
+                          streamlines=s.streamlines,
+                          streamline_height_m=float(s.streamline_height), seed_by=s.seed_by,
+                          field_var=s.var if s.seed_by == "concentration" else None)
     return params, pparams
 
 

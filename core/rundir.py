@@ -6,8 +6,11 @@
     RUN/manifest.json             the contract between pipeline and renderer
         scene.usda                every frame, time-sampled, for Maya / Houdini / usdview
         assets/NNNN/...           one folder per frame (frame.json records its files)
-        static/...                assets built once (cell, coastlines, colour bar)
+        static/...                assets built once (cell, coastlines, base map and its
+                                  texture, colour bar)
         frames/NNNN.png           rendered frames with overlays; frames/raw/NNNN.png plates
+                                  (frames/draft/: --draft Workbench frames)
+        preview/index.html        the run in a browser (render.preview), no render needed
         logs/*.log                each Blender process's output
         logs/errors.log           each failed run's error in full (task call, parameters,
                                   tracebacks) behind its one ``error:`` line

@@ -34,6 +34,10 @@ mode included, it is :func:`render.tasks.render_chunk` (a ``python -m render.ble
 subprocess with the ``bpy`` wheel). ``--dry-run`` prints the command lines a run would launch
 (per chunk: ``singularity exec ... blender ...`` on a COMPSs worker, ``python -m
 render.blender_chunk ...`` here) and runs nothing.
+
+The options are parsed once into a :class:`render.settings.RenderSettings` (the parser's
+defaults are its fields'); :func:`run` and :func:`dry_run_lines` take that value, so a caller
+in this process (a pipeline's COMPSs application) builds one and renders without argv.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from pathlib import Path
 from core.cli import (
     add_dry_run_arg,
     add_engine_args,
-    engine_from_args,
     main_wrapper,
     positive_int,
     resolution,
@@ -58,8 +61,8 @@ from core.errors import ManifestError, PipelineError
 from core.manifest import read_manifest
 from core.rundir import RunDir
 from render import paths
+from render.settings import DEVICES, MAX_DEFAULT_CHUNK, RenderSettings, default_of
 
-MAX_DEFAULT_CHUNK = 8
 log = logging.getLogger("vizpipe.render")
 
 
@@ -95,24 +98,31 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render a vizpipe run directory with Blender (Cycles): frames/NNNN.png, "
                     "scene.blend and movie.mp4.")
     ap.add_argument("run_dir", type=Path, help="run directory holding manifest.json")
-    ap.add_argument("--frames", type=parse_frame_range, metavar="A:B",
+    ap.add_argument("--frames", type=parse_frame_range, default=default_of("frames"),
+                    metavar="A:B",
                     help="frame indices to render: A:B (B excluded), A:, :B or A [all]")
-    ap.add_argument("--resolution", type=parse_resolution, metavar="WxH",
+    ap.add_argument("--resolution", type=parse_resolution, default=default_of("resolution"),
+                    metavar="WxH",
                     help=f"image size [manifest render.resolution, else "
                          f"{paths.DEFAULT_RESOLUTION[0]}x{paths.DEFAULT_RESOLUTION[1]}]")
-    ap.add_argument("--samples", type=positive_int, metavar="N",
+    ap.add_argument("--samples", type=positive_int, default=default_of("samples"),
+                    metavar="N",
                     help=f"Cycles samples per pixel [manifest render.samples, else "
                          f"{paths.DEFAULT_SAMPLES}]")
-    ap.add_argument("--device", type=str.upper, choices=["CPU", "GPU"], default="CPU",
-                    help="Cycles device; GPU uses OptiX/CUDA/HIP/oneAPI when present [CPU]")
-    ap.add_argument("--chunk", type=positive_int, metavar="N",
+    ap.add_argument("--device", type=str.upper, choices=list(DEVICES),
+                    default=default_of("device"),
+                    help=f"Cycles device; GPU uses OptiX/CUDA/HIP/oneAPI when present "
+                         f"[{default_of('device')}]")
+    ap.add_argument("--chunk", type=positive_int, default=default_of("chunk"), metavar="N",
                     help=f"frames per Blender process [an even share per worker, at most "
                          f"{MAX_DEFAULT_CHUNK}]")
-    ap.add_argument("--no-movie", action="store_true", help="do not encode movie.mp4")
-    ap.add_argument("--no-blend", action="store_true", help="do not write scene.blend")
-    ap.add_argument("--force", action="store_true",
+    ap.add_argument("--no-movie", action="store_true", default=not default_of("movie"),
+                    help="do not encode movie.mp4")
+    ap.add_argument("--no-blend", action="store_true", default=not default_of("blend"),
+                    help="do not write scene.blend")
+    ap.add_argument("--force", action="store_true", default=default_of("force"),
                     help="render the selected frames again even if they exist")
-    ap.add_argument("--draft", action="store_true",
+    ap.add_argument("--draft", action="store_true", default=default_of("draft"),
                     help="quick Workbench frames (solid colours, same camera and overlays) in "
                          "frames/draft/ and movie_draft.mp4; final frames are left alone")
     add_engine_args(ap)
@@ -207,15 +217,16 @@ def compss_threads() -> int:
     return int(env_units("VIZPIPE_CU_RENDER"))
 
 
-def _plan(args: argparse.Namespace, run_dir: Path, manifest: dict
+def _plan(settings: RenderSettings, run_dir: Path, manifest: dict
           ) -> tuple[tuple[int, int], int, list[int], list[int]]:
-    """(resolution, samples, selected frames, frames to render) for the parsed ``args``."""
-    resolution = args.resolution or paths.manifest_resolution(manifest)
-    samples = args.samples or paths.manifest_samples(manifest)
-    selected = select_frames(manifest, args.frames)
+    """(resolution, samples, selected frames, frames to render) for ``settings``."""
+    resolution = settings.resolution or paths.manifest_resolution(manifest)
+    samples = settings.samples or paths.manifest_samples(manifest)
+    selected = select_frames(manifest, settings.frames)
     todo = [i for i in selected
-            if args.force or not paths.frame_done(run_dir, i, resolution,
-                                                  paths.frame_key(manifest, i), args.draft)]
+            if settings.force or not paths.frame_done(run_dir, i, resolution,
+                                                      paths.frame_key(manifest, i),
+                                                      settings.draft)]
     return resolution, samples, selected, todo
 
 
@@ -258,8 +269,8 @@ def _runtime_options() -> str:
     return container_options(bind_paths())
 
 
-def dry_run_lines(args: argparse.Namespace) -> list[str]:
-    """The command lines :func:`run` would launch for ``args`` (nothing is run)."""
+def dry_run_lines(settings: RenderSettings) -> list[str]:
+    """The command lines :func:`run` would launch for ``settings`` (nothing is run)."""
     import shlex
 
     from core.containers import bind_paths, blender_image, container_options, singularity_command
@@ -267,10 +278,10 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
     from render.process import blender_command
     from render.tasks import CHUNK_ARGS, chunk_args
 
-    run_dir = args.run_dir.resolve()
+    run_dir = settings.run_dir.resolve()
     manifest = check_run(run_dir)
-    resolution, samples, _selected, todo = _plan(args, run_dir, manifest)
-    compss_chunks = make_chunks(todo, args.chunk, 1)  # one worker slot per task under COMPSs
+    resolution, samples, _selected, todo = _plan(settings, run_dir, manifest)
+    compss_chunks = make_chunks(todo, settings.chunk, 1)  # one worker slot per task under COMPSs
     image, options = blender_image(), container_options(bind_paths([run_dir]))
     lines = [f"# {len(todo)} frame(s) to render in {run_dir}",
              "# COMPSs worker, per chunk (COMPSs adds --bind <sandbox> --bind <appdir> "
@@ -279,59 +290,59 @@ def dry_run_lines(args: argparse.Namespace) -> list[str]:
         words = substitute(CHUNK_ARGS, {
             "run_dir": str(run_dir), "frames": ",".join(map(str, c)),
             "resolution": f"{resolution[0]}x{resolution[1]}", "samples": int(samples),
-            "device": args.device, "threads": compss_threads()})
+            "device": settings.device, "threads": compss_threads()})
         lines.append(shlex.join(singularity_command(image, options, "blender", words)))
     from core.runtime import default_workers, resolve_workers
 
-    workers = resolve_workers(args.workers)
-    chunks = make_chunks(todo, args.chunk, workers)
+    workers = resolve_workers(settings.workers)
+    chunks = make_chunks(todo, settings.chunk, workers)
     threads = max(1, default_workers() // max(1, min(workers, len(chunks) or 1)))
     lines.append(f"# here, {workers} worker(s), per chunk:")
     for c in chunks:
         cmd = blender_command(chunk_args(str(run_dir), c, list(resolution), samples,
-                                         args.device, threads, args.draft))
+                                         settings.device, threads, settings.draft))
         lines.append(shlex.join(cmd))
     return lines
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Render as the parsed ``args`` ask; returns a summary dict."""
-    run_dir = args.run_dir.resolve()
+def run(settings: RenderSettings) -> dict:
+    """Render as ``settings`` ask; returns a summary dict."""
+    run_dir = settings.run_dir.resolve()
     manifest = check_run(run_dir)
     set_log_file(RunDir(run_dir).run_log)
-    resolution, samples, selected, todo = _plan(args, run_dir, manifest)
+    resolution, samples, selected, todo = _plan(settings, run_dir, manifest)
     skipped = len(selected) - len(todo)
-    draft = bool(args.draft)
-    need_blend = not (args.no_blend or draft) and (args.force or blend_outdated(run_dir))
-    how = "Workbench draft" if draft else f"{samples} samples, {args.device}"
+    draft = bool(settings.draft)
+    need_blend = settings.blend and not draft and (settings.force or blend_outdated(run_dir))
+    how = "Workbench draft" if draft else f"{samples} samples, {settings.device}"
     say(f"render: {run_dir.name}: {len(selected)} frame(s) selected, {skipped} already "
         f"rendered, {len(todo)} to render at {resolution[0]}x{resolution[1]}, {how}")
-    if todo and args.device == "GPU" and not draft:
+    if todo and settings.device == "GPU" and not draft:
         probe_device(run_dir, "GPU")
 
-    from core.runtime import wait_on
+    from core.runtime import use_engine, wait_on
     from render.tasks import write_blend
 
     t0 = time.perf_counter()
     results: list[dict] = []
     if todo or need_blend:
-        with engine_from_args(args, label="render") as engine:
+        with use_engine(settings.engine, workers=settings.workers, label="render") as engine:
             workers = int(getattr(engine, "workers", 1) or 1)
             # an orbit's first frame alone, first: a picture within one frame's time for a
             # person waiting (not in a batch job under COMPSs: one more Blender start there;
             # not for drafts, a second a frame anyway)
             if not draft and engine.name != "compss" and (
                     first := first_still(manifest, todo)):
-                r = wait_on([_submit_chunk(run_dir, first, resolution, samples, args.device,
+                r = wait_on([_submit_chunk(run_dir, first, resolution, samples, settings.device,
                                            _threads(engine, 1), draft)])[0]
                 results.append(r if isinstance(r, dict)
                                else _container_result(run_dir, first, resolution))
                 say(f"render: first still {paths.final_frame(run_dir, first[0], draft)} after "
                     f"{time.perf_counter() - t0:.1f}s; now the other {len(todo) - 1} frame(s)")
                 todo = todo[1:]
-            chunks = make_chunks(todo, args.chunk, workers)
+            chunks = make_chunks(todo, settings.chunk, workers)
             threads = _threads(engine, len(chunks))  # (the .blend task is brief)
-            futures = [_submit_chunk(run_dir, c, resolution, samples, args.device, threads,
+            futures = [_submit_chunk(run_dir, c, resolution, samples, settings.device, threads,
                                      draft) for c in chunks]
             if need_blend:
                 futures.append(write_blend(str(run_dir), str(paths.blend_path(run_dir)),
@@ -348,7 +359,7 @@ def run(args: argparse.Namespace) -> dict:
             f"(min {min(per_frame):.{d}f}s, max {max(per_frame):.{d}f}s)")
 
     movie = None
-    if not args.no_movie and len(manifest["frames"]) > 1:  # one still: no movie
+    if settings.movie and len(manifest["frames"]) > 1:  # one still: no movie
         all_frames = sorted(f["index"] for f in manifest["frames"])
         missing = [i for i in all_frames
                    if not paths.frame_done(run_dir, i, resolution, paths.frame_key(manifest, i),
@@ -359,7 +370,7 @@ def run(args: argparse.Namespace) -> dict:
         else:
             files = [paths.final_frame(run_dir, i, draft) for i in all_frames]
             movie = paths.movie_path(run_dir, draft)
-            if args.force or rendered or movie_outdated(run_dir, files, draft):
+            if settings.force or rendered or movie_outdated(run_dir, files, draft):
                 from render.movie import encode
 
                 t1 = time.perf_counter()
@@ -382,10 +393,10 @@ def _container_result(run_dir: Path, chunk: list[int], resolution: tuple[int, in
 @main_wrapper
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
-    args = build_parser().parse_args(argv)
+    settings = RenderSettings.from_args(build_parser().parse_args(argv))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    if args.dry_run:
-        print("\n".join(dry_run_lines(args)))
+    if settings.dry_run:
+        print("\n".join(dry_run_lines(settings)))
         return 0
-    run(args)
+    run(settings)
     return 0

@@ -14,13 +14,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from core.containers import add_binds
 from core.rundir import RunDir
 from vizpipe_app.launch import compss_lines
 
-__all__ = ["dry_run_lines", "render_subprocess", "run_pipeline", "app_main", "materials_main",
-           "climate_main", "materials_app", "climate_app"]
+if TYPE_CHECKING:
+    from core.settings import RunSettings
+    from render.settings import RenderSettings
+
+__all__ = ["dry_run_lines", "render_settings", "render_subprocess", "run_pipeline", "app_main",
+           "materials_main", "climate_main", "materials_app", "climate_app"]
 
 
 def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
@@ -32,7 +37,10 @@ def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
 
     lines = compss_lines(pipeline, argv)
     if RunDir(out).manifest.exists():  # the render package's own dry run (no bpy here)
-        proc = subprocess.run([sys.executable, "-m", "render", str(out.resolve()), "--dry-run"],
+        from render.settings import RenderSettings
+
+        rargv = RenderSettings(run_dir=out.resolve(), dry_run=True).to_argv()
+        proc = subprocess.run([sys.executable, "-m", "render", *rargv],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             raise PipelineError(f"render --dry-run of {out.resolve()}: "
@@ -44,22 +52,25 @@ def dry_run_lines(pipeline: str, argv: list[str], out: Path) -> list[str]:
     return lines
 
 
-def render_subprocess(run_dir: Path, engine: str | None, workers: int | None,
-                      draft: bool = False) -> None:
-    """Render ``run_dir`` with the render command in its own process (bpy stays out of the
-    caller's; ``draft``: ``--draft``); a failure is one PipelineError naming the run's log."""
+def render_settings(run_dir: Path, settings: RunSettings) -> RenderSettings:
+    """What rendering ``run_dir`` after the conversion asks of the renderer: the run's engine,
+    its workers resolved here (``$VIZPIPE_WORKERS``, else the cores) and its ``--draft``."""
+    from core.runtime import resolve_workers
+    from render.settings import RenderSettings
+
+    return RenderSettings(run_dir=run_dir, engine=settings.engine or None,
+                          workers=resolve_workers(settings.workers), draft=settings.draft)
+
+
+def render_subprocess(rsettings: RenderSettings) -> None:
+    """Render as ``rsettings`` ask, with the render command in its own process (bpy stays out
+    of the caller's); a failure is one PipelineError naming the run's log."""
     import subprocess
 
     from core.errors import PipelineError
-    from core.runtime import resolve_workers
 
-    cmd = [sys.executable, "-m", "render", str(run_dir)]
-    if engine:
-        cmd += ["--engine", engine]
-    cmd += ["--workers", str(resolve_workers(workers))]
-    if draft:
-        cmd.append("--draft")
-    res = subprocess.run(cmd)
+    run_dir = rsettings.run_dir
+    res = subprocess.run([sys.executable, "-m", "render", *rsettings.to_argv()])
     if res.returncode != 0:
         raise PipelineError(f"render of {run_dir} failed (exit {res.returncode}); "
                             f"see {RunDir(run_dir).run_log}")
@@ -100,18 +111,11 @@ def run_pipeline(name: str, pipeline: ModuleType, argv: list[str] | None = None,
         if not settings.render:
             return 0
         if not app:
-            render_subprocess(run_dir, settings.engine, settings.workers, settings.draft)
+            render_subprocess(render_settings(run_dir, settings))
             return 0
-        from core.runtime import resolve_workers
-        from render.driver import build_parser
         from render.driver import run as render_run
 
-        rargv = [str(run_dir), "--workers", str(resolve_workers(settings.workers))]
-        if settings.engine:
-            rargv += ["--engine", settings.engine]
-        if settings.draft:
-            rargv.append("--draft")
-        render_run(build_parser().parse_args(rargv))
+        render_run(render_settings(run_dir, settings))
         return 0
 
     return run(argv)

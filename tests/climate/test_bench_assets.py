@@ -142,10 +142,12 @@ def test_climate_assets_fit_the_input_and_the_picture(benchmark, report_ratio):
     k = len(man["frames"]) // 2
     s, worst = ssim(render_frame(OUT / "default", k), render_frame(OUT / "full", k))
     from climate_pipeline.frames import vdb_tolerance
+    from climate_pipeline.params import FrameParams
 
     params = man["provenance"]["parameters"]
     t_before, t_after = writers_before_after(OUT / "full" / "assets" / f"{k:04d}", params["lod"],
-                                             vdb_tolerance(params), OUT / "writers")
+                                             vdb_tolerance(FrameParams.from_key(params)),
+                                             OUT / "writers")
     benchmark.pedantic(lambda: None, rounds=1)
     gb = bytes_in / 1e9
     what = f"{gb:.2f} GB CF file, {nt} steps of 20 x 400 x 800 x 4 variables, default flags"

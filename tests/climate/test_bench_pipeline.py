@@ -17,21 +17,23 @@ pytestmark = pytest.mark.benchmark
 DATA = Path("out/bench-data")
 
 
-def _frame_params(path: Path) -> dict:
+def _frame_params(path: Path):
     """The command's frame parameters for ``path`` at default formats and level of detail
-    (the view area as ``climate_pipeline.pipeline.run_params`` computes it)."""
+    (the view area as ``climate_pipeline.pipeline.run_params`` computes it), in the file's
+    units."""
     from climate_pipeline.frames import open_field, projection
     from climate_pipeline.manifest import scene_corners
+    from climate_pipeline.params import FrameParams, Lod, Projection
     from core.lod import view_area
 
-    proj = {"mode": "map", "exaggeration": 50.0}
+    proj = Projection(mode="map", exaggeration=50.0)
     f = open_field([str(path)], None)
     c = scene_corners(f, projection(proj, f.lon, f.lat))
-    return {"projection": proj, "thresholds": [30.0, 60.0],
-            "range": [5.0, 105.0], "colormap": "lajolla", "volume": True,
-            "formats": ["usd", "glb"],
-            "lod": {"full_res": False, "resolution": [800, 450],
-                    "view_area": view_area(np.array([c.min(0), c.max(0)]))}}
+    return FrameParams(projection=proj, thresholds=(30.0, 60.0), range=(5.0, 105.0),
+                       units=f.units, scale=1.0, quantity=None, levels_rule="--thresholds",
+                       colormap="lajolla", volume=True, formats=("usd", "glb"),
+                       lod=Lod(full_res=False, resolution=(800, 450),
+                               view_area=view_area(np.array([c.min(0), c.max(0)]))))
 
 
 def test_per_frame_speedup_two_workers(benchmark, tmp_path, report_ratio):

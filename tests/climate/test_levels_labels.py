@@ -11,13 +11,14 @@ from climate_pipeline.levels import ACTION_LEVELS
 
 
 def is_round(x: float) -> bool:
-    """A multiple of a 1-2-5 step at least 1/1000 of it (295 = 59 x 5, 1020 = 102 x 10,
-    0.0008 = 4 x 0.0002; not 291.37)."""
+    """A multiple of a 1-2-5 step at least 1/5000 of it: at most four significant digits,
+    the last a 1-2-5 step (295 = 59 x 5, 1020 = 102 x 10, 288.2 K over a field spanning
+    2 K, 0.0008 = 4 x 0.0002; not 291.37)."""
     k = np.floor(np.log10(abs(x)))
-    for e in (k - 3, k - 2, k - 1, k):
+    for e in (k - 4, k - 3, k - 2, k - 1, k):
         for s in (1.0, 2.0, 5.0):
             step = s * 10.0 ** e
-            if step >= abs(x) / 1000 and np.isclose(x / step, round(x / step), rtol=0,
+            if step >= abs(x) / 5000 and np.isclose(x / step, round(x / step), rtol=0,
                                                    atol=1e-6):
                 return True
     return False
@@ -36,7 +37,8 @@ def test_round_levels_are_distinct_round_and_above_the_minimum():
     assert levels.round_levels([0.8, 0.9], 0.0) == [0.8, 0.9]  # finer, not repeated
     assert levels.round_levels([3.13, 790.0], 3.05) == [3.12, 700.0]
     assert levels.round_levels([1.0, 2.0], 5.0) == []  # none above the minimum
-    assert not is_round(291.37) and is_round(290.0) and is_round(45.0) and is_round(0.0008)
+    assert not is_round(291.37) and is_round(288.2) and is_round(290.0)
+    assert is_round(45.0) and is_round(0.0008)
     with pytest.raises(ValueError):
         levels.nice_floor(0.0)
 
