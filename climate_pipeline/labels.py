@@ -21,7 +21,8 @@ _CHEM = {"pm10": "PM10", "pm2p5": "PM2.5", "pm25": "PM2.5", "pm2.5": "PM2.5", "n
 
 def _is_identifier(text: str) -> bool:
     """A name written for a program: no spaces, and underscores or all capitals."""
-    return bool(text) and " " not in text and ("_" in text or (text.isupper() and len(text) > 4))
+    return bool(text) and " " not in text and (
+        "_" in text or (text.isupper() and text.isalnum() and len(text) > 4))  # not "PM2.5"
 
 
 def readable(text: str) -> str:

@@ -14,6 +14,8 @@ def is_round(x: float) -> bool:
     """A multiple of a 1-2-5 step at least 1/5000 of it: at most four significant digits,
     the last a 1-2-5 step (295 = 59 x 5, 1020 = 102 x 10, 288.2 K over a field spanning
     2 K, 0.0008 = 4 x 0.0002; not 291.37)."""
+    if x == 0:
+        return True
     k = np.floor(np.log10(abs(x)))
     for e in (k - 4, k - 3, k - 2, k - 1, k):
         for s in (1.0, 2.0, 5.0):
