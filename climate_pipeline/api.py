@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline import products as P
 from climate_pipeline.settings import ClimateSettings
 from core.errors import BadInputError
 
@@ -140,7 +141,7 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
                 for b in range(nb):
                     key = params_key(fr.ASSET_VERSION, "dataset", wtoken, names, b, per, 7,
                                         taus, pparams.key())
-                    cached = (done(run.assets / f"particles_b{b:02d}.json", key)
+                    cached = (done(run.assets / f"{P.PARTICLES.stem(batch=b)}.json", key)
                               if resume else None)
                     pmetas.append({**cached, "skipped": True} if cached is not None else
                                   fr.particles_from_winds(winds, names, out_dir, b, per, 7,

@@ -20,52 +20,18 @@ from typing import Any
 import numpy as np
 
 from climate_pipeline import products as P
-from climate_pipeline.manifest import BACKGROUND
-from climate_pipeline.params import BatchParams, FrameParams, Projection
-from core.colormaps import readable
+from climate_pipeline.builders import FrameContext, heights_m, load_time, projection
+from climate_pipeline.params import BatchParams, FrameParams
+from climate_pipeline.products import PARTICLE_CMAP, STREAM_CMAP, TRAIL_RADIUS, stream_range
 from core.errors import BadInputError
-from core.framecache import done, file_stat, params_key, write_all, write_meta
+from core.framecache import Reuse, done, file_stat, params_key, write_all, write_meta
 from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
-ASSET_VERSION = 5  # 2: streamlines; 3: field.usd references the .vdb beside it; 4: .usdc,
+ASSET_VERSION = 6  # 2: streamlines; 3: field.usd references the .vdb beside it; 4: .usdc,
 # Draco GLB, level of detail; 5: the layer leaves missing cells out, a curvilinear grid's
-# seam cells cut on the map
+# seam cells cut on the map; 6: frame.json records its products (the manifest's source)
 M_PER_KM = 1000.0
-
-
-def projection(spec: Projection, lon: np.ndarray, lat: np.ndarray):
-    from climate_pipeline.geo import GlobeProjection, MapProjection
-
-    if spec.mode == "globe":
-        return GlobeProjection(exaggeration=float(spec.exaggeration))
-    return MapProjection.for_region(lon, lat, exaggeration=float(spec.exaggeration))
-
-
-def heights_m(field) -> np.ndarray:
-    """Level heights in metres for the scene (pressure via the standard atmosphere)."""
-    v = np.asarray(field.vertical, dtype=np.float64)
-    if v.ndim > 1:  # hybrid height over orography: the mean profile places the levels
-        v = v.reshape(v.shape[0], -1).mean(1)
-    kind = field.vertical_kind
-    if kind == "height_m":
-        return v
-    if kind == "pressure_hPa":
-        return 44330.8 * (1 - (v / 1013.25) ** 0.190263)
-    if kind == "flight_level":
-        return v * 100 * 0.3048
-    return np.arange(len(v), dtype=np.float64) * 500.0  # model levels: nominal 500 m
-
-
-def load_time(field, tau: float) -> np.ndarray:
-    """The field at fractional data time ``tau`` (linear between the two steps around it)."""
-    t0 = int(np.floor(tau))
-    t1 = min(t0 + 1, field.nt - 1)
-    w = tau - t0
-    a = field.frame(t0).astype(np.float32)
-    if w <= 1e-9 or t1 == t0:
-        return a
-    return (1 - w) * a + w * field.frame(t1).astype(np.float32)
 
 
 def open_field(paths: list[str], var: str | None, member: int | None = None):
@@ -90,13 +56,17 @@ def build_frame(paths: list[str], var: str | None, out_dir: str, index: int, tau
                             source=source)
 
 
-# long: a frame's products in turn (layer, isosurfaces, volume), shared kept-file state
 def frame_from_field(field, out_dir: str, index: int, tau: float, params: FrameParams,
                      key: str, *,
                      t_start: float | None = None, source: str | None = None) -> dict:
     """The work of :func:`build_frame` on a field already open (a file's, or an in-memory
     dataset's: :mod:`climate_pipeline.api`): ``assets/NNNN/*`` and ``frame.json`` (with
     ``key``, the identity of the inputs and parameters) written, its metadata returned.
+
+    The products are the frame rows of :mod:`climate_pipeline.products`, in their order:
+    each row's build step yields its pieces (:mod:`climate_pipeline.builders`), each piece
+    is written under the stem the row names and recorded in ``frame.json``'s ``products``
+    (the manifest's source).
 
     ``source``: the identity of the inputs alone (``key`` without the parameters); with it,
     files an earlier run wrote for the same product key are kept (:class:`core.framecache.
@@ -107,135 +77,75 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: FrameP
         t_start = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
     fdir.mkdir(parents=True, exist_ok=True)
-    from climate_pipeline import stages
-    from core import colormaps
-    from core.framecache import Reuse, product_files
-    from core.geometry import Mesh
-    from core.lod import lod_mesh
-
     reuse = Reuse(fdir / "frame.json")
     shared = {k: v for k, v in params.key().items() if k not in ("formats", "lod")}
-
-    def keep(stem: str, *parts: Any) -> list[str]:
-        """The files of product ``stem`` already written (product key: source, shared
-        parameters, ``parts``, format)."""
-        pf = product_files(stem, fmts)
-        keys = [params_key(source or key, shared, parts, f) for f, _ in pf]
-        return [n for (_, n), ok in zip(pf, reuse.kept([n for _, n in pf], keys),
-                                        strict=True) if ok]
-
+    old = {r["stem"]: r for r in _recorded(fdir)}
     values = load_time(field, tau)  # (nz, ny, nx)
     if params.scale != 1.0:  # into the run's display unit (µg/m³ for g/m3 ash)
         values *= np.float32(params.scale)
-    units = params.units
-    lon, lat = field.lon, field.lat
-    proj = projection(params.projection, lon, lat)
-    h = heights_m(field)
-    fmts = params.formats
-    lod, lod_key = params.lod, params.key()["lod"]  # the key: as the dict it replaced
-    mpu = M_PER_KM
+    ctx = FrameContext(field, values, field.lon, field.lat, heights_m(field),
+                       projection(params.projection, field.lon, field.lat), params)
     files: list[str] = []
-    meta: dict[str, Any] = {"index": index, "tau": tau, "key": key, "surfaces": []}
-    vmin, vmax = params.range
-    cmap = params.colormap
+    meta: dict[str, Any] = {"index": index, "tau": tau, "key": key, "products": []}
     t_write = 0.0
-    kept = keep(P.LAYER.stem())
-    if len(kept) < len(product_files(P.LAYER.stem(), fmts)):
-        ground = values[0]
-        colors = colormaps.apply(ground, cmap, vmin, vmax)
-        # missing cells (land of an ocean field, masked points) are no part of the layer
-        layer: Mesh = stages.surface_layer(ground, lon, lat, proj, colors,
-                                           height_m=float(h[0]) if field.nz >= 2 else 0.0,
-                                           drop_missing=True)
-        t = time.perf_counter()
-        write_all(layer, fdir / P.LAYER.stem(), fmts, files, name=P.LAYER.stem(),
-                  meters_per_unit=mpu,
-                  skip=kept)
-        t_write += time.perf_counter() - t
-        del layer
-    else:
-        files += kept
-    if field.nz >= 2:
-        for k, level in enumerate(params.thresholds):
-            stem = P.ISO.stem(k=k)
-            kept = keep(stem, k, lod_key, "capped")  # the walls-capped surface (isosurface_geo)
-            if len(kept) == len(product_files(stem, fmts)):
-                files += kept
-                old = next((x for x in reuse_surfaces(fdir) if x["name"] == stem), None)
-                if old is not None:
-                    meta["surfaces"].append(old)
-                    continue
-            mesh = stages.isosurface_geo(values, level, lon, lat, h, proj)
-            mesh, before = lod_mesh(mesh, lod.view_area, lod.resolution,
-                                    full_res=lod.full_res)
-            rgba = colormaps.apply([level], cmap, vmin, vmax)[0]
-            mesh.colors = np.tile(rgba, (mesh.n_vertices, 1))
+    for row in P.PRODUCTS:
+        if row.scope != "frame" or row.build is None or not row.wanted(params):
+            continue
+        for piece in row.build(ctx, row):
+            pf = row.files(piece.stem, params.formats)
+            names = [n for _, n in pf]
+            ok = reuse.kept(names, [params_key(source or key, shared, piece.parts, f)
+                                    for f, _ in pf])
+            kept = [n for n, k in zip(names, ok, strict=True) if k]
+            files += names
+            if len(kept) == len(names) and (not piece.keep_record or piece.stem in old):
+                meta["products"].append(old.get(piece.stem) or
+                                        {"product": row.name, "stem": piece.stem})
+                continue
+            geom, rec = piece.make()
             t = time.perf_counter()
-            write_all(mesh, fdir / stem, fmts, files, name=stem, meters_per_unit=mpu,
-                      skip=kept)
+            _write_piece(row, geom, fdir / piece.stem, params.formats, kept,
+                         **piece.write_kw)
             t_write += time.perf_counter() - t
-            meta["surfaces"].append({"name": stem, "level": level, "faces": mesh.n_faces,
-                                     "faces_full": before})
-        if params.volume and np.ndim(lon) == 1:
-            from core.io.vdb import write_vdb
-
-            vdb, usdc = f"{P.VOLUME.stem()}.vdb", f"{P.VOLUME.stem()}.usdc"
-            names = [vdb] + ([usdc] if "usd" in fmts else [])
-            kept_vol = [n for n, ok in zip(names, reuse.kept(
-                names, [params_key(source or key, shared, n) for n in names]), strict=True)
-                if ok]
-            if vdb not in kept_vol:
-                to_volume = (stages.volume_globe if params.projection.mode == "globe"
-                             else stages.volume_map)
-                vol = to_volume(values, lon, lat, h, proj, P.VOLUME.look["grid"], units)
-                t = time.perf_counter()
-                write_vdb(vol, fdir / vdb, tolerance=vdb_tolerance(params),
-                          half=True)
-                t_write += time.perf_counter() - t
-                del vol
-                kept_vol = []  # the .usdc names the .vdb beside it: rewritten with it
-            files.append(vdb)
-            if "usd" in fmts:
-                if usdc not in kept_vol:
-                    from core.io.usd import write_usd_volume
-
-                    write_usd_volume(fdir / vdb, [P.VOLUME.look["grid"]], fdir / usdc,
-                                     meters_per_unit=mpu)
-                files.append(usdc)
+            del geom
+            meta["products"].append({"product": row.name, "stem": piece.stem, **rec})
     meta["write_seconds"] = t_write
-    t0 = int(np.floor(tau))
-    meta.update(files=files, label=time_label(field, tau), time_index=t0, units=units,
-                name=field.name, long_name=field.long_name, standard_name=field.standard_name,
-                vmax_frame=float(np.nanmax(values)), seconds=time.perf_counter() - t_start)
+    meta.update(files=files, label=time_label(field, tau), time_index=int(np.floor(tau)),
+                units=params.units, name=field.name, long_name=field.long_name,
+                standard_name=field.standard_name, vmax_frame=float(np.nanmax(values)),
+                seconds=time.perf_counter() - t_start)
     reuse.record(meta)
     write_meta(fdir / "frame.json", meta)
     return {**meta, "skipped": False}
 
 
-def reuse_surfaces(fdir: Path) -> list[dict]:
-    """The ``surfaces`` an earlier run of this frame recorded (for isosurfaces kept)."""
+def _write_piece(row: P.Product, geom: Any, stem: Path, formats: tuple[str, ...],
+                 kept: list[str], tolerance: float = 0.0) -> None:
+    """Write one piece's files (those in ``kept`` stay as they are): a volume as ``.vdb``
+    plus the ``.usdc`` that references it (rewritten with it), anything else in every
+    format (:func:`core.framecache.write_all`)."""
+    if row.kind != "volume":
+        write_all(geom, stem, formats, [], name=stem.name, meters_per_unit=M_PER_KM,
+                  skip=kept)
+        return
+    from core.io.usd import write_usd_volume
+    from core.io.vdb import write_vdb
+
+    vdb = stem.with_name(f"{stem.name}.vdb")
+    write_vdb(geom, vdb, tolerance=tolerance, half=True)
+    if "usd" in formats:
+        write_usd_volume(vdb, [row.look["grid"]], stem.with_name(f"{stem.name}.usdc"),
+                         meters_per_unit=M_PER_KM)
+
+
+def _recorded(fdir: Path) -> list[dict]:
+    """The ``products`` an earlier run of this frame recorded (for pieces kept)."""
     import json
 
     try:
-        return list(json.loads((fdir / "frame.json").read_text()).get("surfaces", []))
+        return list(json.loads((fdir / "frame.json").read_text()).get("products", []))
     except (OSError, ValueError):
         return []
-
-
-VDB_BELOW_LOWEST = 0.5  # field.vdb keeps voxels from half the lowest isosurface level up
-
-
-def vdb_tolerance(params: FrameParams) -> float:
-    """Voxels below this stay inactive in ``field.vdb`` (OpenVDB's ``copyFromArray``
-    tolerance about a background of 0): :data:`VDB_BELOW_LOWEST` times the lowest isosurface
-    level, so the volume holds the plume the surfaces show and a margin below it, not the
-    background haze of the whole domain (it is drawn at ``density_scale`` 0.008 per colour
-    range: the pruned haze is at most ~0.4 % extinction per km). At least 2 % of the colour
-    range, as before, when there is no level."""
-    vmin, vmax = params.range
-    levels = [abs(x) for x in params.thresholds if x]
-    floor = 0.02 * (vmax - vmin)
-    return float(max(floor, VDB_BELOW_LOWEST * min(levels))) if levels else float(floor)
 
 
 def time_label(field, tau: float) -> str:
@@ -284,7 +194,7 @@ def particle_batch(wind_paths: list[str], names: list[str], out_dir: str, batch:
                         [file_stat(p) for p in wind_paths])
     # the level of detail is the isosurfaces'
     key = params_key(source, params.formats, trail_key(params))
-    marker = RunDir(odir).assets / f"particles_b{batch:02d}.json"
+    marker = RunDir(odir).assets / f"{P.PARTICLES.stem(batch=batch)}.json"
     if (cached := done(marker, key)) is not None:
         return {**cached, "skipped": True}
     winds = open_winds(wind_paths, names, allow_no_time=True, member=params.member)
@@ -306,13 +216,13 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     same product key are kept (another ``--formats`` advects again but writes only the new
     formats' files)."""
     from climate_pipeline import particles as pt
-    from core.framecache import Reuse, product_files
+    from core.framecache import product_files
     from core.geometry import Curves, Points
 
     tune_malloc()
     if t_start is None:
         t_start = time.perf_counter()
-    marker = RunDir(out_dir).assets / f"particles_b{batch:02d}.json"
+    marker = RunDir(out_dir).assets / f"{P.PARTICLES.stem(batch=batch)}.json"
     f = winds.u
     nt = f.nt
     secs = _seconds(f)
@@ -427,26 +337,6 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     return {**meta, "skipped": False}
 
 
-TRAIL_RADIUS = 0.5  # streak tube radius, times the particle radius
-
-
-def particle_radius(mode: str) -> float:
-    """The particles' sphere radius (km) in a ``map`` or ``globe`` scene."""
-    return 2.0 if mode == "map" else 4.0
-
-#: the wind colour maps, without their ends that vanish on the film's dark background (a
-#: slow particle was near-black in plain lajolla): ``core.colormaps.readable``
-PARTICLE_CMAP = readable("lajolla", BACKGROUND)
-STREAM_CMAP = readable("devon", BACKGROUND)
-SPEED_MAX = 15.0  # m/s, top of the particles' and streamlines' colour maps
-
-
-def stream_range(speed_max: float) -> tuple[float, float]:
-    """Colour range of the streamlines' speed: the dark low end of the map is left out, so
-    slow lines stay visible on a dark background."""
-    return -0.5 * float(speed_max), float(speed_max)
-
-
 def seed_weights(params: BatchParams, tau: float, lat: np.ndarray, lon: np.ndarray,
                  z: np.ndarray | None, field=None) -> np.ndarray:
     """Particle seeding weights on the winds' grid (``--seed-by concentration``): the field at
@@ -469,11 +359,6 @@ def seed_weights(params: BatchParams, tau: float, lat: np.ndarray, lon: np.ndarr
         raise BadInputError(f"{paths[0]}: --seed-by concentration: {var or 'the field'} is "
                             "uniform at the first output time; seed uniformly instead")
     return excess
-
-
-def stream_radius(mode: str) -> float:
-    """Tube radius of the streamlines in scene units (km): thin beside the particles."""
-    return 0.25 if mode == "map" else 0.5
 
 
 def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: BatchParams,
@@ -504,7 +389,7 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: Ba
     cur = Curves(proj.forward(pts[:, 0], pts[:, 1], zz), counts,
                  attributes={"speed": spd.astype(np.float32)},
                  colors=colormaps.apply(spd, STREAM_CMAP, *stream_range(params.speed_max)),
-                 radius=stream_radius(params.projection.mode))
+                 radius=P.stream_radius(params.projection.mode))
     write_all(cur, fdir / P.STREAMLINES.stem(), params.formats, written,
               name=P.STREAMLINES.stem(), meters_per_unit=M_PER_KM, skip=skip)
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from climate_pipeline import products as P
+from climate_pipeline.builders import heights_m, projection
+from climate_pipeline.products import BACKGROUND
 from core import camera
 from core import manifest as mf
 from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir, frame_name
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
     from climate_pipeline.params import FrameParams
     from climate_pipeline.settings import ClimateSettings
@@ -29,7 +30,6 @@ def _u(units: str) -> str:
 def build_static(run: RunDir, field, params: FrameParams, s: ClimateSettings) -> tuple[list, Any]:
     """Coastlines (and borders) as curves and a land/ocean base layer, once per run."""
     from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
-    from climate_pipeline.frames import projection
     from core.framecache import write_all
 
     lon2, lat2 = field.lonlat_2d()
@@ -83,14 +83,11 @@ def coast_height_m(field, radius_km: float, exaggeration: float) -> float:
     """Height (m, before the vertical exaggeration) of the coastlines' axis: a tube radius
     above the ground-level layer, which is drawn at the lowest level's height (a
     flight-level band's, kilometres up), so the whole tube is on top and never hidden."""
-    from climate_pipeline.frames import heights_m
 
     h0 = float(heights_m(field)[0]) if field.nz >= 2 else 0.0
     return max(h0, 0.0) + 50.0 + 1000.0 * radius_km / max(float(exaggeration), 1e-6)
 
 
-BACKGROUND = (0.03, 0.04, 0.06)  # sRGB: the film's dark blue-black (colours are checked
-# against it: core.colormaps.readable)
 BASE_MARGIN = 1.0  # the map's base layer reaches this many region spans beyond each side
 TEXTURE_FILE = "base_relief.jpg"  # the base map's texture, in static/
 GLOBE_MARGIN = 1.5  # the globe's base patch (the whole globe when that covers it)
@@ -143,27 +140,9 @@ def sun_light(mode: str, lon2: np.ndarray, lat2: np.ndarray) -> dict:
             "angle_deg": 3.0, "sky": [0.55, 0.68, 0.9], "sky_strength": 0.35}
 
 
-def iso_opacity(name: str, params: FrameParams) -> float:
-    """Opacity facing the camera of isosurface ``iso_K`` (1 at its silhouette: the renderer's
-    isosurface look): the outer, lowest level a faint veil, the inner levels denser, so
-    every level reads through the ones around it."""
-    k, n = int(name.rsplit("_", 1)[1]), max(len(params.thresholds), 1)
-    return round(0.3 + 0.35 * k / max(n - 1, 1), 3)
-
-
-def layer_ramp(vmin: float, thresholds: Sequence[float]) -> list[float]:
-    """The ground layer's opacity ramp: clear up to a tenth of the way from the field's
-    minimum to the lowest isosurface level, full ``opacity`` from that level up (clean air
-    shows the map; the plume's footprint reads as colour)."""
-    t0 = float(min(thresholds)) if thresholds else float(vmin)
-    lo = float(vmin) + 0.1 * (t0 - float(vmin))
-    return [lo, t0 if t0 > lo else lo + 1e-6]
-
-
 def scene_corners(field, proj) -> np.ndarray:
     """The 8 corners (km) of the region's box, ground to the top level, in the scene's
     projection: what the cameras frame."""
-    from climate_pipeline.frames import heights_m
 
     lon2, lat2 = field.lonlat_2d()
     h = heights_m(field)
@@ -214,64 +193,27 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     def level_text(level: float) -> str:
         return level_label(level, _u(units), params.quantity, units)
 
-    from climate_pipeline.frames import (
-        PARTICLE_CMAP,
-        SPEED_MAX,
-        STREAM_CMAP,
-        TRAIL_RADIUS,
-        particle_radius,
-        stream_radius,
-        stream_range,
-    )
-
-    fmts = params.formats
-    speed_map = {"name": PARTICLE_CMAP, "vmin": 0.0, "vmax": SPEED_MAX, "attribute": "speed",
-                 "units": "m/s"}
+    look = P.Look(params, s, level_text)
+    frame_rows = [r for r in P.PRODUCTS if r.scope == "frame"]
+    once = [r for r in P.PRODUCTS if r.scope == "batch" and "{batch" not in r.name]
+    per_batch = [r for r in P.PRODUCTS if r.scope == "batch" and "{batch" in r.name]
     frames = []
     for k, m in enumerate(sorted(metas, key=lambda x: x["index"])):
         rel = run.frame_rel(m["index"])
-
-        def at(stem: str) -> dict:
-            path, alts = asset_paths(f"{rel}/{stem}", fmts)  # noqa: B023 (used at once)
-            return {"path": path, "alternates": alts}
-
-        assets = [P.LAYER.asset(**at(P.LAYER.stem()), units=units,
-                                colormap={**cm, "attribute": "value"},
-                                opacity_ramp=layer_ramp(vmin, params.thresholds))]
-        for surf in m.get("surfaces", []):
-            nm = surf["name"]
-            extra = {"faces": surf["faces"]}
-            if "faces_full" in surf:
-                extra["faces_full"] = surf["faces_full"]
-            assets.append(P.ISO.asset(**at(nm), stem=nm, units=units, level=surf["level"],
-                                      opacity=iso_opacity(nm, params), **extra,
-                                      label=level_text(surf["level"])))
-        vdb = f"{P.VOLUME.stem()}.vdb"
-        if vdb in m.get("files", []):
-            assets.append(P.VOLUME.asset(
-                f"{rel}/{vdb}", units=units, colormap={**cm, "attribute": "field"},
-                density_scale=0.008 / max(vmax - vmin, 1e-12), hidden=P.VOLUME.hidden(s),
-                alternates=[f"{rel}/{P.VOLUME.stem()}.usdc"] if "usd" in fmts else None))
-        stream = f"{frame_name(m['index'])}/{P.STREAMLINES.stem()}{SUFFIX[RENDER_FORMAT]}"
-        if any(stream in b.get("files", []) for b in pmetas):
-            lo, hi = stream_range(SPEED_MAX)
-            assets.append(P.STREAMLINES.asset(
-                **at(P.STREAMLINES.stem()), radius=stream_radius(params.projection.mode),
-                colormap={"name": STREAM_CMAP, "vmin": lo, "vmax": hi, "attribute": "speed",
-                          "units": "m/s"}, hidden=P.STREAMLINES.hidden(s)))
-        for b in pmetas:
-            stem = P.PARTICLES.stem(batch=b["batch"])
-            assets.append(P.PARTICLES.asset(**at(stem), stem=stem, colormap=speed_map))
-            if not _has_trails(b, m["index"]):
-                continue
-            stem = P.TRAILS.stem(batch=b["batch"])
-            assets.append(P.TRAILS.asset(**at(stem), stem=stem, colormap=speed_map,
-                                         radius=particle_radius(s.mode) * TRAIL_RADIUS,
-                                         hidden=P.TRAILS.hidden(s)))
+        recs = m.get("products", [])
+        # the frame task's products, in the rows' order; then the particle batches' (their
+        # files are listed in each batch's marker)
+        assets = [row.entry(rel, rec, look) for row in frame_rows for rec in recs
+                  if rec["product"] == row.name]
+        assets += [row.entry(rel, {"stem": row.stem()}, look) for row in once
+                   if any(_wrote(b, m["index"], row.stem()) for b in pmetas)]
+        assets += [row.entry(rel, {"stem": row.stem(batch=b["batch"])}, look)
+                   for b in pmetas for row in per_batch
+                   if _wrote(b, m["index"], row.stem(batch=b["batch"]))]
         frames.append(mf.frame(k, assets, time=float(taus[k]), label=m["label"],
                                camera=cams[k]))
-    streaks_shown = not s.hide_trails and any(_has_trails(b, m["index"]) for b in pmetas
-                                                  for m in metas)
+    streaks_shown = not s.hide_trails and any(
+        _wrote(b, m["index"], P.TRAILS.stem(batch=b["batch"])) for b in pmetas for m in metas)
     from climate_pipeline.labels import quantity_title, source_of
     from core import colormaps
 
@@ -334,8 +276,7 @@ def _two_lines(text: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(text, width)[:2]) if len(text) > width else text
 
 
-def _has_trails(batch_meta: dict, index: int) -> bool:
-    """Whether a particle batch wrote streaks (``trails_bBB``) for frame ``index``: none
-    with ``--trail-hours 0``."""
-    want = f"{frame_name(index)}/{P.TRAILS.stem(batch=batch_meta['batch'])}{SUFFIX[RENDER_FORMAT]}"
-    return want in batch_meta.get("files", [])
+def _wrote(batch_meta: dict, index: int, stem: str) -> bool:
+    """Whether a particle batch wrote ``stem`` for frame ``index`` (no streaks with
+    ``--trail-hours 0``, streamlines from batch 0 only)."""
+    return f"{frame_name(index)}/{stem}{SUFFIX[RENDER_FORMAT]}" in batch_meta.get("files", [])

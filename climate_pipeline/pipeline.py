@@ -200,8 +200,8 @@ def run_params(s: ClimateSettings, field) -> tuple[FrameParams, BatchParams]:
     """The frame tasks' and particle batches' parameters of a run (the command's and
     ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
     movie, the percentiles of a few time steps (not all: big data)."""
-    from climate_pipeline.frames import SPEED_MAX, particle_radius
     from climate_pipeline.levels import default_levels
+    from climate_pipeline.products import SPEED_MAX, particle_radius
 
     sample = range_sample(field)
     shown = display_units(field, sample, s.thresholds_units if s.thresholds else "")
@@ -213,8 +213,9 @@ def run_params(s: ClimateSettings, field) -> tuple[FrameParams, BatchParams]:
                                                           shown["units"])
     del sample
     formats = tuple(s.formats)
-    from climate_pipeline.frames import projection
-    from climate_pipeline.manifest import BACKGROUND, scene_corners
+    from climate_pipeline.builders import projection
+    from climate_pipeline.manifest import scene_corners
+    from climate_pipeline.products import BACKGROUND
     from core import colormaps
     from core.lod import view_area
 

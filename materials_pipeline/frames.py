@@ -39,6 +39,7 @@ from core.framecache import write_meta as _write_meta
 from core.memory import tune_malloc
 from core.rundir import RunDir
 from materials_pipeline import products as P
+from materials_pipeline.params import FrameParams
 from materials_pipeline.readers._common import ReaderWarning
 
 METERS_PER_ANGSTROM = 1e-10
@@ -93,7 +94,7 @@ def read_source(src: str, frame_in_file: int | None, threads: int = 0):
 
 # long: read, checks, then every product with shared kept-file state; to split by product
 def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_dir: str,
-                index: int, params: dict, threads: int = 0) -> dict:
+                index: int, params: FrameParams, threads: int = 0) -> dict:
     """Stage A of a frame: every asset but the colour-mapped surfaces' final files.
 
     Returns metadata (level, units, cell, bounds, colour-field statistics ...). Skips the work
@@ -106,7 +107,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     fdir = RunDir(out_dir).frame_dir(index)
     source = params_key(ASSET_VERSION, src, frame_in_file, color_src, _stat(src),
                         _stat(color_src))
-    key = params_key(source, params)
+    key = params_key(source, params.key())
     if (cached := _done(fdir / FRAME_META, key)) is not None:
         return {**cached, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     # only the new formats; another level of detail only the surfaces)
     reuse = Reuse(fdir / FRAME_META)
     clock = [0.0]  # seconds spent writing assets
-    shared = {k: v for k, v in params.items() if k not in ("formats", "lod")}
+    shared = {k: v for k, v in params.key().items() if k not in ("formats", "lod")}
 
     def keep(stem: str, *parts: Any, names: list[str] | None = None) -> list[str]:
         names = names or [n for _, n in product_files(stem, formats)]
@@ -134,9 +135,9 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     for w in caught:  # the others as without the recording
         if not issubclass(w.category, ReaderWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    reps = tuple(params.get("supercell", (1, 1, 1)))
-    formats = list(params.get("formats", ["usd", "glb"]))
-    lod = params.get("lod") or {"full_res": True, "resolution": [800, 450]}
+    reps = params.supercell
+    formats = list(params.formats)
+    lod = params.key()["lod"]
     files: list[str] = []
     meta: dict[str, Any] = {"index": index, "source": src, "frame_in_file": frame_in_file,
                             "format": getattr(data, "format", None), "key": key}
@@ -148,12 +149,12 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     bounds = []
 
     if data is not None:
-        grid = stages.tile_grid(_select_grid(data, params.get("field"), src), reps)
+        grid = stages.tile_grid(_select_grid(data, params.field, src), reps)
         numbers = np.tile(structure.numbers, int(np.prod(reps)))
         notes = list(data.meta.get("warnings", []))
         if grid.units in levels.POTENTIAL_UNITS:  # potentials in volts (cube: Hartree/e)
             grid = stages.display_units(grid)
-        elif not grid.units and data.kind == "density" and not params.get("iso"):
+        elif not grid.units and data.kind == "density" and not params.iso:
             grid, unit_note = levels.with_inferred_units(grid, numbers)  # XSF: e/Å³, e/bohr³
             notes += [f"{src}: {unit_note}"] if unit_note else []
         # the extremes, not a mask or a |values| copy (134 MB fresh pages for 256^3): a NaN
@@ -163,7 +164,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             raise BadInputError(f"{src}: grid {grid.name!r} contains NaN or infinite values")
         # the grid's charge sums, taken once for the default, the level and the metadata
         charge_sums = functools.cache(lambda: iso.charge_sums(grid.values))
-        spec_text = params.get("iso")
+        spec_text = params.iso
         choice = levels.DefaultLevel(spec_text, grid.signed, "given", "") if spec_text else \
             levels.default_for(grid, str(data.format), numbers, extremes=(vmin, vmax),
                                sums=None if grid.signed else charge_sums())
@@ -213,7 +214,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
             if cdata is None:
                 raise BadInputError(f"{color_src}: --color-by needs a volumetric file")
             colour_grid = stages.display_units(stages.tile_grid(
-                _select_grid(cdata, params.get("color_field"), color_src), reps))
+                _select_grid(cdata, params.color_field, color_src), reps))
             meta.update(color_units=colour_grid.units, color_grid=colour_grid.name)
         surf_stats = []
         scene_area = view_area(grid.volume().bounds())
@@ -238,7 +239,7 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
                                                     "faces": mesh.n_faces,
                                                     "faces_full": before})
         meta["color_stats"] = surf_stats
-        if params.get("volume", True) and not grid.signed:
+        if params.volume and not grid.signed:
             from core.io.vdb import write_vdb
 
             vol = grid.volume()
@@ -276,10 +277,10 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
         if structure.has_cell:  # atoms outside the cell (MD, extxyz) next to their density
             structure = st.wrap_positions(structure)
-        shown = st.repeat_boundary_atoms(structure) if params.get("repeat_boundary") \
+        shown = st.repeat_boundary_atoms(structure) if params.repeat_boundary \
             else structure
-        atoms = st.atoms_points(shown, radius=params["radius"],
-                                scale=float(params["atom_scale"]))
+        atoms = st.atoms_points(shown, radius=params.radius,
+                                scale=float(params.atom_scale))
         _write_all(atoms, fdir / P.ATOMS.name, formats, files, name=P.ATOMS.name,
                    instanced_spheres=True, skip=keep(P.ATOMS.name), clock=clock)
         bounds.append(atoms.bounds())
@@ -288,9 +289,9 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
         curves = st.bond_curves(structure, bonds, radius=P.BONDS.look["radius"])
         _write_all(curves, fdir / P.BONDS.name, formats, files, name=P.BONDS.name,
                    radius=P.BONDS.look["radius"], skip=keep(P.BONDS.name), clock=clock)
-        if params.get("polyhedra"):
-            poly = st.coordination_polyhedra(structure, bonds, list(params["polyhedra"]),
-                                             ligands=params.get("ligands") or None)
+        if params.polyhedra:
+            poly = st.coordination_polyhedra(structure, bonds, list(params.polyhedra),
+                                             ligands=list(params.ligands) or None)
             _write_all(poly, fdir / P.POLYHEDRA.name, formats, files, name=P.POLYHEDRA.name,
                        skip=keep(P.POLYHEDRA.name), clock=clock)
     if structure.has_cell:
@@ -354,18 +355,18 @@ class _Prewarm:
     numpy on the grid) loads no library.
     """
 
-    def __init__(self, params: dict) -> None:
+    def __init__(self, params: FrameParams) -> None:
         self.params = params
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if "usd" in self.params.get("formats", ()):
+        if "usd" in self.params.formats:
             _import_quietly(("pxr.Usd", "pxr.UsdGeom", "pxr.UsdVol", "core.io.usd"))
         mods = ["core.io.vdb", "core.io.gltf", "DracoPy", "fast_simplification",
                 "materials_pipeline.structure"]
-        if "ply" in self.params.get("formats", ()):
+        if "ply" in self.params.formats:
             mods.append("core.io.ply")
-        if self.params.get("volume", True):
+        if self.params.volume:
             mods.append("openvdb")  # through core.deps (bpy's copy)
         # the manifest's validator (core.manifest.validate, 50 ms): a one-file run converts
         # its frame in the process that writes the manifest; a worker imports it for nothing,

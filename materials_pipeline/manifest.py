@@ -17,6 +17,7 @@ from materials_pipeline import products as P
 from materials_pipeline.levels import RULE_TEXT
 
 if TYPE_CHECKING:
+    from materials_pipeline.params import FrameParams
     from materials_pipeline.settings import MaterialsSettings
 
 UNIT_TEXT = {"e/Angstrom^3": "e/Å³", "Angstrom^-3/2": "Å⁻³ᐟ²", "eV": "eV", "V": "V",
@@ -73,9 +74,9 @@ def _label(meta: dict, index: int, n: int, run: RunDir, s: MaterialsSettings) ->
     return f"{name} ({index + 1}/{n})" if n > 1 else name
 
 
-def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[dict]:
+def _frame_assets(meta: dict, params: FrameParams, cmap: str | None, crange) -> list[dict]:
     rel = RunDir.frame_rel(meta["index"])
-    fmts = params["formats"]
+    fmts = params.formats
     files = set(meta.get("files", []))
     ext = SUFFIX[RENDER_FORMAT]
 
@@ -90,7 +91,7 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
             alternates=[f"{rel}/{P.DENSITY.name}.usdc"] if "usd" in fmts else None,
             # a molecule's glow costs 2.5x the render time for little: shown for periodic
             # cells, kept for artists otherwise
-            hidden=not (meta.get("periodic", True) or params.get("show_volume"))))
+            hidden=not (meta.get("periodic", True) or params.show_volume)))
     for k, s in enumerate(meta.get("surfaces", [])):
         name = s["name"]
         a: dict[str, Any] = {"level": float(meta["level"]) * (-1 if name == "iso_neg" else 1),
@@ -118,7 +119,7 @@ def _frame_assets(meta: dict, params: dict, cmap: str | None, crange) -> list[di
 
 
 # long: the materials manifest (orbit, frames' assets, legend, warnings) in one pass
-def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSettings, *,
+def build_manifest(run: RunDir, metas: list[dict], params: FrameParams, s: MaterialsSettings, *,
                    cmap: str | None, crange, inputs: list[Path],
                    checksums: dict | None = None) -> dict:
     """The manifest of a materials run (frames, static cell, legend, cameras, provenance)."""
@@ -139,7 +140,7 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
             src = run.frame_dir(m0["index"]) / f"cell{suffix}"
             if src.exists():
                 shutil.copyfile(src, run.static / f"cell{suffix}")
-        path, alts = asset_paths(run.static_rel(P.CELL.name), params["formats"])
+        path, alts = asset_paths(run.static_rel(P.CELL.name), params.formats)
         static.append(P.CELL.asset(path, alternates=alts))
     points = (cell_corners(m0["cell"]) if same_cell
               else np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1]
@@ -160,7 +161,7 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
         assets = _frame_assets(meta, params, cmap, crange)
         if not same_cell and "cell" + SUFFIX[RENDER_FORMAT] in meta.get("files", []):
             rel = run.frame_rel(meta["index"])
-            path, alts = asset_paths(f"{rel}/{P.CELL.name}", params["formats"])
+            path, alts = asset_paths(f"{rel}/{P.CELL.name}", params.formats)
             assets.append(P.CELL.asset(path, label="cell", alternates=alts))
         label = _label(meta, meta["index"], n, run, s)
         frames.append(mf.frame(k, assets, time=float(k), label=label, camera=cams[k]))
@@ -182,8 +183,8 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
                     "electrons inside")
         if m0.get("electrons_negative"):
             sub += f" · {m0['electrons_negative']:.2g} e negative clipped"
-        if tuple(params["supercell"]) != (1, 1, 1):
-            sub += " · supercell " + "×".join(str(r) for r in params["supercell"])
+        if params.supercell != (1, 1, 1):
+            sub += " · supercell " + "×".join(str(r) for r in params.supercell)
         legend["subtitle"] = sub
         if m0.get("signed") and crange is None:
             items = [{"label": f"+{m0['level']:.3g}", "color": list(SIGNED_COLOURS[0])},
@@ -216,7 +217,7 @@ def build_manifest(run: RunDir, metas: list[dict], params: dict, s: MaterialsSet
                                   "background": [0.045, 0.05, 0.06]})
     man["frames"] = frames
     man["static"] = static
-    params_all = {**params, "inputs": [str(p) for p in inputs], "levels":
+    params_all = {**params.key(), "inputs": [str(p) for p in inputs], "levels":
                   [m.get("level") for m in metas], "color_range": crange, "colormap": cmap,
                   "resolution": list(s.resolution), "samples": s.samples}
     if any("electrons_negative" in m for m in metas):  # clipped for enclosed levels

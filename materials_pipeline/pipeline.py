@@ -19,11 +19,11 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from core.cli import set_log_file
 from core.errors import BadInputError
 from core.rundir import RunDir
+from materials_pipeline.params import FrameParams
 from materials_pipeline.settings import MaterialsSettings, build_parser, settings_from_args
 
 __all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "convert",
@@ -72,16 +72,9 @@ def frame_sources(files: list[Path]) -> list[tuple[str, int | None]]:
     return out
 
 
-def make_params(s: MaterialsSettings) -> dict[str, Any]:
-    """What a frame task needs (JSON values: its cache key hashes them)."""
-    return {
-        "iso": s.iso, "field": s.field, "color_field": s.color_field,
-        "supercell": list(s.supercell), "radius": s.radius, "atom_scale": s.atom_scale,
-        "repeat_boundary": s.repeat_boundary, "polyhedra": list(s.polyhedra),
-        "ligands": list(s.ligands), "volume": s.volume, "formats": list(s.formats),
-        "show_volume": s.show_volume,
-        "lod": {"full_res": bool(s.full_res), "resolution": list(s.resolution)},
-    }
+def make_params(s: MaterialsSettings) -> FrameParams:
+    """What a frame task needs (its ``key()``: JSON values the cache key hashes)."""
+    return FrameParams.from_settings(s)
 
 
 def _pair_colour_sources(frames: list[tuple[str, int | None]], color: list[Path] | None
@@ -157,7 +150,7 @@ def convert(s: MaterialsSettings) -> dict:
             crange = colour_range([s for m in metas for s in m.get("color_stats", [])],
                                   colormaps.is_diverging(cmap))
             wait_on([colour_frame(str(out), m["index"], [s["name"] for s in m["surfaces"]],
-                                  cmap, crange[0], crange[1], params["formats"])
+                                  cmap, crange[0], crange[1], params.formats)
                      for m in metas if m.get("surfaces")])
     log_frame_warnings(metas)
     log_levels(metas)
