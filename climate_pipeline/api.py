@@ -32,9 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline import frames as fr
 from climate_pipeline import products as P
+from climate_pipeline.pipeline import _say_what_was_read, default_batches, memory_for, run_params
 from climate_pipeline.settings import ClimateSettings
+from core.cli import set_log_file
 from core.errors import BadInputError
+from core.framecache import done, params_key
+from core.rundir import RunDir
 
 __all__ = ["convert_dataset"]
 
@@ -86,16 +91,7 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
     Returns ``{"manifest": path or None, "frames": [frame metadata],
     "particles": [batch metadata]}``.
     """
-    from climate_pipeline import frames as fr
-    from climate_pipeline.pipeline import (
-        _say_what_was_read,
-        default_batches,
-        memory_for,
-        run_params,
-    )
     from climate_pipeline.readers import field_from_dataset, winds_from_dataset
-    from core.cli import set_log_file
-    from core.framecache import done, params_key
 
     t_start = time.perf_counter()
     for k in ("out", "inputs", "default", "var", "wind", "particles", "batches", "frames"):
@@ -104,7 +100,6 @@ def convert_dataset(ds: Any, var: str | None, out: str | os.PathLike, *,
     s = ClimateSettings(out=Path(out), var=var, wind=tuple(wind or ()),
                         particles=max(0, int(particles)), batches=batches, render=False,
                         engine="in-process", workers=1, **options)
-    from core.rundir import RunDir
 
     run = RunDir(s.out.resolve())
     run.root.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from climate_pipeline import particles as pt
 from climate_pipeline import products as P
 from climate_pipeline.builders import FrameContext, heights_m, load_time, projection
 from climate_pipeline.params import BatchParams, FrameParams
 from climate_pipeline.products import PARTICLE_CMAP, STREAM_CMAP, TRAIL_RADIUS, stream_range
+from core import colormaps
 from core.errors import BadInputError
-from core.framecache import Reuse, done, file_stat, params_key, write_all, write_meta
+from core.framecache import Reuse, done, file_stat, params_key, product_files, write_all, write_meta
+from core.geometry import Curves, Points
 from core.memory import tune_malloc, wind_window_plan
 from core.rundir import RunDir
 
@@ -215,9 +218,6 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
     and the parameters other than the formats; with it, files an earlier run wrote with the
     same product key are kept (another ``--formats`` advects again but writes only the new
     formats' files)."""
-    from climate_pipeline import particles as pt
-    from core.framecache import product_files
-    from core.geometry import Curves, Points
 
     tune_malloc()
     if t_start is None:
@@ -278,7 +278,6 @@ def particles_from_winds(winds, names: list[str], out_dir: str, batch: int, n: i
                                  trail_duration=trail_key(params)["trail_hours"] * 3600.0,
                                  trail_points=trail_key(params)["trail_points"], lazy=True)
     proj = projection(params.projection, lon, lat)
-    from core import colormaps
 
     files: list[str] = []
     frames_done = 0
@@ -367,9 +366,6 @@ def _write_streamlines(wf, t: float, proj, three_d: bool, fdir: Path, params: Ba
     the winds frozen at time ``t`` from a seed lattice at ``streamline_height_m`` (clamped
     into the grid), each reaching about 6% of the domain's width up- and downstream at the
     median wind speed; coloured by speed."""
-    from climate_pipeline import particles as pt
-    from core import colormaps
-    from core.geometry import Curves
 
     slon, slat = pt.seed_lattice(wf, int(params.streamlines))
     zlo, zhi = wf.z_range

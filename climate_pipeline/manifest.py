@@ -8,29 +8,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from climate_pipeline import products as P
+from climate_pipeline.basemap import write_relief_texture
 from climate_pipeline.builders import heights_m, projection
+from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
+from climate_pipeline.labels import quantity_title, source_of
+from climate_pipeline.levels import level_label
 from climate_pipeline.products import BACKGROUND
-from core import camera
+from core import camera, colormaps
 from core import manifest as mf
+from core.colormaps import colorbar_png, colorbar_size
+from core.framecache import write_all
 from core.io import RENDER_FORMAT, SUFFIX, asset_paths
 from core.rundir import RunDir, frame_name
+from core.units import pretty
 
 if TYPE_CHECKING:
-
     from climate_pipeline.params import FrameParams
     from climate_pipeline.settings import ClimateSettings
 
 def _u(units: str) -> str:
     """A unit as people write it (``ug m-3`` -> ``µg/m³``)."""
-    from core.units import pretty
 
     return pretty(units)
 
 
 def build_static(run: RunDir, field, params: FrameParams, s: ClimateSettings) -> tuple[list, Any]:
     """Coastlines (and borders) as curves and a land/ocean base layer, once per run."""
-    from climate_pipeline.coastlines import coastlines, land_ocean_layer, to_curves
-    from core.framecache import write_all
 
     lon2, lat2 = field.lonlat_2d()
     bbox = (float(np.min(lon2)), float(np.max(lon2)), float(np.min(lat2)), float(np.max(lat2)))
@@ -51,7 +54,6 @@ def build_static(run: RunDir, field, params: FrameParams, s: ClimateSettings) ->
     if ext is not None and ext[1] - ext[0] >= 359.8 and ext[2] <= -89.5 and ext[3] >= 89.5:
         ext = None  # the whole globe
     # the relief is a texture (static/base_relief.jpg): the mesh only carries it
-    from climate_pipeline.basemap import write_relief_texture
 
     tex = write_relief_texture(sdir / TEXTURE_FILE, ext)
     base = land_ocean_layer(proj, ext, s.coastlines, height_m=-300.0, texture=True,
@@ -188,7 +190,6 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
     vmin, vmax = params.range
     units = params.units  # the display unit the values were scaled to
     cm = {"name": params.colormap, "vmin": vmin, "vmax": vmax, "units": units}
-    from climate_pipeline.levels import level_label
 
     def level_text(level: float) -> str:
         return level_label(level, _u(units), params.quantity, units)
@@ -214,8 +215,6 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
                                camera=cams[k]))
     streaks_shown = not s.hide_trails and any(
         _wrote(b, m["index"], P.TRAILS.stem(batch=b["batch"])) for b in pmetas for m in metas)
-    from climate_pipeline.labels import quantity_title, source_of
-    from core import colormaps
 
     name = quantity_title(field.name, field.long_name, field.standard_name, field.attrs)
     levels = ", ".join(f"{t:g}" for t in params.thresholds)
@@ -241,7 +240,6 @@ def build_manifest(run: RunDir, field, metas: list[dict], pmetas: list[dict], pa
               + ([{"label": "streamlines (speed)", "color": [0.62, 0.66, 0.92]}]
                  if any("streamlines" in f for b in pmetas for f in b.get("files", []))
                  else [])}
-    from core.colormaps import colorbar_png, colorbar_size
 
     colorbar_png(run.static / "colorbar.png", params.colormap, vmin, vmax,
                  label=_two_lines(name), units=_u(units),

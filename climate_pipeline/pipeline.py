@@ -20,11 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
+from climate_pipeline import default_data
+from climate_pipeline.builders import projection
+from climate_pipeline.levels import action_levels, default_levels, quantity_of
 from climate_pipeline.params import BatchParams, FrameParams, Lod, Projection
 from climate_pipeline.settings import ClimateSettings, build_parser, settings_from_args
+from core import colormaps, memory
 from core.cli import set_log_file
 from core.errors import BadInputError
+from core.lod import view_area
+from core.manifest import checksums_in_background, write_run
 from core.rundir import RunDir
+from core.runtime import resolve_workers, use_engine, wait_on
+from core.runtime.engines import LocalEngine, resolve_engine_name, workers_that_fit
+from core.units import factor, readable_unit
 
 __all__ = ["ClimateSettings", "build_parser", "settings_from_args", "convert"]
 
@@ -32,7 +41,6 @@ __all__ = ["ClimateSettings", "build_parser", "settings_from_args", "convert"]
 def with_default_data(s: ClimateSettings, run: RunDir) -> ClimateSettings:
     """``--default``: write the embedded PM10 episode under ``inputs/`` and return the
     settings that read it (variable, title and WHO thresholds unless given)."""
-    from climate_pipeline import default_data
 
     (run.root / "inputs").mkdir(exist_ok=True)
     nc = default_data.write_netcdf(run.root / "inputs" / "pm10_iberia.nc")
@@ -43,8 +51,6 @@ def with_default_data(s: ClimateSettings, run: RunDir) -> ClimateSettings:
 
 def convert(s: ClimateSettings) -> dict:
     from climate_pipeline.readers import open_field
-    from core.manifest import checksums_in_background
-    from core.runtime import resolve_workers
 
     run = RunDir(s.out.resolve())
     out = run.root
@@ -86,7 +92,6 @@ WORKER_PRELOAD = ("climate_pipeline.frames", "climate_pipeline.readers",
 def _early_engine(s: ClimateSettings, workers: int):
     """The local engine with its worker processes starting in the background, or None (one
     worker runs in this process; serial and COMPSs engines start their own way)."""
-    from core.runtime.engines import LocalEngine, resolve_engine_name
 
     if workers < 2 or resolve_engine_name(s.engine) != "local":
         return None
@@ -97,7 +102,6 @@ def _early_engine(s: ClimateSettings, workers: int):
 
 def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: list[str],
              checksums, t_start: float, workers: int, engine=None) -> dict:
-    from core.runtime import use_engine, wait_on
 
     out = run.root
     nt = field.nt
@@ -127,7 +131,6 @@ def _convert(s: ClimateSettings, run: RunDir, field, paths: list[str], winds: li
         static = build_static(run, field, params, s)  # here, while the workers convert
         metas = wait_on(futs)
         pmetas = wait_on(pfuts) if pfuts else []
-    from core.manifest import write_run
 
     man = build_manifest(run, field, metas, pmetas, params, s, taus=taus, winds=winds,
                          inputs=paths + list(s.wind_files), checksums=checksums.result(),
@@ -146,7 +149,6 @@ def memory_for(field, paths: list[str], s: ClimateSettings, winds: list[str]):
     memory budget. A budget the user set (VIZPIPE_MEMORY_BUDGET_MB) that is too small is an
     error naming the frame's size; the default budget is raised for this run (and its
     workers) to what one frame needs: a valid file converts with default settings."""
-    from core import memory
 
     nz, ny, nx = (int(n) for n in field.shape[1:])
     itemsize = int(getattr(getattr(field.values, "dtype", None), "itemsize", 4) or 4)
@@ -185,7 +187,6 @@ def memory_for(field, paths: list[str], s: ClimateSettings, winds: list[str]):
 def fitting_workers(workers: int) -> int:
     """``workers``, or fewer when that many tasks' declared memory does not fit the memory
     available now (one line says so)."""
-    from core.runtime.engines import workers_that_fit
 
     fit = workers_that_fit(workers)
     if fit < workers:
@@ -200,7 +201,6 @@ def run_params(s: ClimateSettings, field) -> tuple[FrameParams, BatchParams]:
     """The frame tasks' and particle batches' parameters of a run (the command's and
     ``climate_pipeline.api.convert_dataset``'s): one colour range and threshold set for the
     movie, the percentiles of a few time steps (not all: big data)."""
-    from climate_pipeline.levels import default_levels
     from climate_pipeline.products import SPEED_MAX, particle_radius
 
     sample = range_sample(field)
@@ -213,11 +213,8 @@ def run_params(s: ClimateSettings, field) -> tuple[FrameParams, BatchParams]:
                                                           shown["units"])
     del sample
     formats = tuple(s.formats)
-    from climate_pipeline.builders import projection
     from climate_pipeline.manifest import scene_corners
     from climate_pipeline.products import BACKGROUND
-    from core import colormaps
-    from core.lod import view_area
 
     proj_spec = Projection(mode=s.mode, exaggeration=s.exaggeration)
     corners = scene_corners(field, projection(proj_spec, field.lon, field.lat))
@@ -247,9 +244,7 @@ def display_units(field, sample: np.ndarray, thresholds_units: str = "") -> dict
     chose the levels). The unit puts the top of the colour range (the 99.5th percentile of
     ``sample``, file units) between 0.1 and 1000, in the action levels' unit where that
     fits."""
-    from climate_pipeline.levels import action_levels, quantity_of
     from core.errors import BadInputError
-    from core.units import factor, readable_unit
 
     quantity = quantity_of(field.name, field.long_name, field.standard_name,
                            str(field.attrs.get("Species", "")))

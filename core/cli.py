@@ -42,6 +42,9 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from core.errors import PipelineError, TaskError, disk_message
+from core.rundir import RunDir
+from core.runtime import ENGINES, use_engine
+from core.settings import env
 
 __all__ = ["add_engine_args", "add_dry_run_arg", "engine_from_args", "main_wrapper", "set_log_file",
            "format_error", "debug_enabled", "one_line_errors"]
@@ -79,7 +82,6 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     the COMPSs runtime (local elsewhere) and the cores available. They are resolved, and bad
     environment values reported, by :func:`engine_from_args`.
     """
-    from core.runtime import ENGINES
 
     group = parser.add_argument_group("execution")
     group.add_argument(
@@ -127,7 +129,6 @@ def add_asset_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def engine_from_args(args: argparse.Namespace, label: str | None = None
                      ) -> AbstractContextManager[Any]:
     """The ``use_engine(...)`` context manager for parsed ``--engine``/``--workers``."""
-    from core.runtime import use_engine
 
     return use_engine(args.engine, workers=args.workers, label=label)
 
@@ -163,7 +164,6 @@ def set_log_file(path: str | os.PathLike) -> logging.Handler:
 
 def debug_enabled() -> bool:
     """True when ``VIZPIPE_DEBUG`` is set to a true value (1, true, yes, on)."""
-    from core.settings import env
 
     return bool(env("VIZPIPE_DEBUG"))
 
@@ -226,7 +226,6 @@ def _report(err: BaseException) -> None:
 
 def _run_dirs() -> list[Path]:
     """The run directories whose ``run.log`` is logged to (:func:`set_log_file`)."""
-    from core.rundir import RunDir
 
     logs = [Path(h.baseFilename) for h in _file_handlers()]
     return [p.parent for p in logs if p == RunDir(p.parent).run_log]
@@ -237,7 +236,6 @@ def _write_error_log(err: BaseException, details: str) -> None:
     ``logs/errors.log`` of each run whose ``run.log`` is logged to; never raises."""
     import time
 
-    from core.rundir import RunDir
 
     for root in _run_dirs():
         run = RunDir(root)

@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_text
+from core.io import RENDER_FORMAT, SUFFIX, write
 from core.rundir import ASSETS, STATIC
 from core.settings import env_text
 
@@ -158,7 +160,6 @@ class Reuse:
 def write_meta(path: Path, meta: dict) -> None:
     """Write ``meta`` atomically, with the checksums of its ``files`` added (in place, so the
     caller's returned metadata carries them too)."""
-    from core.atomic import write_text
 
     parent = Path(path).parent
     meta["checksums"] = record(parent, list(meta.get("files", [])))
@@ -214,7 +215,6 @@ def recorded_checksums(run_dir: str | os.PathLike) -> dict[str, list]:
 
 def product_files(stem: str, formats: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
     """``[(format, file name)]`` that :func:`write_all` writes for ``stem``."""
-    from core.io import RENDER_FORMAT, SUFFIX
 
     return [(f, stem + SUFFIX[f]) for f in dict.fromkeys([*formats, RENDER_FORMAT])]
 
@@ -229,7 +229,6 @@ def write_all(obj: Any, stem: Path, formats: list[str] | tuple[str, ...], files:
     ``texture``: an image the GLB embeds as its base colour (a mesh with a ``uv`` attribute;
     USD stages bind the file itself, :mod:`core.usdscene`).
     """
-    from core.io import write
 
     for fmt, fname in product_files(stem.name, formats):
         files.append(fname)

@@ -27,6 +27,8 @@ from typing import Any
 
 from core.atomic import write_text
 from core.errors import ManifestError
+from core.framecache import input_digest, recorded_checksums, remove_stale_tmp
+from core.framecache import sha256 as _sha256
 from core.rundir import MANIFEST, STATIC
 
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
@@ -80,8 +82,6 @@ def frame(index: int, assets: list[dict], *, time: float | None = None, label: s
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    from core.framecache import sha256 as _sha256
-
     return _sha256(path, chunk)
 
 
@@ -92,7 +92,6 @@ def add_asset_checksums(run_dir: str | os.PathLike, m: dict) -> dict:
     file's size and mtime still match the record; other files (static assets, files changed
     since) are hashed here.
     """
-    from core.framecache import recorded_checksums
 
     root = Path(run_dir)
     known = recorded_checksums(root)
@@ -115,9 +114,9 @@ def checksums_in_background(paths):
     {path: sha256}, to pass to :func:`provenance` once the run's real work is done."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.framecache import input_digest  # imported here, not in the thread: a
-    # compiled module (hashlib's _hashlib) loading there while this thread loads pxr can
-    # deadlock on the loader lock (see materials_pipeline.frames._Prewarm)
+    # (input_digest is imported with this module, never in the thread: a compiled module,
+    # hashlib's _hashlib, loading there while this thread loads pxr can deadlock on the
+    # loader lock; see materials_pipeline.frames._Prewarm)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
     fut = pool.submit(lambda: {str(Path(p).resolve()): input_digest(p) for p in paths})
@@ -146,7 +145,6 @@ def provenance(inputs=(), parameters: dict | None = None, *, engine: str = "",
     file) or a pair (digest, what it covers: ``core.framecache.input_digest``); missing ones
     are computed here. Inputs over 1 GiB are hashed by samples (``sha256_of`` says so).
     """
-    from core.framecache import input_digest
 
     known = {str(Path(k).resolve()): v for k, v in (checksums or {}).items()}
     ins = []
@@ -193,7 +191,6 @@ def write_manifest(run_dir: str | os.PathLike, m: dict) -> Path:
     validate(_jsonable(m), str(path))
     add_asset_checksums(run_dir, m)
     write_text(path, json.dumps(_jsonable(m), indent=1) + "\n")
-    from core.framecache import remove_stale_tmp
 
     remove_stale_tmp(path.parent, [MANIFEST_NAME])  # left by a run killed while writing it
     # static/ is rebuilt by every run before its manifest: once the manifest is written, a
@@ -211,7 +208,6 @@ def write_run(run_dir: str | os.PathLike, m: dict) -> Path:
     from core.usdscene import write_scene_usda
 
     scene = write_scene_usda(run_dir, m)
-    from core.framecache import remove_stale_tmp
 
     remove_stale_tmp(scene.parent, [scene.name])
     return path

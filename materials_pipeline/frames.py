@@ -31,16 +31,25 @@ from typing import Any
 
 import numpy as np
 
+from core import colormaps
+from core.atomic import atomic_path
+from core.deps import require
 from core.errors import BadInputError
+from core.framecache import Reuse, params_key, product_files, write_all
 from core.framecache import done as _done
 from core.framecache import file_stat as _stat
-from core.framecache import params_key, write_all
 from core.framecache import write_meta as _write_meta
+from core.geometry import Mesh
+from core.lod import lod_mesh, view_area
 from core.memory import tune_malloc
 from core.rundir import RunDir
+from materials_pipeline import iso, levels, stages
 from materials_pipeline import products as P
+from materials_pipeline.data import DensityFile, Trajectory
+from materials_pipeline.formats import read, read_structure
 from materials_pipeline.params import FrameParams
 from materials_pipeline.readers._common import ReaderWarning
+from materials_pipeline.stages import formula
 
 METERS_PER_ANGSTROM = 1e-10
 FRAME_META = "frame.json"
@@ -76,8 +85,6 @@ def _select_grid(data, field: str | None, src: str):
 def read_source(src: str, frame_in_file: int | None, threads: int = 0):
     """(DensityFile or None, Structure) of one frame of a source file (``threads``: parser
     threads, 0 for the reader's default)."""
-    from materials_pipeline.data import DensityFile, Trajectory
-    from materials_pipeline.formats import read, read_structure
 
     data = read(src, threads=threads) if threads else read(src)
     if isinstance(data, DensityFile):
@@ -101,7 +108,6 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     when ``frame.json`` exists with the same parameters and its files are there.
     """
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
-    from core.atomic import atomic_path
 
     t0 = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
@@ -111,9 +117,6 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
     if (cached := _done(fdir / FRAME_META, key)) is not None:
         return {**cached, "skipped": True}
     fdir.mkdir(parents=True, exist_ok=True)
-    from core.framecache import Reuse, product_files
-    from core.lod import lod_mesh, view_area
-    from materials_pipeline import iso, levels, stages
 
     # files an earlier run wrote with the same product key stay (another --formats writes
     # only the new formats; another level of detail only the surfaces)
@@ -267,7 +270,6 @@ def build_frame(src: str, frame_in_file: int | None, color_src: str | None, out_
 
     warm.join()
     structure = stages.tile_structure(structure, reps)
-    from materials_pipeline.stages import formula
 
     meta["formula"] = formula(structure.symbols, structure.has_cell)
     meta.update(natoms=len(structure), cell=structure.cell.tolist(),
@@ -317,8 +319,6 @@ def colour_frame(out_dir: str, index: int, surfaces: list[str], cmap: str, vmin:
                  vmax: float, formats: list[str]) -> dict:
     """Stage B: colour the saved surfaces with one range shared by all frames and write them."""
     tune_malloc()  # reuse freed blocks: no page faults per array (core.memory)
-    from core import colormaps
-    from core.geometry import Mesh
 
     t0 = time.perf_counter()
     fdir = RunDir(out_dir).frame_dir(index)
@@ -387,7 +387,6 @@ def _import_quietly(modules) -> None:
     """Import ``modules``; a missing one is reported properly where it is really needed."""
     import importlib
 
-    from core.deps import require
 
     for m in modules:
         try:

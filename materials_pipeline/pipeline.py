@@ -22,7 +22,13 @@ from pathlib import Path
 
 from core.cli import set_log_file
 from core.errors import BadInputError
+from core.manifest import checksums_in_background, write_run
 from core.rundir import RunDir
+from core.runtime import resolve_workers, use_engine, wait_on
+from materials_pipeline import default_data
+from materials_pipeline.formats import guess_format, read_trajectory
+from materials_pipeline.levels import DefaultLevel
+from materials_pipeline.manifest import UNIT_TEXT, build_manifest
 from materials_pipeline.params import FrameParams
 from materials_pipeline.settings import MaterialsSettings, build_parser, settings_from_args
 
@@ -57,7 +63,6 @@ def expand_inputs(items: list[str], what: str = "input") -> list[Path]:
 def frame_sources(files: list[Path]) -> list[tuple[str, int | None]]:
     """(path, frame in file) per frame: one per volumetric/structure file, one per step of a
     trajectory (XDATCAR, AXSF animations, multi-frame extxyz/traj)."""
-    from materials_pipeline.formats import guess_format, read_trajectory
 
     out: list[tuple[str, int | None]] = []
     for f in files:
@@ -103,7 +108,6 @@ def with_default_data(s: MaterialsSettings, run: RunDir) -> MaterialsSettings:
 
 def convert(s: MaterialsSettings) -> dict:
     """Run the conversion graph; returns {"manifest": path, "frames": metas}."""
-    from core.runtime import use_engine, wait_on
 
     run = RunDir(s.out.resolve())
     out = run.root
@@ -118,14 +122,12 @@ def convert(s: MaterialsSettings) -> dict:
     files = expand_inputs(list(s.inputs))
     frames = frame_sources(files)
     colours = _pair_colour_sources(frames, color_files)
-    from core.manifest import checksums_in_background
 
     all_inputs = sorted({Path(s).resolve() for s, _ in frames} |
                         {p.resolve() for p in color_files or []})
     checksums = checksums_in_background(all_inputs)  # overlaps with the conversion
     params = make_params(s)
     n = len(frames)
-    from core.runtime import resolve_workers
 
     workers = min(resolve_workers(s.workers), n)  # one file: no worker processes
     with use_engine(s.engine, workers=workers, label="materials") as eng:
@@ -154,8 +156,6 @@ def convert(s: MaterialsSettings) -> dict:
                      for m in metas if m.get("surfaces")])
     log_frame_warnings(metas)
     log_levels(metas)
-    from core.manifest import write_run
-    from materials_pipeline.manifest import build_manifest
 
     manifest = build_manifest(run, metas, params, s, cmap=cmap, crange=crange,
                               inputs=all_inputs, checksums=checksums.result())
@@ -181,8 +181,6 @@ def log_frame_warnings(metas: list[dict]) -> None:
 def level_lines(metas: list[dict]) -> list[str]:
     """One line per frame whose level rule differs from the frame before it (a series with
     one rule: one line): the level and the rule that picked it (materials_pipeline.levels)."""
-    from materials_pipeline.levels import DefaultLevel
-    from materials_pipeline.manifest import UNIT_TEXT
 
     lines, last = [], None
     for m in sorted(metas, key=lambda m: m["index"]):
@@ -210,14 +208,11 @@ def log_levels(metas: list[dict]) -> None:
 def generate_default(s: MaterialsSettings, inputs: Path) -> tuple[list[Path], list[Path]]:
     """PySCF frames as cube files in inputs/density and inputs/esp (parallel tasks);
     returns the two file lists."""
-    from core.runtime import use_engine, wait_on
-    from materials_pipeline import default_data
 
     n = int(s.frames)
     for sub in ("density", "esp"):
         (inputs / sub).mkdir(parents=True, exist_ok=True)
     mode = default_data.normal_mode(inputs)
-    from core.runtime import resolve_workers
 
     with use_engine(s.engine, workers=min(resolve_workers(s.workers), n), label="pyscf"):
         from materials_pipeline.tasks import compute_default_frame
