@@ -6,7 +6,7 @@ magic bytes, a content test (``sniff``) and whether one file can hold several fr
 :class:`Registry` holds the entries of one domain and answers the same questions for all:
 
 * ``core.io.FORMATS``: the asset formats we write (PLY, glTF, OpenVDB, USD);
-* ``materials_pipeline.formats.FORMATS``: VASP, cube, XSF, extxyz, ASE trajectories, vaspout;
+* ``materials_pipeline.readers.FORMATS``: VASP, cube, XSF, extxyz, ASE trajectories, vaspout;
 * ``climate_pipeline.readers.FORMATS``: CF-NetCDF, GRIB, PP, NAME.
 
 Detection is the same everywhere: magic bytes first, then the content tests (in the

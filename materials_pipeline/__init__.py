@@ -1,6 +1,6 @@
 """Materials pipeline: electron densities and structures to Blender and Maya assets.
 
-* :mod:`materials_pipeline.formats` — format registry and readers (VASP, cube, XSF, ...).
+* :mod:`materials_pipeline.readers` — format registry and readers (VASP, cube, XSF, ...).
 * :mod:`materials_pipeline.data` — what readers return (Structure, Grid, DensityFile, ...).
 * :mod:`materials_pipeline.iso` — isovalue specifications.
 * :mod:`materials_pipeline.structure` — atoms, bonds, cell edges, polyhedra.

@@ -46,8 +46,8 @@ from core.rundir import RunDir
 from materials_pipeline import iso, levels, stages
 from materials_pipeline import products as P
 from materials_pipeline.data import DensityFile, Trajectory
-from materials_pipeline.formats import read, read_structure
 from materials_pipeline.params import FrameParams
+from materials_pipeline.readers import read, read_structure
 from materials_pipeline.readers._common import ReaderWarning
 from materials_pipeline.stages import formula
 

@@ -26,10 +26,10 @@ from core.manifest import checksums_in_background, write_run
 from core.rundir import RunDir
 from core.runtime import resolve_workers, use_engine, wait_on
 from materials_pipeline import default_data
-from materials_pipeline.formats import guess_format, read_trajectory
 from materials_pipeline.levels import DefaultLevel
 from materials_pipeline.manifest import UNIT_TEXT, build_manifest
 from materials_pipeline.params import FrameParams
+from materials_pipeline.readers import guess_format, read_trajectory
 from materials_pipeline.settings import MaterialsSettings, build_parser, settings_from_args
 
 __all__ = ["MaterialsSettings", "build_parser", "settings_from_args", "convert",

@@ -1,6 +1,6 @@
 """The one format registry (core.formats), over every format of every domain (issue #10).
 
-Each format of ``core.io.FORMATS`` (assets), ``materials_pipeline.formats.FORMATS`` and
+Each format of ``core.io.FORMATS`` (assets), ``materials_pipeline.readers.FORMATS`` and
 ``climate_pipeline.readers.FORMATS`` has one sample file in ``SAMPLES`` below: a real file of
 the corpora in tests/data/real (see their README.md) where one covers the format, else one
 written by the format's own library (ase, core.io.write) or, for the two layouts no library
@@ -23,7 +23,7 @@ import pytest
 
 import climate_pipeline.readers as climate
 import core.io
-import materials_pipeline.formats as materials
+import materials_pipeline.readers as materials
 from core.errors import BadInputError, UnknownFormatError
 from core.formats import COMPRESSION_SUFFIXES, Format, Registry, strip_compression
 

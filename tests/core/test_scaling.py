@@ -30,7 +30,7 @@ def test_summary_arithmetic():
 
 
 def test_cube_series_reads_back(tmp_path):
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
 
     paths = sc.materials_inputs(tmp_path, 3, 20)
     assert [p.name for p in paths] == ["frame_0000.cube", "frame_0001.cube", "frame_0002.cube"]

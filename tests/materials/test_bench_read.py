@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from materials_pipeline.formats import read_density
+from materials_pipeline.readers import read_density
 
 pytestmark = pytest.mark.benchmark
 

@@ -24,7 +24,7 @@ import pytest
 from core.errors import BadInputError
 from core.manifest import read_manifest
 from core.rundir import RunDir
-from materials_pipeline.formats import read, read_density
+from materials_pipeline.readers import read, read_density
 from materials_pipeline.readers._common import ReaderWarning
 
 ZERO = "0.00000000000E+00"
@@ -341,7 +341,7 @@ def test_vaspout_without_any_grid_converts_atoms_and_bonds(tmp_path, steps):
     assert log.count("no grid") == 1 and line in log
     assert res.stderr.count("no grid") == 1
     # the final structure (results/positions), As at (1/4, 1/4, 1/4)
-    from materials_pipeline.formats import read_structure
+    from materials_pipeline.readers import read_structure
 
     s = read_structure(p)
     np.testing.assert_allclose(s.positions[1], np.array([0.25] * 3) @ GAAS_CELL)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from materials_pipeline import default_data
-from materials_pipeline.formats import read_density
+from materials_pipeline.readers import read_density
 
 SMALL = {"density_points": 40, "esp_points": 16}
 

@@ -56,7 +56,7 @@ MADE_UP = {"aelta.cube"}
 
 def _default(case: str):
     """(grid as contoured, structure, DefaultLevel, absolute level) as build_frame takes them."""
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
 
     name, _, field = case.partition(" ")
     with warnings.catch_warnings():
@@ -318,7 +318,7 @@ def _xsf_molecule(path: Path, grid, numbers, positions, scale: float) -> None:
 def test_xsf_density_without_units_gets_the_molecular_surface(tmp_path, unit, scale):
     """An XSF says nothing of units (pp.x writes e/bohr³): the electron count decides, and the
     default is the molecular surface, as for the cube."""
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
 
     cube = read(CO)
     g0 = cube.main_grid()

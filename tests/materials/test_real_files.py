@@ -169,7 +169,7 @@ def _tokens_after(text: str, marker_line: int, count: int) -> np.ndarray:
 
 
 def _read(name: str, **kw):
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -441,7 +441,7 @@ def _xsf_ase(text: str):
 
 
 def _check_xsf_against_independent(path: Path, text: str):
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
 
     d = read(path)
     g = d.main_grid()
@@ -560,7 +560,7 @@ def test_vdb_holds_the_independent_grid(case, runs):
 
 
 def test_free_text_augmentation_warns_and_keeps_the_grid():
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
     from materials_pipeline.readers._common import ReaderWarning
 
     with pytest.warns(ReaderWarning, match=r"CHGCAR.water: line 20: skipped 1 line"):
@@ -570,7 +570,7 @@ def test_free_text_augmentation_warns_and_keeps_the_grid():
 
 def test_free_text_between_spin_grids(tmp_path):
     """Free text after grid 1 of a spin CHGCAR: skipped up to grid 2, both grids read."""
-    from materials_pipeline.formats import read
+    from materials_pipeline.readers import read
     from materials_pipeline.readers._common import ReaderWarning
 
     text = bz2.open(REAL / "CHGCAR_Fe3O4_spin.bz2", "rt").read()
@@ -590,7 +590,7 @@ def test_free_text_between_spin_grids(tmp_path):
                                            (lzma.open, ".xz")])
 @pytest.mark.parametrize("name", ["CHGCAR.water", "orca_grid25mo.cube"])
 def test_compressed_inputs_read_like_plain_ones(tmp_path, opener, suffix, name):
-    from materials_pipeline.formats import guess_format
+    from materials_pipeline.readers import guess_format
 
     p = tmp_path / (name + suffix)
     with opener(p, "wb") as fh:

@@ -26,7 +26,7 @@ assumed (``meta["format_guessed"]`` True: pass ``format="locpot"`` for a renamed
 
 Example::
 
-    from materials_pipeline.formats import read, read_density, read_structure, read_trajectory
+    from materials_pipeline.readers import read, read_density, read_structure, read_trajectory
     rho = read_density("run/CHGCAR")          # DensityFile, grids["density"] in e/Angstrom^3
     atoms = read_structure("run/CHGCAR")      # header only: fast
     traj = read_trajectory("md/XDATCAR")
