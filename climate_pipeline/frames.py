@@ -82,7 +82,7 @@ def frame_from_field(field, out_dir: str, index: int, tau: float, params: FrameP
     fdir.mkdir(parents=True, exist_ok=True)
     reuse = Reuse(fdir / "frame.json")
     shared = {k: v for k, v in params.key().items() if k not in ("formats", "lod")}
-    old = {r["stem"]: r for r in _recorded(fdir)}
+    old = {r["stem"]: r for r in reuse.old.get("products", [])}  # records of kept pieces
     values = load_time(field, tau)  # (nz, ny, nx)
     if params.scale != 1.0:  # into the run's display unit (µg/m³ for g/m3 ash)
         values *= np.float32(params.scale)
@@ -139,16 +139,6 @@ def _write_piece(row: P.Product, geom: Any, stem: Path, formats: tuple[str, ...]
     if "usd" in formats:
         write_usd_volume(vdb, [row.look["grid"]], stem.with_name(f"{stem.name}.usdc"),
                          meters_per_unit=M_PER_KM)
-
-
-def _recorded(fdir: Path) -> list[dict]:
-    """The ``products`` an earlier run of this frame recorded (for pieces kept)."""
-    import json
-
-    try:
-        return list(json.loads((fdir / "frame.json").read_text()).get("products", []))
-    except (OSError, ValueError):
-        return []
 
 
 def time_label(field, tau: float) -> str:

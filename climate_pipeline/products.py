@@ -25,7 +25,8 @@ from typing import Any
 
 from climate_pipeline import builders
 from core.colormaps import readable
-from core.io import RENDER_FORMAT, SUFFIX, asset_paths
+from core.framecache import product_files
+from core.io import RENDER_FORMAT
 
 __all__ = ["Product", "Look", "PRODUCTS", "BY_NAME", "LAYER", "ISO", "VOLUME", "STREAMLINES",
            "PARTICLES", "TRAILS", "COASTLINES", "BASE", "BACKGROUND", "PARTICLE_CMAP",
@@ -134,19 +135,16 @@ class Product:
         if self.kind == "volume":
             return [("vdb", f"{stem}.vdb")] + ([("usd", f"{stem}.usdc")] if "usd" in formats
                                               else [])
-        return [(f, stem + SUFFIX[f]) for f in dict.fromkeys([*formats, RENDER_FORMAT])]
+        return product_files(stem, tuple(formats))
 
     def entry(self, rel: str, record: dict, look: Look) -> dict:
         """The manifest entry of one recorded stem (``record["stem"]``) in the frame folder
         ``rel``: the path the renderer loads, the other formats as alternates, the row's
         look and the run's (``look_of``), hidden when the settings say so."""
         stem = record["stem"]
-        fmts = look.params.formats
-        if self.kind == "volume":
-            path = f"{rel}/{stem}.vdb"
-            alts = [f"{rel}/{stem}.usdc"] if "usd" in fmts else None
-        else:
-            path, alts = asset_paths(f"{rel}/{stem}", fmts)
+        files = [(f, f"{rel}/{n}") for f, n in self.files(stem, look.params.formats)]
+        path = next(n for f, n in files if f in ("vdb", RENDER_FORMAT))  # what Blender loads
+        alts = [n for _, n in files if n != path] or None
         extra = self.look_of(look, record) if self.look_of else {}
         if self.hidden_by:
             extra["hidden"] = self.hidden(look.settings)

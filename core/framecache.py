@@ -136,6 +136,7 @@ class Reuse:
             old = json.loads(Path(meta_path).read_text())
         except (OSError, ValueError):
             old = {}
+        self.old: dict = old  # the earlier run's metadata ({} when none)
         self.keys: dict[str, str] = old.get("file_keys") or {}
         self.sums: dict[str, list] = old.get("checksums") or {}
         self.new_keys: dict[str, str] = {}
